@@ -1,0 +1,99 @@
+"""The check interface: what a check asks, and what it reports.
+
+A check is a small object with a ``name``, a ``queries(suite)`` method that declares every
+prompt it needs answered, and a ``run(suite, answers, context)`` method that turns answers
+into a :class:`CheckResult`. Checks are pure functions of the answers, so the
+liar-capability ladder can re-run them on simulated liars' answers.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Protocol, runtime_checkable
+
+import numpy as np
+
+from consistency.answers import Answers
+from consistency.suite import Query, Suite
+
+
+@dataclass
+class Conflict:
+    """Evidence that some claims cannot all be honest.
+
+    ``claims`` are proposition ids (or phrasing keys such as ``p1#v2:is-false``);
+    ``severity`` is in [0, 1], larger meaning more certainly a contradiction;
+    ``certificate`` is what a person can check by hand. It always has a ``summary``
+    (one plain sentence) and a ``kind`` naming its structure (``phrasings``,
+    ``unsat-core``, ``dutch-book``, ``probe-reading``, ...).
+    """
+
+    check: str
+    claims: list[str]
+    severity: float
+    certificate: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"check": self.check, "claims": self.claims, "severity": self.severity, "certificate": self.certificate}
+
+
+@dataclass
+class CheckResult:
+    check: str
+    metrics: dict[str, float] = field(default_factory=dict)
+    conflicts: list[Conflict] = field(default_factory=list)
+    # per-proposition score in [0, 1]: how strongly this check implicates the claim
+    claim_scores: dict[str, float] = field(default_factory=dict)
+    # anything the report shows as tables or plots (JSON-serialisable)
+    details: dict[str, Any] = field(default_factory=dict)
+    skipped: str | None = None  # why the check did not run, when it did not
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "metrics": {k: _plain(v) for k, v in self.metrics.items()},
+            "conflicts": [c.to_dict() for c in self.conflicts],
+            "claim_scores": {k: _plain(v) for k, v in self.claim_scores.items()},
+            "details": self.details,
+            "skipped": self.skipped,
+        }
+
+
+def _plain(value: float) -> float | None:
+    value = float(value)
+    return None if not np.isfinite(value) else value
+
+
+@dataclass
+class RunContext:
+    """What a check may need beyond the suite and answers."""
+
+    seed: int = 0
+    # site and layers the engine captured hidden states at (empty without hidden states)
+    layers: tuple[int, ...] = ()
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def rng(self, salt: str = "") -> np.random.Generator:
+        # crc32, not hash(): str hashes are salted per process and would break reproducibility
+        return np.random.default_rng([self.seed, zlib.crc32(salt.encode())])
+
+
+@runtime_checkable
+class Check(Protocol):
+    name: str
+    # True when the check reads hidden states; it is skipped on answers without them.
+    needs_hidden: bool
+
+    def queries(self, suite: Suite) -> Iterable[Query]: ...
+
+    def run(self, suite: Suite, answers: Answers, context: RunContext) -> CheckResult: ...
+
+
+def answered(answers: Answers, queries: Iterable[Query]) -> list[tuple[Query, float]]:
+    """The queries that were answered, each with its belief in the statement."""
+    out = []
+    for query in queries:
+        belief = answers.belief(query)
+        if belief is not None:
+            out.append((query, belief))
+    return out

@@ -1,0 +1,211 @@
+"""The boolean formula language of relations and decompositions.
+
+Grammar (lowest precedence first; ``->`` is right-associative, the others left)::
+
+    iff     := implies ("<->" implies)*
+    implies := or ("->" implies)?
+    or      := and ("|" and)*
+    and     := unary ("&" unary)*
+    unary   := "!" unary | atom
+    atom    := ID | "(" iff ")"
+
+Ids are letters, digits, ``_`` and ``.``. Formulas are immutable trees that print back
+to a string that parses to the same tree, evaluate under an assignment, and convert to z3.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Callable, Mapping, Union
+
+ID_PATTERN = re.compile(r"^[A-Za-z0-9_.]+$")
+_TOKEN = re.compile(r"\s*(<->|->|[!&|()]|[A-Za-z0-9_.]+)")
+
+
+class FormulaError(ValueError):
+    """A formula that does not parse; ``position`` is the character offset of the problem."""
+
+    def __init__(self, message: str, position: int):
+        super().__init__(f"{message} at character {position}")
+        self.position = position
+
+
+@dataclass(frozen=True)
+class Var:
+    name: str
+
+
+@dataclass(frozen=True)
+class Not:
+    arg: "Formula"
+
+
+@dataclass(frozen=True)
+class BinOp:
+    op: str  # one of "&", "|", "->", "<->"
+    left: "Formula"
+    right: "Formula"
+
+
+Formula = Union[Var, Not, BinOp]
+
+# Binding strength: higher binds tighter.
+_PRECEDENCE = {"<->": 1, "->": 2, "|": 3, "&": 4}
+
+
+def _tokenize(text: str) -> list[tuple[str, int]]:
+    tokens, pos = [], 0
+    while pos < len(text):
+        if text[pos:].strip() == "":
+            break
+        match = _TOKEN.match(text, pos)
+        if not match:
+            raise FormulaError(f"unexpected character {text[pos:].lstrip()[0]!r}", pos)
+        tokens.append((match.group(1), match.start(1)))
+        pos = match.end()
+    return tokens
+
+
+class _Parser:
+    def __init__(self, text: str):
+        self.text = text
+        self.tokens = _tokenize(text)
+        self.i = 0
+
+    def peek(self) -> str | None:
+        return self.tokens[self.i][0] if self.i < len(self.tokens) else None
+
+    def position(self) -> int:
+        return self.tokens[self.i][1] if self.i < len(self.tokens) else len(self.text)
+
+    def take(self) -> str:
+        token = self.peek()
+        if token is None:
+            raise FormulaError("unexpected end of formula", len(self.text))
+        self.i += 1
+        return token
+
+    def parse(self) -> Formula:
+        if not self.tokens:
+            raise FormulaError("empty formula", 0)
+        tree = self.iff()
+        if self.peek() is not None:
+            raise FormulaError(f"unexpected {self.peek()!r}", self.position())
+        return tree
+
+    def iff(self) -> Formula:
+        left = self.implies()
+        while self.peek() == "<->":
+            self.take()
+            left = BinOp("<->", left, self.implies())
+        return left
+
+    def implies(self) -> Formula:
+        left = self.disjunction()
+        if self.peek() == "->":
+            self.take()
+            return BinOp("->", left, self.implies())
+        return left
+
+    def disjunction(self) -> Formula:
+        left = self.conjunction()
+        while self.peek() == "|":
+            self.take()
+            left = BinOp("|", left, self.conjunction())
+        return left
+
+    def conjunction(self) -> Formula:
+        left = self.unary()
+        while self.peek() == "&":
+            self.take()
+            left = BinOp("&", left, self.unary())
+        return left
+
+    def unary(self) -> Formula:
+        if self.peek() == "!":
+            self.take()
+            return Not(self.unary())
+        position = self.position()
+        token = self.take()
+        if token == "(":
+            inner = self.iff()
+            if self.peek() != ")":
+                raise FormulaError("missing ')'", self.position())
+            self.take()
+            return inner
+        if ID_PATTERN.match(token):
+            return Var(token)
+        raise FormulaError(f"unexpected {token!r}", position)
+
+
+def parse(text: str) -> Formula:
+    """Parse a formula string; raises :class:`FormulaError` naming the offending position."""
+    return _Parser(text).parse()
+
+
+def to_string(formula: Formula) -> str:
+    """Print with the fewest parentheses that still parse back to the same tree."""
+    return _print(formula, 0)
+
+
+def _print(node: Formula, parent: int) -> str:
+    if isinstance(node, Var):
+        return node.name
+    if isinstance(node, Not):
+        return "!" + _print(node.arg, 5)
+    prec = _PRECEDENCE[node.op]
+    if node.op == "->":  # right-associative: a left child of equal precedence needs brackets
+        text = f"{_print(node.left, prec + 1)} -> {_print(node.right, prec)}"
+    else:  # left-associative
+        text = f"{_print(node.left, prec)} {node.op} {_print(node.right, prec + 1)}"
+    return f"({text})" if prec < parent else text
+
+
+def variables(formula: Formula) -> set[str]:
+    if isinstance(formula, Var):
+        return {formula.name}
+    if isinstance(formula, Not):
+        return variables(formula.arg)
+    return variables(formula.left) | variables(formula.right)
+
+
+_BOOL_OPS: dict[str, Callable[[bool, bool], bool]] = {
+    "&": lambda a, b: a and b,
+    "|": lambda a, b: a or b,
+    "->": lambda a, b: (not a) or b,
+    "<->": lambda a, b: a == b,
+}
+
+
+def evaluate(formula: Formula, assignment: Mapping[str, bool]) -> bool:
+    if isinstance(formula, Var):
+        return bool(assignment[formula.name])
+    if isinstance(formula, Not):
+        return not evaluate(formula.arg, assignment)
+    return _BOOL_OPS[formula.op](evaluate(formula.left, assignment), evaluate(formula.right, assignment))
+
+
+def to_z3(formula: Formula, atoms: Mapping[str, object]):
+    """Convert to a z3 BoolRef; ``atoms`` maps ids to z3 Bool constants."""
+    import z3
+
+    if isinstance(formula, Var):
+        return atoms[formula.name]
+    if isinstance(formula, Not):
+        return z3.Not(to_z3(formula.arg, atoms))
+    left, right = to_z3(formula.left, atoms), to_z3(formula.right, atoms)
+    if formula.op == "&":
+        return z3.And(left, right)
+    if formula.op == "|":
+        return z3.Or(left, right)
+    if formula.op == "->":
+        return z3.Implies(left, right)
+    return left == right
+
+
+def exactly_one(*ids: str) -> str:
+    """Formula text saying exactly one of ``ids`` holds (e.g. one home city per entity)."""
+    at_least = " | ".join(ids)
+    at_most = [f"!({a} & {b})" for i, a in enumerate(ids) for b in ids[i + 1 :]]
+    return " & ".join([f"({at_least})", *at_most]) if at_most else ids[0]

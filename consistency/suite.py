@@ -1,0 +1,509 @@
+"""The suite: propositions, relations, conditionals and decompositions, and how they are asked.
+
+The on-disk format (JSONL, one record per line, documented in docs/suite-format.md) is
+validated line by line; every problem is reported with file, line and field, and a suite
+with problems is never half-loaded.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+from consistency import formula as fm
+
+SUITE_FORMAT = 1
+SPLITS = ("train", "test")
+
+
+@dataclass(frozen=True)
+class Framing:
+    """A way of asking about a statement. ``negated`` framings ask whether it is false, so
+    the model's P(yes) is a credence in the negation and is inverted before use."""
+
+    name: str
+    template: str  # holds "{statement}" exactly once
+    negated: bool = False
+
+
+DEFAULT_FRAMINGS = (
+    Framing("is-true", "Question: Is it true that {statement}?\nAnswer:"),
+    Framing("true-or-false", "True or false: {statement}. Is this statement true?\nAnswer:"),
+    Framing("is-false", "Question: Is it false that {statement}?\nAnswer:", negated=True),
+)
+DEFAULT_CONDITION_TEMPLATE = "Suppose that {given}. "
+DEFAULT_ANSWER_WORDS = {"yes": ["Yes", "yes"], "no": ["No", "no"]}
+
+
+@dataclass(frozen=True)
+class Proposition:
+    id: str
+    text: str
+    variants: tuple[str, ...] = ()
+    truth: bool | None = None
+    weak: float | None = None  # a weak supervisor's probability that it is true
+    split: str = "test"
+    tags: tuple[str, ...] = ()
+    difficulty: float | None = None
+
+    @property
+    def phrasings(self) -> tuple[str, ...]:
+        """The canonical text first, then the paraphrases (index = variant number)."""
+        return (self.text, *self.variants)
+
+
+@dataclass(frozen=True)
+class Relation:
+    id: str
+    formula: str
+    source: str = "relation"
+
+    @property
+    def tree(self) -> fm.Formula:
+        return fm.parse(self.formula)
+
+
+@dataclass(frozen=True)
+class Conditional:
+    id: str
+    given: str
+    then: str
+
+
+@dataclass(frozen=True)
+class Decomposition:
+    id: str
+    composite: str
+    parts: tuple[str, ...]
+    formula: str
+
+    @property
+    def tree(self) -> fm.Formula:
+        return fm.parse(self.formula)
+
+
+@dataclass(frozen=True)
+class Query:
+    """One concrete prompt. The engine answers each distinct ``prompt`` once.
+
+    ``claim`` is a proposition id (or a conditional id, with ``given`` set);
+    ``statement_end`` is the character offset in ``prompt`` where the statement ends,
+    where truth probes read hidden states (it cannot yet see who answers or how).
+    """
+
+    claim: str
+    variant: int
+    framing: str
+    prompt: str
+    statement_end: int
+    negated: bool = False
+    given: str | None = None
+
+    @property
+    def key(self) -> str:
+        """Phrasing-level claim key, e.g. ``p1#v2:is-false``."""
+        return f"{self.claim}#v{self.variant}:{self.framing}"
+
+
+@dataclass
+class Suite:
+    name: str
+    propositions: dict[str, Proposition]
+    relations: list[Relation] = field(default_factory=list)
+    conditionals: list[Conditional] = field(default_factory=list)
+    decompositions: list[Decomposition] = field(default_factory=list)
+    framings: tuple[Framing, ...] = DEFAULT_FRAMINGS
+    condition_template: str = DEFAULT_CONDITION_TEMPLATE
+    answer_words: dict[str, list[str]] = field(default_factory=lambda: dict(DEFAULT_ANSWER_WORDS))
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    # ----- asking -----------------------------------------------------------------
+    def framing(self, name: str) -> Framing:
+        for framing in self.framings:
+            if framing.name == name:
+                return framing
+        raise KeyError(f"suite {self.name!r} has no framing {name!r}")
+
+    @property
+    def primary_framing(self) -> Framing:
+        """The first non-negated framing: the one single-query checks ask."""
+        return next(f for f in self.framings if not f.negated)
+
+    def query(self, claim: str, variant: int = 0, framing: str | None = None) -> Query:
+        frame = self.framing(framing) if framing else self.primary_framing
+        statement = self.propositions[claim].phrasings[variant]
+        head, _, tail = frame.template.partition("{statement}")
+        prompt = head + statement + tail
+        return Query(claim, variant, frame.name, prompt, len(head) + len(statement), frame.negated)
+
+    def conditional_query(self, conditional: Conditional, framing: str | None = None) -> Query:
+        """``P(then | given)``: the 'then' question asked after a supposition of 'given'."""
+        base = self.query(conditional.then, 0, framing)
+        prefix = self.condition_template.format(given=self.propositions[conditional.given].text)
+        return Query(
+            conditional.id,
+            0,
+            base.framing,
+            prefix + base.prompt,
+            len(prefix) + base.statement_end,
+            base.negated,
+            given=conditional.given,
+        )
+
+    # ----- views ------------------------------------------------------------------
+    def split(self, name: str) -> list[Proposition]:
+        return [p for p in self.propositions.values() if p.split == name]
+
+    def limited(self, n: int) -> "Suite":
+        """The first ``n`` propositions of each split and every record that only mentions kept ids."""
+        keep: set[str] = set()
+        for split in SPLITS:
+            keep.update(p.id for p in self.split(split)[:n])
+        mentions = lambda ids: set(ids) <= keep  # noqa: E731
+        return Suite(
+            self.name,
+            {k: v for k, v in self.propositions.items() if k in keep},
+            [r for r in self.relations if mentions(fm.variables(r.tree))],
+            [c for c in self.conditionals if mentions((c.given, c.then))],
+            [d for d in self.decompositions if mentions((d.composite, *d.parts))],
+            self.framings,
+            self.condition_template,
+            self.answer_words,
+            dict(self.metadata),
+        )
+
+    # ----- serialisation ----------------------------------------------------------
+    def records(self) -> Iterator[dict[str, Any]]:
+        yield {
+            "kind": "suite",
+            "name": self.name,
+            "format": SUITE_FORMAT,
+            "framings": [
+                {"name": f.name, "template": f.template, "negated": f.negated} for f in self.framings
+            ],
+            "condition_template": self.condition_template,
+            "answer_words": self.answer_words,
+            **({"metadata": self.metadata} if self.metadata else {}),
+        }
+        for p in self.propositions.values():
+            record: dict[str, Any] = {"kind": "proposition", "id": p.id, "text": p.text}
+            if p.variants:
+                record["variants"] = list(p.variants)
+            for name in ("truth", "weak", "difficulty"):
+                if getattr(p, name) is not None:
+                    record[name] = getattr(p, name)
+            record["split"] = p.split
+            if p.tags:
+                record["tags"] = list(p.tags)
+            yield record
+        for r in self.relations:
+            yield {"kind": "relation", "id": r.id, "formula": r.formula, "source": r.source}
+        for c in self.conditionals:
+            yield {"kind": "conditional", "id": c.id, "given": c.given, "then": c.then}
+        for d in self.decompositions:
+            yield {
+                "kind": "decomposition",
+                "id": d.id,
+                "composite": d.composite,
+                "parts": list(d.parts),
+                "formula": d.formula,
+            }
+
+    def save(self, path: str | Path) -> None:
+        with open(path, "w", encoding="utf-8") as handle:
+            for record in self.records():
+                handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+
+# ===== validation ===================================================================
+
+
+@dataclass(frozen=True)
+class SuiteIssue:
+    source: str
+    line: int
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.source}:{self.line}: {self.field}: {self.message}"
+
+
+class SuiteError(Exception):
+    """An invalid suite; ``issues`` lists every problem found."""
+
+    def __init__(self, issues: list[SuiteIssue]):
+        self.issues = issues
+        more = f" (and {len(issues) - 1} more)" if len(issues) > 1 else ""
+        super().__init__(f"invalid suite: {issues[0]}{more}")
+
+
+_KINDS = {"suite", "proposition", "relation", "conditional", "decomposition"}
+
+
+class _Validator:
+    """Collects issues while building typed records from parsed JSON lines."""
+
+    def __init__(self, source: str):
+        self.source = source
+        self.issues: list[SuiteIssue] = []
+        self.line = 0
+
+    def error(self, field_name: str, message: str) -> None:
+        self.issues.append(SuiteIssue(self.source, self.line, field_name, message))
+
+    def string(self, record: dict, name: str, required: bool = True) -> str | None:
+        value = record.get(name)
+        if value is None:
+            if required:
+                self.error(name, "missing")
+            return None
+        if not isinstance(value, str) or not value.strip():
+            self.error(name, f"must be a non-empty string, got {value!r}")
+            return None
+        return value
+
+    def identifier(self, record: dict, name: str) -> str | None:
+        value = self.string(record, name)
+        if value is not None and not fm.ID_PATTERN.match(value):
+            self.error(name, f"{value!r} is not an id (letters, digits, '_' and '.')")
+            return None
+        return value
+
+    def probability(self, record: dict, name: str) -> float | None:
+        value = record.get(name)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            self.error(name, f"must be a number in [0, 1], got {value!r}")
+            return None
+        if not 0.0 <= value <= 1.0:
+            self.error(name, f"credence {value} is outside [0, 1]")
+            return None
+        return float(value)
+
+    def string_list(self, record: dict, name: str) -> tuple[str, ...]:
+        value = record.get(name, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+            self.error(name, "must be a list of non-empty strings")
+            return ()
+        return tuple(value)
+
+    def formula(self, record: dict, name: str) -> fm.Formula | None:
+        text = self.string(record, name)
+        if text is None:
+            return None
+        try:
+            return fm.parse(text)
+        except fm.FormulaError as exc:
+            self.error(name, f"{exc} in {text!r}")
+            return None
+
+
+def parse_records(records: Iterable[tuple[int, Any]], source: str) -> Suite:
+    """Build a suite from ``(line number, parsed JSON)`` pairs; raise :class:`SuiteError`."""
+    v = _Validator(source)
+    header: dict[str, Any] | None = None
+    props: dict[str, Proposition] = {}
+    relations: list[Relation] = []
+    conditionals: list[Conditional] = []
+    decompositions: list[Decomposition] = []
+    seen_ids: dict[str, int] = {}
+    references: list[tuple[int, str, str]] = []  # (line, field, id) checked once all ids are known
+
+    for line, record in records:
+        v.line = line
+        if not isinstance(record, dict):
+            v.error("kind", "each line must be a JSON object")
+            continue
+        kind = record.get("kind")
+        if kind not in _KINDS:
+            v.error("kind", f"unknown kind {kind!r}; expected one of {sorted(_KINDS)}")
+            continue
+        if kind == "suite":
+            if header is not None:
+                v.error("kind", "a second suite header")
+                continue
+            header = record
+            fmt = record.get("format")
+            if fmt != SUITE_FORMAT:
+                v.error("format", f"unsupported suite format {fmt!r}; this version reads format {SUITE_FORMAT}")
+            v.string(record, "name")
+            _validate_header(v, record)
+            continue
+        ident = v.identifier(record, "id")
+        if ident is not None:
+            if ident in seen_ids:
+                v.error("id", f"duplicate id {ident!r} (first on line {seen_ids[ident]})")
+                ident = None
+            else:
+                seen_ids[ident] = line
+        if kind == "proposition":
+            text = v.string(record, "text")
+            variants = v.string_list(record, "variants")
+            truth = record.get("truth")
+            if truth is not None and not isinstance(truth, bool):
+                v.error("truth", f"must be true or false, got {truth!r}")
+                truth = None
+            weak = v.probability(record, "weak")
+            split = record.get("split", "test")
+            if split not in SPLITS:
+                v.error("split", f"must be one of {list(SPLITS)}, got {split!r}")
+            tags = v.string_list(record, "tags")
+            difficulty = record.get("difficulty")
+            if difficulty is not None and (isinstance(difficulty, bool) or not isinstance(difficulty, (int, float))):
+                v.error("difficulty", f"must be a number, got {difficulty!r}")
+                difficulty = None
+            if ident and text:
+                props[ident] = Proposition(ident, text, variants, truth, weak, split, tags, difficulty)
+        elif kind == "relation":
+            tree = v.formula(record, "formula")
+            source_name = record.get("source", "relation")
+            if tree is not None:
+                references += [(line, "formula", name) for name in sorted(fm.variables(tree))]
+                if ident:
+                    relations.append(Relation(ident, record["formula"], str(source_name)))
+        elif kind == "conditional":
+            given, then = v.identifier(record, "given"), v.identifier(record, "then")
+            references += [(line, n, x) for n, x in (("given", given), ("then", then)) if x]
+            if ident and given and then:
+                conditionals.append(Conditional(ident, given, then))
+        elif kind == "decomposition":
+            composite = v.identifier(record, "composite")
+            parts = v.string_list(record, "parts")
+            if not parts:
+                v.error("parts", "must list at least one proposition id")
+            tree = v.formula(record, "formula")
+            if composite:
+                references.append((line, "composite", composite))
+            references += [(line, "parts", part) for part in parts]
+            if tree is not None and composite:
+                allowed = {composite, *parts}
+                extra = fm.variables(tree) - allowed
+                if extra:
+                    v.error("formula", f"uses {sorted(extra)}, which are neither the composite nor a part")
+                references += [(line, "formula", name) for name in sorted(fm.variables(tree) & allowed)]
+            if ident and composite and parts and tree is not None:
+                decompositions.append(Decomposition(ident, composite, parts, record["formula"]))
+
+    if header is None:
+        v.line = 1
+        v.error("kind", 'no suite header (a {"kind": "suite", "name": ..., "format": 1} line)')
+    reported: set[tuple[int, str, str]] = set()
+    for line, field_name, name in references:
+        if name not in props and (line, field_name, name) not in reported:
+            reported.add((line, field_name, name))
+            v.line = line
+            v.error(field_name, f"unknown proposition id {name!r}")
+    if v.issues:
+        raise SuiteError(sorted(v.issues, key=lambda i: i.line))
+    assert header is not None
+    return Suite(
+        name=header["name"],
+        propositions=props,
+        relations=relations,
+        conditionals=conditionals,
+        decompositions=decompositions,
+        framings=tuple(Framing(f["name"], f["template"], bool(f.get("negated", False))) for f in header["framings"])
+        if "framings" in header
+        else DEFAULT_FRAMINGS,
+        condition_template=header.get("condition_template", DEFAULT_CONDITION_TEMPLATE),
+        answer_words=header.get("answer_words", dict(DEFAULT_ANSWER_WORDS)),
+        metadata=header.get("metadata", {}),
+    )
+
+
+def _validate_header(v: _Validator, header: dict) -> None:
+    framings = header.get("framings")
+    if framings is not None:
+        if not isinstance(framings, list) or not framings:
+            v.error("framings", "must be a non-empty list")
+        else:
+            names = set()
+            for i, f in enumerate(framings):
+                where = f"framings[{i}]"
+                if not isinstance(f, dict) or not isinstance(f.get("name"), str) or not isinstance(f.get("template"), str):
+                    v.error(where, "must be an object with string 'name' and 'template'")
+                    continue
+                if f["template"].count("{statement}") != 1:
+                    v.error(f"{where}.template", "must contain '{statement}' exactly once")
+                if f["name"] in names:
+                    v.error(f"{where}.name", f"duplicate framing {f['name']!r}")
+                names.add(f["name"])
+            if all(isinstance(f, dict) and f.get("negated") for f in framings):
+                v.error("framings", "needs at least one framing that is not negated")
+    template = header.get("condition_template")
+    if template is not None and (not isinstance(template, str) or "{given}" not in template):
+        v.error("condition_template", "must be a string containing '{given}'")
+    words = header.get("answer_words")
+    if words is not None:
+        ok = isinstance(words, dict) and all(
+            isinstance(words.get(k), list) and words[k] and all(isinstance(w, str) and w for w in words[k])
+            for k in ("yes", "no")
+        )
+        if not ok:
+            v.error("answer_words", 'must be {"yes": [words...], "no": [words...]}')
+
+
+def load_jsonl(path: str | Path) -> Suite:
+    """Read and validate a JSONL suite file."""
+    path = Path(path)
+    source = str(path)
+    pairs: list[tuple[int, Any]] = []
+    issues: list[SuiteIssue] = []
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SuiteError([SuiteIssue(source, 0, "file", "no such file")]) from None
+    except UnicodeDecodeError as exc:
+        raise SuiteError([SuiteIssue(source, 0, "file", f"not UTF-8 text ({exc.reason})")]) from None
+    for number, raw in enumerate(text.splitlines(), start=1):
+        if not raw.strip():
+            continue
+        try:
+            pairs.append((number, json.loads(raw)))
+        except json.JSONDecodeError as exc:
+            issues.append(SuiteIssue(source, number, "json", f"malformed JSON: {exc.msg} at column {exc.colno}"))
+    try:
+        suite = parse_records(pairs, source)
+    except SuiteError as exc:
+        raise SuiteError(sorted(issues + exc.issues, key=lambda i: i.line)) from None
+    if issues:
+        raise SuiteError(issues)
+    return suite
+
+
+def load_csv(path: str | Path, train_fraction: float = 0.5, seed: int = 0) -> Suite:
+    """Import the ``statement,label`` CSV of public true/false datasets (label 1/0 or true/false).
+
+    A seeded ``train_fraction`` of rows becomes the trusted split.
+    """
+    import random
+
+    path = Path(path)
+    issues: list[SuiteIssue] = []
+    props: dict[str, Proposition] = {}
+    rng = random.Random(seed)
+    with open(path, newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        if reader.fieldnames is None or not {"statement", "label"} <= set(reader.fieldnames):
+            raise SuiteError([SuiteIssue(str(path), 1, "header", "expected columns 'statement' and 'label'")])
+        for row_number, row in enumerate(reader, start=2):
+            statement = (row.get("statement") or "").strip()
+            label = (row.get("label") or "").strip().lower()
+            if not statement:
+                issues.append(SuiteIssue(str(path), row_number, "statement", "empty"))
+                continue
+            if label not in {"0", "1", "true", "false"}:
+                issues.append(SuiteIssue(str(path), row_number, "label", f"must be 0/1 or true/false, got {label!r}"))
+                continue
+            ident = f"s{row_number - 1}"
+            split = "train" if rng.random() < train_fraction else "test"
+            props[ident] = Proposition(ident, statement, truth=label in {"1", "true"}, split=split)
+    if issues:
+        raise SuiteError(issues)
+    return Suite(name=path.stem, propositions=props)
