@@ -13,6 +13,7 @@ from importlib.metadata import entry_points
 from typing import Callable
 
 from checks.base import Check, CheckResult, Conflict, RunContext
+from consistency.errors import UserError
 
 __all__ = ["Check", "CheckResult", "Conflict", "RunContext", "register", "get", "available", "UnknownCheck"]
 
@@ -28,7 +29,7 @@ _REGISTRY: dict[str, Callable[..., Check]] = {}
 _loaded = False
 
 
-class UnknownCheck(KeyError):
+class UnknownCheck(UserError, KeyError):
     def __str__(self) -> str:
         return f"unknown check {self.args[0]!r}; available: {', '.join(available())}"
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from consistency import formula as fm
+from consistency.errors import UserError
 
 SUITE_FORMAT = 1
 SPLITS = ("train", "test")
@@ -233,7 +234,7 @@ class SuiteIssue:
         return f"{self.source}:{self.line}: {self.field}: {self.message}"
 
 
-class SuiteError(Exception):
+class SuiteError(UserError):
     """An invalid suite; ``issues`` lists every problem found."""
 
     def __init__(self, issues: list[SuiteIssue]):

@@ -12,8 +12,10 @@ from typing import Callable, Protocol, Sequence
 
 import numpy as np
 
+from consistency.errors import UserError
 
-class AdapterError(Exception):
+
+class AdapterError(UserError):
     """A model that cannot be loaded or asked (one line, shown to the user as is)."""
 
 

@@ -1,0 +1,86 @@
+"""Recorded answers: audit any model (an API model, a human panel) from a JSONL file.
+
+Each line is ``{"proposition": "p1", "credence": 0.83}`` (optionally ``"variant": k`` for
+the k-th phrasing, 0 = canonical text) or ``{"conditional": "c1", "credence": 0.6}``.
+A credence is the model's probability that the statement is true. Recorded answers carry
+no hidden states, so checks that need them are skipped.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+from consistency.answers import Answers
+from consistency.errors import UserError
+from consistency.suite import Suite, SuiteIssue
+
+
+class AnswersFileError(UserError):
+    """A malformed answers file; ``issues`` lists every problem with its line."""
+
+    def __init__(self, issues: list[SuiteIssue]):
+        self.issues = issues
+        more = f" (and {len(issues) - 1} more)" if len(issues) > 1 else ""
+        super().__init__(f"invalid answers file: {issues[0]}{more}")
+
+
+def load_recorded_answers(path: str | Path, suite: Suite) -> Answers:
+    """Read recorded credences and place each at the query it answers (the suite's primary framing)."""
+    path = Path(path)
+    source = str(path)
+    issues: list[SuiteIssue] = []
+    answers = Answers(source=f"answers:{path.name}")
+    conditionals = {c.id: c for c in suite.conditionals}
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        raise AnswersFileError([SuiteIssue(source, 0, "file", "no such file")]) from None
+    seen: dict[str, int] = {}
+    for number, raw in enumerate(lines, start=1):
+        if not raw.strip():
+            continue
+        error = lambda field, message: issues.append(SuiteIssue(source, number, field, message))  # noqa: E731
+        try:
+            record = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            error("json", f"malformed JSON: {exc.msg} at column {exc.colno}")
+            continue
+        if not isinstance(record, dict):
+            error("json", "each line must be a JSON object")
+            continue
+        credence = record.get("credence")
+        if isinstance(credence, bool) or not isinstance(credence, (int, float)) or not math.isfinite(credence):
+            error("credence", f"must be a number in [0, 1], got {credence!r}")
+            continue
+        if not 0.0 <= credence <= 1.0:
+            error("credence", f"credence {credence} is outside [0, 1]")
+            continue
+        if "proposition" in record:
+            prop = suite.propositions.get(record["proposition"])
+            if prop is None:
+                error("proposition", f"unknown proposition id {record['proposition']!r}")
+                continue
+            variant = record.get("variant", 0)
+            if isinstance(variant, bool) or not isinstance(variant, int) or not 0 <= variant < len(prop.phrasings):
+                error("variant", f"must be an integer in [0, {len(prop.phrasings) - 1}] for {prop.id!r}, got {variant!r}")
+                continue
+            query = suite.query(prop.id, variant)
+        elif "conditional" in record:
+            conditional = conditionals.get(record["conditional"])
+            if conditional is None:
+                error("conditional", f"unknown conditional id {record['conditional']!r}")
+                continue
+            query = suite.conditional_query(conditional)
+        else:
+            error("proposition", "each line needs a 'proposition' or a 'conditional' id")
+            continue
+        if query.key in seen:
+            error(query.key, f"answered twice (first on line {seen[query.key]})")
+            continue
+        seen[query.key] = number
+        answers.credences[query.prompt] = 1.0 - credence if query.negated else float(credence)
+    if issues:
+        raise AnswersFileError(issues)
+    return answers

@@ -1,0 +1,197 @@
+"""The audit pipeline: suite -> queries -> engine -> checks -> aggregate -> results.json + report.
+
+Everything that can be wrong with the user's input (the suite, the check names, the
+answers file) is checked before any model is loaded, so a typo costs seconds, not a
+model load.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import checks as check_registry
+from checks.base import Check, CheckResult, RunContext
+from consistency.adapters.base import Adapter
+from consistency.answers import Answers
+from consistency.config import AuditConfig
+from consistency.errors import UserError
+from consistency.generators import builtin_suite
+from consistency.suite import Framing, Suite, load_csv, load_jsonl
+from reports.results import SCHEMA_VERSION, now_iso, package_versions, write_json_atomic
+
+Log = Callable[[str], None]
+
+
+def load_suite(source: str, seed: int = 0) -> Suite:
+    """A suite from ``builtin:<name>``, a statement,label ``.csv``, or a JSONL file."""
+    if source.startswith("builtin:"):
+        return builtin_suite(source.removeprefix("builtin:"), seed)
+    if source.lower().endswith(".csv"):
+        return load_csv(source, seed=seed)
+    return load_jsonl(source)
+
+
+def prepare_suite(config: AuditConfig) -> Suite:
+    """Load, limit, and apply the command line's templates and answer words."""
+    suite = load_suite(config.suite, config.seed)
+    if config.limit:
+        suite = suite.limited(config.limit)
+    if config.templates or config.negated_templates:
+        suite.framings = tuple(
+            [Framing(f"template{i}", t) for i, t in enumerate(config.templates)]
+            + [Framing(f"negated{i}", t, negated=True) for i, t in enumerate(config.negated_templates)]
+        )
+        if all(f.negated for f in suite.framings):
+            raise UserError("give at least one --template that is not negated")
+    if config.yes_words:
+        suite.answer_words = {**suite.answer_words, "yes": config.yes_words}
+    if config.no_words:
+        suite.answer_words = {**suite.answer_words, "no": config.no_words}
+    return suite
+
+
+def build_checks(config: AuditConfig) -> list[Check]:
+    names = check_registry.available() if config.checks == ["all"] else config.checks
+    unknown_options = set(config.check_options) - set(names)
+    if unknown_options:
+        raise UserError(f"options given for checks that are not enabled: {sorted(unknown_options)}")
+    return [check_registry.get(name, **config.check_options.get(name, {})) for name in names]
+
+
+def resolve_model(model: str) -> str:
+    """``organism:<kind>`` names a bundled model organism; anything else passes through."""
+    if model.startswith("organism:"):
+        from consistency.organisms import bundled_path
+
+        return str(bundled_path(model.removeprefix("organism:")))
+    return model
+
+
+def build_adapter(config: AuditConfig, suite: Suite) -> Adapter:
+    from consistency.adapters.hf import HFAdapter  # imports torch: only when a model is audited
+
+    assert config.model is not None
+    return HFAdapter(
+        resolve_model(config.model),
+        answer_words=suite.answer_words,
+        layers=config.layers,
+        device=config.device,
+        dtype=config.dtype,
+        batch_size=config.batch_size,
+        trust_remote_code=config.trust_remote_code,
+    )
+
+
+def collect_queries(suite: Suite, enabled: list[Check], hidden: bool):
+    """Every query any check needs, and those whose hidden states are needed."""
+    queries, hidden_for = [], []
+    for check in enabled:
+        asked = list(check.queries(suite))
+        queries += asked
+        if hidden and check.needs_hidden:
+            hidden_for += asked
+    return queries, hidden_for
+
+
+def run_checks(suite: Suite, answers: Answers, enabled: list[Check], context: RunContext, log: Log):
+    results: dict[str, CheckResult] = {}
+    timings: dict[str, float] = {}
+    for check in enabled:
+        start = time.perf_counter()
+        if check.needs_hidden and not answers.has_hidden:
+            result = CheckResult(check.name, skipped=f"needs hidden states, which {answers.source or 'this adapter'} does not provide")
+            log(f"skipped {check.name}: {result.skipped}")
+        else:
+            result = check.run(suite, answers, context)
+        results[check.name] = result
+        timings[check.name] = round(time.perf_counter() - start, 4)
+    return results, timings
+
+
+def run_audit(config: AuditConfig, log: Log = print, progress: bool = True) -> dict[str, Any]:
+    """Run a whole audit and write ``results.json`` (and ``report.html``) into ``config.out``."""
+    from consistency.engine import elicit
+
+    started = time.perf_counter()
+    out = Path(config.out)
+    suite = prepare_suite(config)
+    enabled = build_checks(config)
+    if config.answers:
+        from consistency.adapters.recorded import load_recorded_answers
+
+        answers = load_recorded_answers(config.answers, suite)
+        model_info = {"name": config.answers, "adapter": "answers", "fingerprint": answers.source}
+        elicit_seconds = 0.0
+    else:
+        adapter = build_adapter(config, suite)
+        queries, hidden_for = collect_queries(suite, enabled, adapter.supports_hidden)
+        log(f"asking {len(set(q.prompt for q in queries))} distinct prompts of {config.model}")
+        start = time.perf_counter()
+        cache = None
+        if config.cache:
+            from consistency.cache import AnswerCache
+
+            cache = AnswerCache(out / "cache", adapter.fingerprint)
+        answers = elicit(adapter, queries, hidden_for, cache=cache, progress=progress)
+        elicit_seconds = time.perf_counter() - start
+        model_info = {"name": config.model, "adapter": "hf", "fingerprint": adapter.fingerprint}
+    context = RunContext(seed=config.seed, layers=tuple(answers.layers))
+    results, check_seconds = run_checks(suite, answers, enabled, context, log)
+
+    from consistency.aggregate import aggregate
+
+    start = time.perf_counter()
+    aggregated = aggregate(suite, answers, enabled, results, context)
+    aggregate_seconds = time.perf_counter() - start
+
+    payload = {
+        "schema_version": SCHEMA_VERSION,
+        "created": now_iso(),
+        "config": config.model_dump(mode="json"),
+        "model": model_info,
+        "suite": suite_summary(suite, config.suite),
+        "claims": claim_table(suite, answers),
+        "versions": package_versions(),
+        "timings": {
+            "elicit_s": round(elicit_seconds, 4),
+            "checks_s": check_seconds,
+            "aggregate_s": round(aggregate_seconds, 4),
+            "total_s": round(time.perf_counter() - started, 4),
+        },
+        "checks": {name: result.to_dict() for name, result in results.items()},
+        **aggregated,
+    }
+    write_json_atomic(out / "results.json", payload)
+    if config.report:
+        from reports.html import write_report
+
+        write_report(payload, out / "report.html")
+    return payload
+
+
+def suite_summary(suite: Suite, source: str) -> dict[str, Any]:
+    return {
+        "name": suite.name,
+        "source": source,
+        "propositions": len(suite.propositions),
+        "relations": len(suite.relations),
+        "conditionals": len(suite.conditionals),
+        "decompositions": len(suite.decompositions),
+        "framings": [dataclasses.asdict(f) for f in suite.framings],
+    }
+
+
+def claim_table(suite: Suite, answers: Answers) -> dict[str, dict[str, Any]]:
+    """Each proposition's text, split, truth and belief under the primary framing."""
+    return {
+        pid: {
+            "text": prop.text,
+            "split": prop.split,
+            "truth": prop.truth,
+            "belief": answers.belief(suite.query(pid)),
+        }
+        for pid, prop in suite.propositions.items()
+    }

@@ -1,0 +1,36 @@
+"""Built-in suites with ground truth, named ``builtin:<name>`` on the command line."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from consistency.errors import UserError
+from consistency.suite import Suite
+
+from consistency.generators.arithmetic import arithmetic_suite
+from consistency.generators.comparisons import comparisons_suite
+
+
+def _organism(seed: int) -> Suite:
+    from consistency.organisms.suite import organism_suite  # trained organisms are optional at import
+
+    return organism_suite(seed)
+
+
+BUILTIN: dict[str, Callable[[int], Suite]] = {
+    "arithmetic": arithmetic_suite,
+    "comparisons": comparisons_suite,
+    "organism": _organism,
+}
+
+
+class UnknownSuite(UserError, KeyError):
+    def __str__(self) -> str:
+        return f"unknown built-in suite {self.args[0]!r}; available: " + ", ".join(f"builtin:{n}" for n in BUILTIN)
+
+
+def builtin_suite(name: str, seed: int = 0) -> Suite:
+    """A built-in suite by name (without the ``builtin:`` prefix)."""
+    if name not in BUILTIN:
+        raise UnknownSuite(name)
+    return BUILTIN[name](seed)
