@@ -61,7 +61,8 @@ def _tokenize(text: str) -> list[tuple[str, int]]:
             break
         match = _TOKEN.match(text, pos)
         if not match:
-            raise FormulaError(f"unexpected character {text[pos:].lstrip()[0]!r}", pos)
+            bad = len(text) - len(text[pos:].lstrip())
+            raise FormulaError(f"unexpected character {text[bad]!r}", bad)
         tokens.append((match.group(1), match.start(1)))
         pos = match.end()
     return tokens

@@ -1,0 +1,69 @@
+import itertools
+
+import pytest
+from hypothesis import given, strategies as st
+
+from consistency import formula as fm
+
+ids = st.sampled_from(["p1", "p2", "q", "a_b", "x.y", "7"])
+formulas = st.recursive(
+    ids.map(fm.Var),
+    lambda sub: st.one_of(
+        sub.map(fm.Not),
+        st.tuples(st.sampled_from(["&", "|", "->", "<->"]), sub, sub).map(lambda t: fm.BinOp(*t)),
+    ),
+    max_leaves=12,
+)
+
+
+@given(formulas)
+def test_print_then_parse_is_identity(tree):
+    assert fm.parse(fm.to_string(tree)) == tree
+
+
+@given(formulas)
+def test_printed_form_means_the_same_under_every_assignment(tree):
+    names = sorted(fm.variables(tree))
+    reparsed = fm.parse(fm.to_string(tree))
+    for values in itertools.product([False, True], repeat=len(names)):
+        assignment = dict(zip(names, values))
+        assert fm.evaluate(reparsed, assignment) == fm.evaluate(tree, assignment)
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("a | b & c", "a | (b & c)"),
+        ("!a & b", "(!a) & b"),
+        ("a -> b -> c", "a -> (b -> c)"),
+        ("a <-> b -> c", "a <-> (b -> c)"),
+        ("a | b -> c <-> d", "((a | b) -> c) <-> d"),
+        ("a & b & c", "(a & b) & c"),
+    ],
+)
+def test_precedence_and_associativity(text, expected):
+    assert fm.parse(text) == fm.parse(expected)
+
+
+@pytest.mark.parametrize("text, position", [("a &", 3), ("(a | b", 6), ("a $ b", 2), ("", 0), ("a b", 2), ("&a", 0)])
+def test_malformed_formulas_name_the_position(text, position):
+    with pytest.raises(fm.FormulaError) as info:
+        fm.parse(text)
+    assert info.value.position == position
+
+
+def test_exactly_one_holds_for_exactly_one_true_atom():
+    tree = fm.parse(fm.exactly_one("a", "b", "c"))
+    for values in itertools.product([False, True], repeat=3):
+        assert fm.evaluate(tree, dict(zip("abc", values))) == (sum(values) == 1)
+
+
+def test_to_z3_agrees_with_evaluate():
+    z3 = pytest.importorskip("z3")
+    tree = fm.parse("p3 <-> (p1 & !p2) | p1 -> p2")
+    atoms = {n: z3.Bool(n) for n in fm.variables(tree)}
+    expr = fm.to_z3(tree, atoms)
+    for values in itertools.product([False, True], repeat=3):
+        assignment = dict(zip(["p1", "p2", "p3"], values))
+        substituted = z3.substitute(expr, *[(atoms[n], z3.BoolVal(v)) for n, v in assignment.items()])
+        assert z3.is_true(z3.simplify(substituted)) == fm.evaluate(tree, assignment)
