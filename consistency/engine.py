@@ -1,16 +1,32 @@
-"""The elicitation engine: every unique prompt answered once, then packed into Answers."""
+"""The elicitation engine: every unique prompt answered once, then packed into Answers.
+
+Checks declare their queries; many share prompts (the same claim in the same framing), so
+the engine deduplicates by prompt text first. With an :class:`AnswerCache` it asks the
+adapter only for prompts the cache cannot answer, in chunks, writing each chunk to the cache
+as soon as it is done: an interrupted run loses at most one chunk, and a re-run with one more
+check computes only that check's new prompts.
+"""
 
 from __future__ import annotations
 
-from typing import Iterable
+import logging
+from typing import Iterable, Sequence
 
-from consistency.adapters.base import Adapter, Prompt
+from tqdm.auto import tqdm
+
+from consistency.adapters.base import Adapter, Prompt, PromptAnswer
 from consistency.answers import Answers
+from consistency.cache import AnswerCache, CacheError
 from consistency.suite import Query
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CHUNK_SIZE = 1024
 
 
 def unique_prompts(queries: Iterable[Query], hidden_for: Iterable[Query] = ()) -> list[Prompt]:
     """Deduplicate by prompt text; a prompt wants hidden states if any query for it does."""
+    hidden_for = list(hidden_for)
     wants_hidden = {q.prompt for q in hidden_for}
     prompts: dict[str, Prompt] = {}
     for query in [*queries, *hidden_for]:
@@ -19,13 +35,54 @@ def unique_prompts(queries: Iterable[Query], hidden_for: Iterable[Query] = ()) -
     return list(prompts.values())
 
 
-def elicit(adapter: Adapter, queries: Iterable[Query], hidden_for: Iterable[Query] = ()) -> Answers:
-    """Ask ``adapter`` every distinct prompt of ``queries`` (hidden states for ``hidden_for``)."""
-    prompts = unique_prompts(queries, hidden_for)
-    results = adapter.answer(prompts)
+def elicit(
+    adapter: Adapter,
+    queries: Iterable[Query],
+    hidden_for: Iterable[Query] = (),
+    *,
+    cache: AnswerCache | None = None,
+    progress: bool = False,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+) -> Answers:
+    """Ask ``adapter`` every distinct prompt of ``queries`` (hidden states for ``hidden_for``).
+
+    With ``cache``, cached answers are reused and new ones are written every ``chunk_size``
+    prompts. ``progress`` shows a progress bar over the prompts that must be computed.
+    """
+    if chunk_size < 1:
+        raise ValueError(f"chunk_size must be at least 1, got {chunk_size}")
+    if cache is not None and cache.fingerprint != adapter.fingerprint:
+        raise CacheError(f"the cache at {cache.path} belongs to another model ({cache.fingerprint})")
+    prompts = unique_prompts(queries, hidden_for if adapter.supports_hidden else ())
+    todo = prompts if cache is None else cache.missing(prompts)
+    log.info("elicit: %d unique prompts, %d cached, %d to compute", len(prompts), len(prompts) - len(todo), len(todo))
+
+    results: dict[str, PromptAnswer] = {}
+    with tqdm(total=len(todo), disable=not progress, unit="prompt", desc="eliciting") as bar:
+        for chunk in _chunks(_by_length(todo), chunk_size):
+            answered = adapter.answer(chunk, progress=bar.update)
+            if cache is not None:
+                cache.put(chunk, answered)
+            results.update((p.text, a) for p, a in zip(chunk, answered))
+    if cache is not None:
+        done = [p for p in prompts if p.text not in results]
+        results.update((p.text, a) for p, a in zip(done, cache.get(done)))
+
     answers = Answers(layers=tuple(adapter.layers), source=adapter.fingerprint)
-    for prompt, result in zip(prompts, results):
+    for prompt in prompts:
+        result = results[prompt.text]
         answers.credences[prompt.text] = result.p_yes
         for site, states in result.hidden.items():
             answers.hidden.setdefault(site, {})[prompt.text] = states
     return answers
+
+
+def _by_length(prompts: Sequence[Prompt]) -> list[Prompt]:
+    # Chunks of similar length let the adapter's batches carry little padding; character
+    # length is a cheap stand-in for token length (the adapter sorts by tokens inside a chunk).
+    return sorted(prompts, key=lambda p: len(p.text), reverse=True)
+
+
+def _chunks(prompts: list[Prompt], size: int) -> Iterable[list[Prompt]]:
+    for start in range(0, len(prompts), size):
+        yield prompts[start : start + size]

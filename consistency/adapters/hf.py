@@ -1,0 +1,411 @@
+"""The Hugging Face adapter: a local transformers causal LM answers yes/no prompts.
+
+For each prompt it returns P(yes), the softmax mass on the yes answer tokens normalised over
+the yes and no tokens at the last position, and, when asked, the hidden states at the captured
+layers at two sites: the last token and the statement's last token.
+
+Safe by default: nothing is fetched from the network (a hub id must already be in the local
+cache), no remote code runs unless ``trust_remote_code``, safetensors weights are preferred
+and pickle weights are only read with weights-only unpickling.
+
+Layer numbering follows ``output_hidden_states``: 0 is the input to the first decoder block
+(the embeddings), ``i`` the output of block ``i``, and the last layer is read after the final
+norm, exactly as transformers reports it. Hidden states are captured with forward hooks that
+keep only the two positions read, never a whole layer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+import pickle
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, Sequence
+
+import numpy as np
+import torch
+
+from consistency.adapters.base import AdapterError, Prompt, PromptAnswer, ProgressCallback
+from consistency.suite import DEFAULT_ANSWER_WORDS
+
+DeviceName = Literal["auto", "cpu", "cuda"]
+DtypeName = Literal["auto", "float32", "bfloat16", "float16"]
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+AUTO_LAYER_COUNT = 6  # layers captured by layers="auto" when the model has more than this
+# Auto batch sizes start high and halve on out-of-memory. On a GPU, big batches are what
+# fills the matrix units; on a CPU, throughput flattens beyond a few dozen prompts.
+AUTO_BATCH_SIZE = {"cuda": 1024, "cpu": 64}
+# Weight files above this size are fingerprinted by size, mtime and their first and last MiB
+# instead of a full hash (hashing tens of GB would dominate a short audit). A weight file
+# changed in place without changing any of those would be missed; copying it changes mtime.
+FULL_HASH_LIMIT = 512 * 2**20
+_BLOCK = 2**20
+WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".gguf", ".h5", ".msgpack")
+SITES = ("last", "statement_end")
+
+
+@dataclass(frozen=True)
+class _Encoded:
+    ids: list[int]
+    statement_index: int  # index in ``ids`` of the statement's last token
+
+
+class HFAdapter:
+    """A local transformers causal LM behind the :class:`~consistency.adapters.base.Adapter` protocol."""
+
+    supports_hidden = True
+
+    def __init__(
+        self,
+        path_or_id: str | Path,
+        answer_words: dict[str, Sequence[str]] | None = None,
+        layers: Literal["auto"] | Sequence[int] = "auto",
+        device: DeviceName = "auto",
+        dtype: DtypeName = "auto",
+        batch_size: Literal["auto"] | int = "auto",
+        trust_remote_code: bool = False,
+    ):
+        self.directory = _resolve(path_or_id)
+        self.name = str(path_or_id)
+        self.device = torch.device(_device(device))
+        self.dtype = _dtype(dtype, self.device)
+        self._auto_batch = batch_size == "auto"
+        if not self._auto_batch and not (isinstance(batch_size, int) and batch_size >= 1):
+            raise AdapterError(f"batch size must be 'auto' or a positive integer, got {batch_size!r}")
+        self.batch_size = AUTO_BATCH_SIZE[self.device.type] if self._auto_batch else int(batch_size)
+
+        config = _load_config(self.directory, trust_remote_code)
+        self.tokenizer = _load_tokenizer(self.directory, trust_remote_code)
+        words = {k: list(v) for k, v in (answer_words or DEFAULT_ANSWER_WORDS).items()}
+        if set(words) != {"yes", "no"}:
+            raise AdapterError(f"answer words need exactly the keys 'yes' and 'no', got {sorted(words)}")
+        self.yes_ids = _answer_ids(self.tokenizer, words["yes"], "yes", self.name)
+        self.no_ids = _answer_ids(self.tokenizer, words["no"], "no", self.name)
+        if set(self.yes_ids) & set(self.no_ids):
+            raise AdapterError(f"answer words {words} give the same token for yes and no")
+
+        self.model = _load_model(self.directory, config, self.dtype, trust_remote_code).to(self.device)
+        self.model.eval().requires_grad_(False)
+        self._blocks = _decoder_blocks(self.model, config)
+        self.layers = _choose_layers(layers, len(self._blocks))
+        # Only the last position goes through the LM head: with a vocabulary of 32k-150k
+        # tokens, full-sequence logits would cost more memory than the rest of the forward.
+        # The model's own head (not a bare lm_head call) keeps any model-specific logit
+        # post-processing, such as Gemma's soft-capping.
+        self._head_kwargs = {"logits_to_keep": 1} if _accepts(self.model, "logits_to_keep") else {}
+        self.pad_id = next(
+            (t for t in (self.tokenizer.pad_token_id, self.tokenizer.eos_token_id) if t is not None), 0
+        )
+        self.fingerprint = _fingerprint(
+            self.directory,
+            {"answer_words": words, "dtype": str(self.dtype), "layers": list(self.layers)},
+        )
+
+    # ----- the adapter interface ------------------------------------------------------
+    def answer(self, prompts: Sequence[Prompt], progress: ProgressCallback | None = None) -> list[PromptAnswer]:
+        encoded = [self._encode(p) for p in prompts]
+        # Longest first: the first batch is the one most likely to run out of memory, so an
+        # auto batch size settles at once, and equal lengths in a batch mean little padding.
+        order = sorted(range(len(prompts)), key=lambda i: len(encoded[i].ids), reverse=True)
+        out: list[PromptAnswer | None] = [None] * len(prompts)
+        start = 0
+        while start < len(order):
+            rows = order[start : start + self.batch_size]
+            want_hidden = any(prompts[i].want_hidden for i in rows)
+            try:
+                p_yes, hidden = self._forward([encoded[i] for i in rows], want_hidden)
+            except RuntimeError as error:  # torch.OutOfMemoryError is a RuntimeError
+                if not _is_oom(error):
+                    raise
+                oom = True
+            else:
+                oom = False
+            if oom:
+                # Outside the except block, so the failed batch's tensors (held by the
+                # traceback) are gone before the allocator cache is emptied.
+                self._back_off(len(encoded[rows[0]].ids))
+                continue
+            for j, i in enumerate(rows):
+                states = {site: hidden[j, s] for s, site in enumerate(SITES)} if prompts[i].want_hidden else {}
+                out[i] = PromptAnswer(float(p_yes[j]), states)
+            start += len(rows)
+            if progress:
+                progress(len(rows))
+        return out  # type: ignore[return-value]
+
+    def _back_off(self, n_tokens: int) -> None:
+        if not self._auto_batch or self.batch_size == 1:
+            hint = "use a smaller --batch-size or 'auto'" if not self._auto_batch else "the prompt is too long"
+            raise AdapterError(
+                f"out of memory at batch size {self.batch_size} with {n_tokens}-token prompts on {self.device}; {hint}"
+            )
+        self.batch_size //= 2
+        if self.device.type == "cuda":
+            torch.cuda.empty_cache()
+
+    def _encode(self, prompt: Prompt) -> _Encoded:
+        encoding = self.tokenizer(prompt.text, return_offsets_mapping=True)
+        ids, offsets = encoding["input_ids"], encoding["offset_mapping"]
+        # The statement's last token is the last real token that starts before the statement's
+        # end. Special tokens (BOS) have empty spans and are skipped; a token that runs past the
+        # end (the statement's last word glued to "?") still counts: it is the first to have
+        # seen the whole statement. Offsets are used rather than re-tokenising the prefix,
+        # because a prefix can tokenise differently (" Paris" vs " Paris?").
+        candidates = [i for i, (start, end) in enumerate(offsets) if end > start and start < prompt.statement_end]
+        if not candidates:
+            raise AdapterError(f"cannot find the statement's end (offset {prompt.statement_end}) in {prompt.text!r}")
+        return _Encoded(list(ids), candidates[-1])
+
+    @torch.inference_mode()
+    def _forward(self, batch: list[_Encoded], want_hidden: bool) -> tuple[np.ndarray, np.ndarray]:
+        width = max(len(e.ids) for e in batch)
+        ids = torch.full((len(batch), width), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((len(batch), width), dtype=torch.long)
+        sites = torch.empty((len(batch), len(SITES)), dtype=torch.long)
+        for row, enc in enumerate(batch):
+            # Left padding puts every prompt's last token in the last column, so one slice
+            # serves the LM head for the whole batch.
+            pad = width - len(enc.ids)
+            ids[row, pad:] = torch.tensor(enc.ids)
+            mask[row, pad:] = 1
+            sites[row] = torch.tensor([width - 1, pad + enc.statement_index])
+        # Position ids must count real tokens only: with the default arange, a left-padded
+        # prompt's first token would sit at position `pad` and rotary embeddings would give it
+        # different numbers than the same prompt alone.
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        ids, mask, positions, sites = (t.to(self.device, non_blocking=True) for t in (ids, mask, positions, sites))
+
+        captured: dict[int, torch.Tensor] = {}
+        handles = self._hooks(captured, sites) if want_hidden else []
+        try:
+            output = self.model(
+                input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=False, **self._head_kwargs
+            )
+        finally:
+            for handle in handles:
+                handle.remove()
+        # Normalise over the answer tokens only: the softmax denominator cancels, so
+        # P(yes) = sigmoid(logsumexp(yes logits) - logsumexp(no logits)), in float32.
+        logits = output.logits[:, -1].float()
+        p_yes = torch.sigmoid(logits[:, self.yes_ids].logsumexp(-1) - logits[:, self.no_ids].logsumexp(-1))
+        hidden = torch.empty(0)
+        if want_hidden:
+            # (batch, site, layer, hidden_size)
+            hidden = torch.stack([captured[layer] for layer in self.layers], dim=2).float()
+        return p_yes.cpu().numpy(), hidden.cpu().numpy()
+
+    def _hooks(self, captured: dict[int, torch.Tensor], sites: torch.Tensor) -> list:
+        rows = torch.arange(sites.shape[0], device=sites.device)[:, None]
+
+        def keep(layer: int, states: torch.Tensor) -> None:
+            captured[layer] = states[rows, sites]  # (batch, site, hidden_size): two positions only
+
+        handles = []
+        for layer in self.layers:
+            if layer == 0:
+                # The first block's input is the embeddings after any model-specific scaling
+                # or position embeddings: what output_hidden_states calls layer 0.
+                def pre_hook(module, args, kwargs, layer=layer):
+                    keep(layer, args[0] if args else kwargs["hidden_states"])
+
+                handles.append(self._blocks[0].register_forward_pre_hook(pre_hook, with_kwargs=True))
+            elif layer == len(self._blocks):
+                # The base model's output is the last block's output after the final norm.
+                def base_hook(module, args, output, layer=layer):
+                    keep(layer, output[0])
+
+                handles.append(self.model.base_model.register_forward_hook(base_hook))
+            else:
+                def block_hook(module, args, output, layer=layer):
+                    keep(layer, output[0] if isinstance(output, tuple) else output)
+
+                handles.append(self._blocks[layer - 1].register_forward_hook(block_hook))
+        return handles
+
+
+# ----- loading ------------------------------------------------------------------------
+def _resolve(path_or_id: str | Path) -> Path:
+    path = Path(path_or_id).expanduser()
+    if path.is_dir():
+        return path
+    text = str(path_or_id)
+    if path.exists() or text.startswith((".", "/", "~")) or text.count("/") > 1:
+        raise AdapterError(f"no model directory at {text}")
+    from huggingface_hub import snapshot_download
+
+    try:
+        # local_files_only: an audit never downloads; a hub id must be cached already.
+        return Path(snapshot_download(text, local_files_only=True))
+    except Exception as error:  # LocalEntryNotFoundError, HFValidationError, OSError
+        raise AdapterError(
+            f"{text} is neither a model directory nor a hub id in the local cache ({type(error).__name__})"
+        ) from None
+
+
+def _device(name: str) -> str:
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if name not in ("cpu", "cuda"):
+        raise AdapterError(f"device must be 'auto', 'cpu' or 'cuda', got {name!r}")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise AdapterError("device 'cuda' was asked for but torch sees no CUDA device")
+    return name
+
+
+def _dtype(name: str, device: torch.device) -> torch.dtype:
+    if name == "auto":
+        if device.type == "cpu":
+            return torch.float32  # CPU bf16 matmuls are slow on most chips and less exact
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    if name not in DTYPES:
+        raise AdapterError(f"dtype must be one of auto, {', '.join(DTYPES)}; got {name!r}")
+    return DTYPES[name]
+
+
+def _load_config(directory: Path, trust_remote_code: bool):
+    from transformers import CONFIG_MAPPING, MODEL_FOR_CAUSAL_LM_MAPPING, AutoConfig
+
+    config_path = directory / "config.json"
+    try:
+        raw = json.loads(config_path.read_text())
+    except FileNotFoundError:
+        raise AdapterError(f"no config.json in {directory}: not a transformers model directory") from None
+    except (OSError, ValueError) as error:
+        raise AdapterError(f"unreadable {config_path}: {error}") from None
+    model_type = raw.get("model_type")
+    if model_type not in CONFIG_MAPPING and not trust_remote_code:
+        raise AdapterError(
+            f"{directory} needs remote code (model_type {model_type!r} is not built into transformers); "
+            "pass --trust-remote-code only if you trust its author"
+        )
+    try:
+        config = AutoConfig.from_pretrained(directory, trust_remote_code=trust_remote_code, local_files_only=True)
+    except Exception as error:  # transformers raises ValueError, OSError, KeyError...
+        raise AdapterError(f"cannot read the config in {directory}: {_first_line(error)}") from None
+    remote_lm = "AutoModelForCausalLM" in (raw.get("auto_map") or {}) and trust_remote_code
+    if type(config) not in MODEL_FOR_CAUSAL_LM_MAPPING and not remote_lm:
+        raise AdapterError(f"{directory} is not a causal language model ({type(config).__name__})")
+    return config
+
+
+def _load_tokenizer(directory: Path, trust_remote_code: bool):
+    from transformers import AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(directory, trust_remote_code=trust_remote_code, local_files_only=True)
+    except Exception as error:
+        raise AdapterError(f"cannot load the tokenizer in {directory}: {_first_line(error)}") from None
+    if not getattr(tokenizer, "is_fast", False):
+        raise AdapterError(f"the tokenizer in {directory} is not a fast tokenizer (character offsets are needed)")
+    return tokenizer
+
+
+def _load_model(directory: Path, config, dtype: torch.dtype, trust_remote_code: bool):
+    from transformers import AutoModelForCausalLM
+
+    files = [p.name for p in directory.iterdir()]
+    safetensors = any(name.endswith(".safetensors") for name in files)
+    if not safetensors and not any(name.endswith(".bin") for name in files):
+        raise AdapterError(f"no weights in {directory} (looked for *.safetensors and *.bin)")
+    try:
+        return AutoModelForCausalLM.from_pretrained(
+            directory,
+            config=config,
+            dtype=dtype,
+            trust_remote_code=trust_remote_code,
+            local_files_only=True,
+            # safetensors whenever present; otherwise pickle, but unpickled weights-only
+            # (tensors and plain containers, no arbitrary objects, so no code runs).
+            use_safetensors=safetensors,
+            weights_only=True,
+        )
+    except pickle.UnpicklingError:
+        raise AdapterError(
+            f"refusing to load the pickle weights in {directory}: they hold more than tensors "
+            "(weights-only loading failed); convert them to safetensors"
+        ) from None
+    except Exception as error:
+        raise AdapterError(f"cannot load the model in {directory}: {_first_line(error)}") from None
+
+
+def _decoder_blocks(model, config) -> torch.nn.ModuleList:
+    """The model's stack of decoder blocks: the ModuleList with one entry per hidden layer."""
+    n_layers = getattr(config, "num_hidden_layers", None)
+    for module in model.base_model.modules():
+        if isinstance(module, torch.nn.ModuleList) and len(module) == n_layers:
+            return module
+    raise AdapterError(f"cannot find the {n_layers} decoder blocks of {type(model).__name__}")
+
+
+def _choose_layers(layers: Literal["auto"] | Sequence[int], n_blocks: int) -> tuple[int, ...]:
+    if layers == "auto":
+        if n_blocks + 1 <= AUTO_LAYER_COUNT + 2:  # small models: every layer
+            return tuple(range(n_blocks + 1))
+        return tuple(sorted({round(x) for x in np.linspace(0, n_blocks, AUTO_LAYER_COUNT)}))
+    chosen = sorted({int(layer) for layer in layers})
+    bad = [layer for layer in chosen if not 0 <= layer <= n_blocks]
+    if bad or not chosen:
+        raise AdapterError(f"layers must be within 0..{n_blocks} for this model, got {list(layers)}")
+    return tuple(chosen)
+
+
+def _answer_ids(tokenizer, words: Sequence[str], which: str, name: str) -> list[int]:
+    """Token ids of the answer words that encode to exactly one token, with or without a
+    leading space (after "Answer:" most tokenizers emit " Yes", a different token than "Yes")."""
+    tried, ids = [], []
+    for word in words:
+        for candidate in (word, " " + word):
+            tried.append(candidate)
+            encoded = tokenizer.encode(candidate, add_special_tokens=False)
+            # An unknown word encodes to the single <unk> token: that is no answer word.
+            if len(encoded) == 1 and encoded[0] != tokenizer.unk_token_id and encoded[0] not in ids:
+                ids.append(encoded[0])
+    if not ids:
+        raise AdapterError(
+            f"the tokenizer of {name} has no single-token answer word for {which!r} "
+            f"(tried {', '.join(map(repr, tried))}); pass answer words it encodes as one token"
+        )
+    return ids
+
+
+def _accepts(model, argument: str) -> bool:
+    return argument in inspect.signature(model.forward).parameters
+
+
+def _is_oom(error: RuntimeError) -> bool:
+    text = str(error)
+    return isinstance(error, torch.OutOfMemoryError) or "out of memory" in text or "can't allocate memory" in text
+
+
+def _first_line(error: Exception) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+# ----- fingerprint --------------------------------------------------------------------
+def _fingerprint(directory: Path, settings: dict) -> str:
+    """A digest of every file in the model directory (weights, config, tokenizer, chat
+    template) and of the settings that change the numbers (answer words, dtype, layers)."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in directory.iterdir() if p.is_file() and not p.name.startswith(".")):
+        digest.update(path.name.encode() + b"\0" + _file_digest(path).encode() + b"\0")
+    digest.update(json.dumps(settings, sort_keys=True).encode())
+    return "hf-" + digest.hexdigest()[:32]
+
+
+def _file_digest(path: Path) -> str:
+    stat = path.stat()
+    with path.open("rb") as handle:
+        if stat.st_size <= FULL_HASH_LIMIT or not path.name.endswith(WEIGHT_SUFFIXES):
+            full = hashlib.sha256()
+            while block := handle.read(_BLOCK):
+                full.update(block)
+            return full.hexdigest()
+        head = handle.read(_BLOCK)
+        handle.seek(-_BLOCK, 2)
+        tail = handle.read(_BLOCK)
+    ends = hashlib.sha256(head + tail).hexdigest()
+    return f"size={stat.st_size};mtime={stat.st_mtime_ns};ends={ends}"
