@@ -1,0 +1,701 @@
+"""Probabilistic coherence of credences under logical relations, with certificates.
+
+Credences are *coherent* iff some probability distribution over the possible worlds (the
+truth assignments that satisfy every relation) reproduces them. The distance to coherence is
+a linear program over that distribution ``mu``::
+
+    R1   = min_mu  sum_j |a_j . mu - b_j|       s.t. mu >= 0, sum(mu) = 1
+    Rinf = min_mu  max_j |a_j . mu - b_j|
+
+where a claim ``P(X) = p`` has ``a_j(w) = [w |= X]`` and ``b_j = p``, and a conditional
+``P(T | G) = c`` enters as the called-off bet ``a_j(w) = [w |= T & G] - c [w |= G]``,
+``b_j = 0``. The LP dual of R1 is a Dutch book: stakes ``s_j`` in [-1, 1] (buy ``s_j``
+units of the bet on claim j at the stated price) whose total loss
+``sum_j s_j (b_j - a_j(w))`` is at least R1 in *every* world.
+
+Three solvers, one answer:
+
+- small components (worlds enumerated, at most ``exact_worlds`` of them) are solved with
+  HiGHS, many components per LP, and the optimal basis is then rebuilt in exact rationals:
+  the repaired distribution and the stakes are exact fractions, checked against every world,
+  and their objectives must be equal (that equality *is* the optimality proof). Where the
+  basis cannot be rebuilt (a degenerate vertex), z3's rational simplex solves the component;
+- components with more worlds than ``max_worlds`` are solved by column generation: a
+  master LP over a growing set of worlds, the next world found by a MILP over the relations
+  (that search is exactly "the bettor's best world against the current stakes", so every
+  iteration also yields a Dutch book and a lower bound);
+- :func:`solve_z3` solves any enumerated component in rational arithmetic with z3 (primal and
+  dual); it is the reference the tests hold the fast paths to.
+
+World enumeration uses a numpy truth table up to ``TABLE_ATOMS`` atoms (all 2^n assignments
+evaluated at once, microseconds) and z3 with blocking clauses above that, up to a cap:
+enumerating a component's models one z3 call at a time costs ~0.5 ms per world, so a
+truth table is ~1000x faster where it fits, and the cap keeps a loosely constrained large
+component (2^500 worlds) from ever being enumerated.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Iterable, Mapping, Sequence
+
+import networkx as nx
+import numpy as np
+import scipy.sparse as sp
+from scipy.optimize import Bounds, LinearConstraint, linprog, milp
+
+from consistency import formula as fm
+
+TABLE_ATOMS = 16  # 2^16 rows x a few relations: the largest truth table worth building
+MAX_WORLDS = 4096  # above this many worlds a component goes to column generation
+EXACT_WORLDS = 4096  # exact rational certificates for components up to this many worlds
+TOLERANCE = 1e-9  # HiGHS feasibility tolerance: below it a float is read as zero
+BATCH_COLUMNS = 20_000  # LP columns per HiGHS call when many small components are batched
+
+
+class RelationsUnsatisfiable(ValueError):
+    """The relations of a component admit no world at all (the suite contradicts itself)."""
+
+    def __init__(self, relation_ids: Sequence[str]):
+        super().__init__(f"relations {', '.join(relation_ids)} cannot all hold in any world")
+        self.relation_ids = tuple(relation_ids)
+
+
+# ===== the model: claims, relations, components =========================================
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A stated credence: ``P(then) = credence``, or ``P(then | given) = credence``."""
+
+    id: str
+    credence: float
+    then: str
+    given: str | None = None
+
+    @property
+    def atoms(self) -> tuple[str, ...]:
+        return (self.then,) if self.given is None else (self.then, self.given)
+
+
+@dataclass(frozen=True)
+class Constraint:
+    """A hard relation between atoms (a proposition id is an atom)."""
+
+    id: str
+    tree: fm.Formula
+    source: str = "relation"
+
+    @property
+    def text(self) -> str:
+        return fm.to_string(self.tree)
+
+
+@dataclass(frozen=True)
+class Component:
+    """A connected set of atoms with the relations and claims that mention them."""
+
+    atoms: tuple[str, ...]
+    constraints: tuple[Constraint, ...]
+    claims: tuple[Claim, ...]
+
+
+def split_components(constraints: Iterable[Constraint], claims: Iterable[Claim]) -> list[Component]:
+    """Connected components of the graph linking atoms that share a relation or a conditional.
+
+    Only components with at least one claim *and* something linking it to other atoms or
+    constraining it are returned: a lone claim with no relation is coherent at any credence.
+    """
+    constraints, claims = list(constraints), list(claims)
+    graph = nx.Graph()
+    linked: set[str] = set()
+    for constraint in constraints:
+        names = sorted(fm.variables(constraint.tree))
+        graph.add_nodes_from(names)
+        graph.add_edges_from(zip(names, names[1:]))
+        linked.update(names)
+    for claim in claims:
+        graph.add_nodes_from(claim.atoms)
+        if claim.given is not None:
+            graph.add_edge(claim.then, claim.given)
+            linked.update(claim.atoms)
+    by_atom: dict[str, int] = {}
+    groups = [sorted(group) for group in nx.connected_components(graph)]
+    groups.sort(key=lambda atoms: atoms[0])
+    for index, atoms in enumerate(groups):
+        by_atom.update(dict.fromkeys(atoms, index))
+    members: list[tuple[list[Constraint], list[Claim]]] = [([], []) for _ in groups]
+    for constraint in constraints:
+        members[by_atom[next(iter(fm.variables(constraint.tree)))]][0].append(constraint)
+    for claim in claims:
+        members[by_atom[claim.then]][1].append(claim)
+    return [
+        Component(tuple(atoms), tuple(cons), tuple(cls))
+        for atoms, (cons, cls) in zip(groups, members)
+        if cls and (cons or set(atoms) & linked)
+    ]
+
+
+# ===== worlds ===========================================================================
+
+
+def evaluate_columns(tree: fm.Formula, columns: Mapping[str, np.ndarray]) -> np.ndarray:
+    """Evaluate a formula on many assignments at once (``columns`` maps atom -> bool array)."""
+    if isinstance(tree, fm.Var):
+        return columns[tree.name]
+    if isinstance(tree, fm.Not):
+        return ~evaluate_columns(tree.arg, columns)
+    left, right = evaluate_columns(tree.left, columns), evaluate_columns(tree.right, columns)
+    if tree.op == "&":
+        return left & right
+    if tree.op == "|":
+        return left | right
+    if tree.op == "->":
+        return ~left | right
+    return left == right
+
+
+def truth_table(n_atoms: int) -> np.ndarray:
+    """All 2^n assignments as a bool array of shape (2^n, n)."""
+    rows = np.arange(2**n_atoms, dtype=np.int64)[:, None]
+    return ((rows >> np.arange(n_atoms)) & 1).astype(bool)
+
+
+def enumerate_worlds(component: Component, cap: int = MAX_WORLDS) -> np.ndarray | None:
+    """The models of the component's relations, shape (worlds, atoms); None above ``cap``.
+
+    Raises :class:`RelationsUnsatisfiable` when there is no model at all.
+    """
+    n = len(component.atoms)
+    if n <= TABLE_ATOMS:
+        table = truth_table(n)
+        columns = dict(zip(component.atoms, table.T))
+        keep = np.ones(len(table), dtype=bool)
+        for constraint in component.constraints:
+            keep &= evaluate_columns(constraint.tree, columns)
+        worlds = table[keep]
+        if len(worlds) > cap:
+            return None
+    else:
+        worlds = _z3_worlds(component, cap)
+        if worlds is None:
+            return None
+    if len(worlds) == 0:
+        raise RelationsUnsatisfiable([c.id for c in component.constraints])
+    return worlds
+
+
+def _z3_worlds(component: Component, cap: int) -> np.ndarray | None:
+    import z3
+
+    atoms = {name: z3.Bool(name) for name in component.atoms}
+    solver = z3.SimpleSolver()
+    for constraint in component.constraints:
+        solver.add(fm.to_z3(constraint.tree, atoms))
+    found = []
+    while solver.check() == z3.sat:
+        if len(found) == cap:
+            return None
+        model = solver.model()
+        world = [z3.is_true(model.eval(atoms[name], model_completion=True)) for name in component.atoms]
+        found.append(world)
+        solver.add(z3.Or([atoms[name] != value for name, value in zip(component.atoms, world)]))
+    return np.array(found, dtype=bool).reshape(len(found), len(component.atoms))
+
+
+@dataclass(frozen=True)
+class Payoffs:
+    """The LP data of a component over a list of worlds: ``a_j(w) = hit_jw - price_j * given_jw``."""
+
+    hit: np.ndarray  # (claims, worlds) bool: [w |= then] or [w |= then & given]
+    given: np.ndarray  # (claims, worlds) bool: [w |= given]; all False for plain claims
+    price: np.ndarray  # (claims,): the conditional credence c, 0 for plain claims
+    target: np.ndarray  # (claims,): b_j, the credence for plain claims, 0 for conditionals
+
+    @property
+    def matrix(self) -> np.ndarray:
+        return self.hit - self.price[:, None] * self.given
+
+    def exact_entry(self, j: int, w: int) -> Fraction:
+        value = Fraction(int(self.hit[j, w]))
+        return value - Fraction(self.price[j]) if self.given[j, w] else value
+
+
+def payoffs(component: Component, worlds: np.ndarray) -> Payoffs:
+    index = {name: i for i, name in enumerate(component.atoms)}
+    m = len(component.claims)
+    hit = np.zeros((m, len(worlds)), dtype=bool)
+    given = np.zeros_like(hit)
+    price, target = np.zeros(m), np.zeros(m)
+    for j, claim in enumerate(component.claims):
+        hit[j] = worlds[:, index[claim.then]]
+        if claim.given is None:
+            target[j] = claim.credence
+        else:
+            given[j] = worlds[:, index[claim.given]]
+            hit[j] &= given[j]
+            price[j] = claim.credence
+    return Payoffs(hit, given, price, target)
+
+
+# ===== results ==========================================================================
+
+
+@dataclass
+class ExactCertificate:
+    """R1 with its proof in rationals: a distribution reaching it and stakes that lose it."""
+
+    r1: Fraction
+    probabilities: list[Fraction]  # over ``Repair.worlds``
+    stakes: list[Fraction]
+    guaranteed_loss: Fraction  # equals r1: that equality proves optimality
+
+
+@dataclass
+class Repair:
+    """The nearest coherent credences and the Dutch book that proves the distance."""
+
+    r1: float
+    r_inf: float
+    deviation: np.ndarray  # q*_j - p_j (for a conditional: the called-off bet's gap)
+    worlds: np.ndarray  # (K, atoms) the worlds the repaired distribution puts mass on
+    probabilities: np.ndarray  # (K,)
+    stakes: np.ndarray  # (claims,) in [-1, 1]
+    guaranteed_loss: float  # min over every world of the stakes' loss (a lower bound on R1)
+    method: str  # "exact", "z3", "highs" or "column-generation"
+    n_worlds: int | None  # worlds enumerated (None: too many, column generation)
+    exact: ExactCertificate | None = None
+    iterations: int = 0  # column generation rounds
+
+    def repaired(self, component: Component) -> list[float | None]:
+        """q*_j per claim; a conditional's is P*(then & given) / P*(given), None if P*(given) = 0."""
+        out: list[float | None] = []
+        index = {name: i for i, name in enumerate(component.atoms)}
+        for claim, d in zip(component.claims, self.deviation):
+            if claim.given is None:
+                out.append(float(np.clip(claim.credence + d, 0.0, 1.0)))
+                continue
+            given = self.worlds[:, index[claim.given]]
+            both = given & self.worlds[:, index[claim.then]]
+            mass = float(self.probabilities[given].sum())
+            out.append(float(self.probabilities[both].sum()) / mass if mass > TOLERANCE else None)
+        return out
+
+
+# ===== HiGHS: many components per LP ====================================================
+
+
+@dataclass
+class _Solution:
+    objective: float
+    mu: np.ndarray
+    deviation: np.ndarray
+    duals: np.ndarray  # y per claim row
+    convexity_dual: float  # z
+
+
+def _block(pay: Payoffs, objective: str) -> tuple[sp.csr_matrix, sp.csr_matrix | None, np.ndarray, int]:
+    """Equality rows [A I -I (0)] = b and [1 0 0 (0)] = 1, plus t-rows for R_inf."""
+    m, w = pay.hit.shape
+    eye = sp.identity(m, format="csr")
+    a = sp.csr_matrix(pay.matrix)
+    blocks = [[a, eye, -eye], [sp.csr_matrix(np.ones((1, w))), None, None]]
+    if objective == "linf":
+        blocks[0].append(sp.csr_matrix((m, 1)))
+        blocks[1].append(None)
+    eq = sp.bmat(blocks, format="csr")
+    ub = None
+    if objective == "linf":
+        t = -np.ones((m, 1))
+        zeros = sp.csr_matrix((m, w))
+        ub = sp.bmat([[zeros, eye, None, t], [zeros, None, eye, t]], format="csr")
+    cost = np.r_[np.zeros(w), np.ones(2 * m)] if objective == "l1" else np.r_[np.zeros(w + 2 * m), 1.0]
+    return eq, ub, cost, w
+
+
+def solve_blocks(blocks: Sequence[Payoffs], objective: str = "l1") -> list[_Solution]:
+    """Solve independent components in one HiGHS call (a block-diagonal LP).
+
+    The objective is a sum of per-block objectives, so its optimum is every block's optimum;
+    one call amortises scipy's per-call overhead (~3 ms) over hundreds of small components.
+    """
+    if not blocks:
+        return []
+    parts = [_block(pay, objective) for pay in blocks]
+    eq = sp.block_diag([p[0] for p in parts], format="csr")
+    rhs = np.concatenate([np.r_[pay.target, 1.0] for pay in blocks])
+    cost = np.concatenate([p[2] for p in parts])
+    kwargs = {}
+    if objective == "linf":
+        kwargs = {"A_ub": sp.block_diag([p[1] for p in parts], format="csr"), "b_ub": np.zeros(sum(2 * len(b.target) for b in blocks))}
+    # dual simplex returns a vertex: the exact path rebuilds that basis in rationals
+    result = linprog(cost, A_eq=eq, b_eq=rhs, bounds=(0, None), method="highs-ds", **kwargs)
+    if result.status != 0:
+        raise RuntimeError(f"HiGHS failed on a coherence LP: {result.message}")
+    out, col, row = [], 0, 0
+    for pay, (_, _, block_cost, w) in zip(blocks, parts):
+        m = len(pay.target)
+        x = result.x[col : col + len(block_cost)]
+        y = result.eqlin.marginals[row : row + m + 1]
+        mu = np.clip(x[:w], 0.0, None)
+        deviation = x[w + m : w + 2 * m] - x[w : w + m]  # A mu - b = e- - e+
+        out.append(_Solution(float(block_cost @ x), mu, deviation, y[:m].copy(), float(y[m])))
+        col += len(block_cost)
+        row += m + 1
+    return out
+
+
+def _batches(sizes: Sequence[int], limit: int) -> Iterable[list[int]]:
+    batch, total = [], 0
+    for i, size in enumerate(sizes):
+        if batch and total + size > limit:
+            yield batch
+            batch, total = [], 0
+        batch.append(i)
+        total += size
+    if batch:
+        yield batch
+
+
+# ===== exact certificates from the HiGHS basis ==========================================
+
+
+def _solve_exact(rows: list[list[Fraction]], rhs: list[Fraction], defaults: list[Fraction]) -> list[Fraction] | None:
+    """Solve ``rows x = rhs`` exactly; free variables take ``defaults``; None if inconsistent."""
+    n = len(defaults)
+    matrix = [row[:] + [value] for row, value in zip(rows, rhs)]
+    pivots: list[int] = []
+    r = 0
+    for c in range(n):
+        pivot = next((i for i in range(r, len(matrix)) if matrix[i][c] != 0), None)
+        if pivot is None:
+            continue
+        matrix[r], matrix[pivot] = matrix[pivot], matrix[r]
+        lead = matrix[r][c]
+        matrix[r] = [v / lead for v in matrix[r]]
+        for i in range(len(matrix)):
+            if i != r and matrix[i][c] != 0:
+                factor = matrix[i][c]
+                matrix[i] = [a - factor * b for a, b in zip(matrix[i], matrix[r])]
+        pivots.append(c)
+        r += 1
+    if any(row[-1] != 0 for row in matrix[r:]):
+        return None
+    x = list(defaults)
+    free = [c for c in range(n) if c not in pivots]
+    for i, c in enumerate(pivots):
+        x[c] = matrix[i][-1] - sum((matrix[i][f] * defaults[f] for f in free), Fraction(0))
+    return x
+
+
+def _rational(value: float) -> Fraction:
+    return Fraction(value).limit_denominator(10**6)
+
+
+def exact_certificate(pay: Payoffs, solution: _Solution) -> tuple[list[int], ExactCertificate] | None:
+    """Rebuild HiGHS's optimal vertex in rationals and prove it optimal; None where that fails.
+
+    The support ``S`` of mu and the claims the repair leaves untouched (``Z``) fix a linear
+    system for the distribution; complementary slackness fixes one for the stakes (claims the
+    repair moves carry stake -sign(d), worlds in ``S`` are the bettor's best). Both are solved
+    in fractions, then checked: mu >= 0, |s| <= 1, no world pays the bettor more than the
+    support worlds, and the two objectives are equal.
+    """
+    m, n_worlds = pay.hit.shape
+    support = [int(w) for w in np.flatnonzero(solution.mu > TOLERANCE)]
+    moved = np.abs(solution.deviation) > TOLERANCE
+    untouched = [j for j in range(m) if not moved[j]]
+    targets = [Fraction(t) for t in pay.target]
+    entry = pay.exact_entry
+    # the distribution: a_j . mu = b_j for untouched claims, sum(mu) = 1
+    rows = [[entry(j, w) for w in support] for j in untouched] + [[Fraction(1)] * len(support)]
+    mu = _solve_exact(rows, [targets[j] for j in untouched] + [Fraction(1)], [_rational(solution.mu[w]) for w in support])
+    if mu is None or any(v < 0 for v in mu):
+        return None
+    deviation = [sum((entry(j, w) * p for w, p in zip(support, mu)), Fraction(0)) - targets[j] for j in range(m)]
+    if any((d > 0) != (solution.deviation[j] > 0) for j, d in enumerate(deviation) if moved[j]):
+        return None
+    upper = sum((abs(d) for d in deviation), Fraction(0))
+    # the stakes: s_j = -sign(d_j) where the repair moves claim j; a(w).s + z = 0 on the support
+    stakes = [Fraction(-1 if solution.deviation[j] > 0 else 1) if moved[j] else Fraction(0) for j in range(m)]
+    rows = [[entry(j, w) for j in untouched] + [Fraction(1)] for w in support]
+    rhs = [-sum((entry(j, w) * stakes[j] for j in range(m) if moved[j]), Fraction(0)) for w in support]
+    defaults = [_rational(solution.duals[j]) for j in untouched] + [_rational(solution.convexity_dual)]
+    unknowns = _solve_exact(rows, rhs, defaults)
+    if unknowns is None or any(abs(v) > 1 for v in unknowns[:-1]):
+        return None
+    for j, value in zip(untouched, unknowns):
+        stakes[j] = value
+    z = unknowns[-1]
+    if not _no_world_beats(pay, stakes, z):
+        return None
+    lower = sum((s * t for s, t in zip(stakes, targets)), Fraction(0)) + z
+    if lower != upper:
+        return None
+    return support, ExactCertificate(upper, mu, stakes, lower)
+
+
+def _no_world_beats(pay: Payoffs, stakes: list[Fraction], z: Fraction) -> bool:
+    """Exactly: a(w) . s + z <= 0 in every world (the stakes lose at least y.b + z everywhere).
+
+    Floats screen the worlds first; only those within 1e-7 of the bound are checked in
+    fractions (float error here is ~1e-15, far below the screening margin).
+    """
+    payoff = pay.matrix.T @ np.array([float(s) for s in stakes]) + float(z)
+    for w in np.flatnonzero(payoff > -1e-7):
+        total = sum((pay.exact_entry(j, int(w)) * s for j, s in enumerate(stakes) if s), Fraction(0)) + z
+        if total > 0:
+            return False
+    return True
+
+
+# ===== z3: rational LP, the reference ===================================================
+
+
+def solve_z3(pay: Payoffs) -> tuple[ExactCertificate, np.ndarray]:
+    """R1 in rational arithmetic with z3: the primal (distribution) and the dual (stakes).
+
+    Slow (tens of ms per small component) and used where the HiGHS basis cannot be rebuilt
+    exactly, and as the reference in tests. Returns the certificate and the exact deviations.
+    """
+    import z3
+
+    m, n_worlds = pay.hit.shape
+    entries = [[pay.exact_entry(j, w) for w in range(n_worlds)] for j in range(m)]
+    targets = [Fraction(t) for t in pay.target]
+    value = lambda f: z3.RealVal(f"{f.numerator}/{f.denominator}")  # noqa: E731
+
+    primal = z3.Optimize()
+    mu = [z3.Real(f"mu{w}") for w in range(n_worlds)]
+    gaps = [z3.Real(f"gap{j}") for j in range(m)]
+    primal.add(*[v >= 0 for v in mu], z3.Sum(mu) == 1)
+    for j in range(m):
+        diff = z3.Sum([value(entries[j][w]) * mu[w] for w in range(n_worlds) if entries[j][w]] or [z3.RealVal(0)]) - value(targets[j])
+        primal.add(gaps[j] >= diff, gaps[j] >= -diff)
+    primal.minimize(z3.Sum(gaps))
+    primal.check()
+    model = primal.model()
+    probabilities = [_fraction(model.eval(v, model_completion=True)) for v in mu]
+
+    dual = z3.Optimize()
+    stakes = [z3.Real(f"s{j}") for j in range(m)]
+    z = z3.Real("z")
+    dual.add(*[z3.And(s >= -1, s <= 1) for s in stakes])
+    for w in range(n_worlds):
+        dual.add(z3.Sum([value(entries[j][w]) * stakes[j] for j in range(m) if entries[j][w]] or [z3.RealVal(0)]) + z <= 0)
+    dual.maximize(z3.Sum([value(t) * s for t, s in zip(targets, stakes)]) + z)
+    dual.check()
+    dual_model = dual.model()
+    stake_values = [_fraction(dual_model.eval(s, model_completion=True)) for s in stakes]
+    z_value = _fraction(dual_model.eval(z, model_completion=True))
+    deviation = [sum((entries[j][w] * probabilities[w] for w in range(n_worlds)), Fraction(0)) - targets[j] for j in range(m)]
+    r1 = sum((abs(d) for d in deviation), Fraction(0))
+    loss = sum((s * t for s, t in zip(stake_values, targets)), Fraction(0)) + z_value
+    assert r1 == loss, "z3 primal and dual optima differ"  # LP strong duality, in exact arithmetic
+    return ExactCertificate(r1, probabilities, stake_values, loss), np.array([float(d) for d in deviation])
+
+
+def _fraction(value) -> Fraction:
+    return Fraction(value.numerator_as_long(), value.denominator_as_long())
+
+
+# ===== column generation for components too large to enumerate ==========================
+
+
+class _Pricer:
+    """The bettor's best world against stakes ``y``: max_w sum_j y_j a_j(w) over the models
+    of the relations, as a 0/1 program (each formula node becomes a linearised variable)."""
+
+    def __init__(self, component: Component):
+        self.component = component
+        self.index = {name: i for i, name in enumerate(component.atoms)}
+        self.n_vars = len(component.atoms)
+        self.rows: list[tuple[dict[int, float], float, float]] = []  # (coefficients, low, high)
+        for constraint in component.constraints:
+            coef, const = self._node(constraint.tree)
+            self.rows.append((coef, 1.0 - const, 1.0 - const))  # the formula holds
+        # per claim, the affine expressions of [then & given] (or [then]) and [given]
+        self.hit, self.given = [], []
+        for claim in component.claims:
+            then = fm.Var(claim.then)
+            tree = then if claim.given is None else fm.BinOp("&", then, fm.Var(claim.given))
+            self.hit.append(self._node(tree))
+            self.given.append(self._node(fm.Var(claim.given)) if claim.given else ({}, 0.0))
+
+    def _new(self) -> int:
+        self.n_vars += 1
+        return self.n_vars - 1
+
+    def _node(self, tree: fm.Formula) -> tuple[dict[int, float], float]:
+        """An affine expression (coefficients, constant) equal to the formula's 0/1 value."""
+        if isinstance(tree, fm.Var):
+            return {self.index[tree.name]: 1.0}, 0.0
+        if isinstance(tree, fm.Not):
+            coef, const = self._node(tree.arg)
+            return {k: -v for k, v in coef.items()}, 1.0 - const
+        if tree.op == "->":
+            return self._node(fm.BinOp("|", fm.Not(tree.left), tree.right))
+        a, b = self._node(tree.left), self._node(tree.right)
+        v = self._new()
+        # standard linearisations, each row: low <= sum(coef x) + const_part <= high
+        def row(terms: list[tuple[float, tuple[dict[int, float], float]]], var_coef: float, low: float, high: float):
+            coef: dict[int, float] = {v: var_coef}
+            const = 0.0
+            for scale, (c, k) in terms:
+                for key, value in c.items():
+                    coef[key] = coef.get(key, 0.0) + scale * value
+                const += scale * k
+            self.rows.append((coef, low - const, high - const))
+
+        inf = math.inf
+        if tree.op == "&":  # v <= a, v <= b, v >= a + b - 1
+            row([(-1, a)], 1, -inf, 0)
+            row([(-1, b)], 1, -inf, 0)
+            row([(-1, a), (-1, b)], 1, -1, inf)
+        elif tree.op == "|":  # v >= a, v >= b, v <= a + b
+            row([(-1, a)], 1, 0, inf)
+            row([(-1, b)], 1, 0, inf)
+            row([(-1, a), (-1, b)], 1, -inf, 0)
+        else:  # "<->": v = 1 - |a - b|
+            row([(1, a), (-1, b)], 1, -inf, 1)
+            row([(-1, a), (1, b)], 1, -inf, 1)
+            row([(-1, a), (-1, b)], 1, -1, inf)
+            row([(1, a), (1, b)], 1, 1, inf)
+        return {v: 1.0}, 0.0
+
+    def best_world(self, weights: np.ndarray) -> tuple[np.ndarray, float]:
+        """The world maximising sum_j weights_j a_j(w), and that maximum."""
+        cost = np.zeros(self.n_vars)
+        constant = 0.0
+        for y, claim, hit, given in zip(weights, self.component.claims, self.hit, self.given):
+            for expr, scale in ((hit, y), (given, -y * (claim.credence if claim.given else 0.0))):
+                coef, const = expr
+                for key, value in coef.items():
+                    cost[key] -= scale * value  # milp minimises
+                constant += scale * const
+        matrix = sp.lil_matrix((len(self.rows), self.n_vars))
+        low, high = np.empty(len(self.rows)), np.empty(len(self.rows))
+        for i, (coef, lo, hi) in enumerate(self.rows):
+            for key, value in coef.items():
+                matrix[i, key] = value
+            low[i], high[i] = lo, hi
+        result = milp(cost, constraints=LinearConstraint(matrix.tocsr(), low, high), integrality=np.ones(self.n_vars), bounds=Bounds(0, 1))
+        if result.status != 0:
+            raise RelationsUnsatisfiable([c.id for c in self.component.constraints])
+        x = np.round(result.x).astype(bool)
+        return x[: len(self.component.atoms)], float(-result.fun + constant)
+
+
+def column_generation(component: Component, objective: str = "l1", max_rounds: int = 5000) -> tuple[_Solution, np.ndarray, float, int]:
+    """Solve the coherence LP over a growing set of worlds.
+
+    Each round solves the master LP over the worlds found so far, reads its duals as stakes
+    and asks the pricer for the bettor's best world against them. If that world beats the
+    master's convexity dual, it joins; otherwise no world can improve the master, which is
+    then optimal over all worlds. Returns the solution, its worlds, the Dutch book's
+    guaranteed loss (the lower bound) and the rounds used.
+    """
+    pricer = _Pricer(component)
+    credences = np.array([c.credence for c in component.claims])
+    plain = np.array([c.given is None for c in component.claims])
+    # warm start: the worlds that round the credences at a spread of thresholds (for chains
+    # of implications these are exactly the support of the repair)
+    seen: dict[bytes, np.ndarray] = {}
+    for threshold in np.linspace(0.05, 0.95, 19):
+        world, _ = pricer.best_world(np.where(plain, credences - threshold, 0.0))
+        seen.setdefault(world.tobytes(), world)
+    rounds = 0
+    while True:
+        worlds = np.array(list(seen.values()))
+        pay = payoffs(component, worlds)
+        solution = solve_blocks([pay], objective)[0]
+        world, best = pricer.best_world(solution.duals)
+        rounds += 1
+        if best + solution.convexity_dual <= TOLERANCE or world.tobytes() in seen or rounds >= max_rounds:
+            loss = float(solution.duals @ pay.target) - best
+            return solution, worlds, loss, rounds
+        seen[world.tobytes()] = world
+
+
+# ===== the entry point ==================================================================
+
+
+def repair_components(
+    components: Sequence[Component],
+    *,
+    max_worlds: int = MAX_WORLDS,
+    exact_worlds: int = EXACT_WORLDS,
+    worlds: Sequence[np.ndarray | None] | None = None,
+) -> list[Repair | RelationsUnsatisfiable]:
+    """R1, R_inf, the repair and the Dutch book of every component (in input order).
+
+    ``worlds`` may pass each component's already enumerated worlds (None: too many).
+    A component whose relations have no model gets its :class:`RelationsUnsatisfiable`
+    in place of a repair.
+    """
+    out: list[Repair | RelationsUnsatisfiable | None] = [None] * len(components)
+    small: list[tuple[int, np.ndarray, Payoffs]] = []
+    for i, component in enumerate(components):
+        if worlds is None:
+            try:
+                enumerated = enumerate_worlds(component, max_worlds)
+            except RelationsUnsatisfiable as exc:
+                out[i] = exc
+                continue
+        else:
+            enumerated = worlds[i]
+        if enumerated is None:
+            out[i] = _repair_large(component)
+        else:
+            small.append((i, enumerated, payoffs(component, enumerated)))
+    sizes = [pay.hit.shape[1] + 2 * pay.hit.shape[0] for _, _, pay in small]
+    for batch in _batches(sizes, BATCH_COLUMNS):
+        members = [small[k] for k in batch]
+        l1 = solve_blocks([pay for _, _, pay in members], "l1")
+        linf = solve_blocks([pay for _, _, pay in members], "linf")
+        for (i, worlds, pay), sol, worst in zip(members, l1, linf):
+            out[i] = _repair_small(worlds, pay, sol, worst.objective, exact=len(worlds) <= exact_worlds)
+    return out  # type: ignore[return-value]
+
+
+def _repair_small(worlds: np.ndarray, pay: Payoffs, sol: _Solution, r_inf: float, exact: bool) -> Repair:
+    if not exact:
+        support = np.flatnonzero(sol.mu > TOLERANCE)
+        loss = float(sol.duals @ pay.target - (pay.matrix.T @ sol.duals).max())
+        return Repair(sol.objective, r_inf, sol.deviation, worlds[support], sol.mu[support], sol.duals, loss, "highs", len(worlds))
+    rebuilt = exact_certificate(pay, sol)
+    if rebuilt is not None:
+        support, cert = rebuilt
+        method, probabilities = "exact", cert.probabilities
+        deviation = np.array([float(sum((pay.exact_entry(j, w) * p for w, p in zip(support, probabilities)), Fraction(0)) - Fraction(pay.target[j])) for j in range(len(pay.target))])
+    else:
+        cert, deviation = solve_z3(pay)
+        support = [w for w, p in enumerate(cert.probabilities) if p > 0]
+        method, probabilities = "z3", [cert.probabilities[w] for w in support]
+    return Repair(
+        float(cert.r1),
+        r_inf,
+        deviation,
+        worlds[support],
+        np.array([float(p) for p in probabilities]),
+        np.array([float(s) for s in cert.stakes]),
+        float(cert.guaranteed_loss),
+        method,
+        len(worlds),
+        ExactCertificate(cert.r1, list(probabilities), cert.stakes, cert.guaranteed_loss),
+    )
+
+
+def _repair_large(component: Component) -> Repair:
+    sol, worlds, loss, rounds = column_generation(component, "l1")
+    worst, _, _, _ = column_generation(component, "linf")
+    support = np.flatnonzero(sol.mu > TOLERANCE)
+    return Repair(sol.objective, worst.objective, sol.deviation, worlds[support], sol.mu[support], sol.duals, loss, "column-generation", None, iterations=rounds)
+
+
+def world_losses(component: Component, stakes: np.ndarray, worlds: np.ndarray) -> np.ndarray:
+    """The Dutch book's loss in each given world: sum_j s_j (b_j - a_j(w))."""
+    pay = payoffs(component, worlds)
+    return stakes @ pay.target - pay.matrix.T @ stakes
