@@ -1,0 +1,48 @@
+"""The aggregator: the one entry point the audit calls after the checks have run.
+
+It turns the checks' findings into the three sections of results.json that answer the
+user's question: where the lies are (``graph``), which claims are the likeliest lies
+(``retraction_set``) and how capable a liar must be to pass every check (``bar``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+from checks.base import Check, CheckResult, RunContext
+from consistency import graph as cg
+from consistency.answers import Answers
+from consistency.ladder import run_ladder
+from consistency.retraction import retraction_set
+from consistency.suite import Suite
+
+
+def aggregate(
+    suite: Suite,
+    answers: Answers,
+    checks: Sequence[Check],
+    results: Mapping[str, CheckResult],
+    context: RunContext,
+) -> dict[str, Any]:
+    """The JSON-able ``graph``, ``retraction_set`` and ``bar`` sections.
+
+    Options read from ``context.options``: ``min_severity`` (conflicts below it are left
+    out of the graph, default 0), ``ladder_targets`` (default 200), ``ladder_fpr`` (default
+    0.01), ``ladder_alpha`` (default 0.01) and ``ladder`` (False skips the bar).
+    """
+    options = context.options
+    evidence = [c.name for c in checks if getattr(c, "needs_hidden", False)]
+    graph = cg.build_graph(suite, answers, results, evidence, float(options.get("min_severity", 0.0)))
+    found = cg.webs(graph)
+    retraction = retraction_set(graph, found, results, suite.propositions)
+    if options.get("ladder", True):
+        bar = run_ladder(
+            suite, answers, checks, results, context,
+            targets=int(options.get("ladder_targets", 200)),
+            fpr=float(options.get("ladder_fpr", 0.01)),
+            alpha=float(options.get("ladder_alpha", 0.01)),
+        )
+    else:
+        bar = {"level": None, "level_name": "not measured", "coordination": None, "matrix": {},
+               "notes": ["the ladder was switched off"]}
+    return {"graph": cg.to_json(graph, found), "retraction_set": retraction, "bar": bar}
