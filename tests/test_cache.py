@@ -1,0 +1,212 @@
+"""The answer cache and the engine's use of it: resume, incremental re-runs, atomic writes."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import consistency.cache as cache_module
+from consistency.adapters.base import Prompt, PromptAnswer
+from consistency.adapters.scripted import ScriptedAdapter
+from consistency.cache import AnswerCache, CacheError
+from consistency.engine import elicit, unique_prompts
+from consistency.suite import Proposition, Suite
+
+
+def make_suite(n: int = 12) -> Suite:
+    props = {
+        f"p{i}": Proposition(f"p{i}", f"item {i} is red", variants=(f"item {i} has the colour red",), truth=i % 2 == 0)
+        for i in range(n)
+    }
+    return Suite("cache-test", props)
+
+
+class Counting:
+    """Wraps an adapter, counts the prompts it is asked, and can fail after a number of them."""
+
+    def __init__(self, inner: ScriptedAdapter, fail_after: int | None = None):
+        self.inner = inner
+        self.fingerprint, self.layers, self.supports_hidden = inner.fingerprint, inner.layers, True
+        self.asked: list[str] = []
+        self.fail_after = fail_after
+
+    def answer(self, prompts, progress=None):
+        if self.fail_after is not None and len(self.asked) + len(prompts) > self.fail_after:
+            raise KeyboardInterrupt  # what a user's Ctrl-C looks like to the engine
+        self.asked += [p.text for p in prompts]
+        return self.inner.answer(prompts, progress)
+
+
+@pytest.fixture
+def suite() -> Suite:
+    return make_suite()
+
+
+def all_queries(suite: Suite) -> list:
+    return [suite.query(pid, v, f.name) for pid in suite.propositions for v in range(2) for f in suite.framings]
+
+
+def assert_same_answers(a, b) -> None:
+    assert a.credences == b.credences
+    assert a.hidden.keys() == b.hidden.keys()
+    for site in a.hidden:
+        assert a.hidden[site].keys() == b.hidden[site].keys()
+        for prompt, states in a.hidden[site].items():
+            np.testing.assert_array_equal(states, b.hidden[site][prompt])
+
+
+def test_round_trip_through_disk(tmp_path, suite):
+    adapter = ScriptedAdapter(suite)
+    prompts = unique_prompts(all_queries(suite)[:6], all_queries(suite)[:3])
+    answers = adapter.answer(prompts)
+    AnswerCache(tmp_path, adapter.fingerprint).put(prompts, answers)
+
+    reopened = AnswerCache(tmp_path, adapter.fingerprint)
+    assert len(reopened) == 6 and reopened.missing(prompts) == []
+    for got, want, prompt in zip(reopened.get(prompts), answers, prompts):
+        assert got.p_yes == want.p_yes  # float64 storage: exact
+        assert got.hidden.keys() == want.hidden.keys() == ({"last", "statement_end"} if prompt.want_hidden else set())
+        for site in got.hidden:
+            np.testing.assert_array_equal(got.hidden[site], want.hidden[site])
+
+
+def test_prompt_cached_without_hidden_is_recomputed_when_hidden_is_wanted(tmp_path, suite):
+    adapter = Counting(ScriptedAdapter(suite))
+    queries = all_queries(suite)
+    cache = AnswerCache(tmp_path, adapter.fingerprint)
+    elicit(adapter, queries, cache=cache)
+    adapter.asked.clear()
+
+    wanted = queries[:5]
+    answers = elicit(adapter, queries, hidden_for=wanted, cache=AnswerCache(tmp_path, adapter.fingerprint))
+    assert sorted(adapter.asked) == sorted(q.prompt for q in wanted)
+    assert answers.has_hidden_for(wanted)
+    # And once stored, the entry with hidden states wins over the older one without them.
+    assert AnswerCache(tmp_path, adapter.fingerprint).missing(unique_prompts(queries, wanted)) == []
+
+
+def test_interrupted_run_resumes_and_computes_only_the_rest(tmp_path, suite):
+    queries = all_queries(suite)
+    n_prompts = len(unique_prompts(queries))
+    reference = elicit(ScriptedAdapter(suite), queries, hidden_for=queries[:10])
+
+    interrupted = Counting(ScriptedAdapter(suite), fail_after=25)
+    with pytest.raises(KeyboardInterrupt):
+        elicit(interrupted, queries, hidden_for=queries[:10], cache=AnswerCache(tmp_path, interrupted.fingerprint),
+               chunk_size=10)
+    assert len(interrupted.asked) == 20  # two whole chunks written before the third failed
+
+    resumed = Counting(ScriptedAdapter(suite))
+    answers = elicit(resumed, queries, hidden_for=queries[:10], cache=AnswerCache(tmp_path, resumed.fingerprint),
+                     chunk_size=10)
+    assert len(resumed.asked) == n_prompts - 20
+    assert not set(resumed.asked) & set(interrupted.asked)
+    assert_same_answers(answers, reference)
+
+
+def test_rerun_with_one_more_check_computes_only_the_new_prompts(tmp_path, suite):
+    first = [suite.query(pid) for pid in suite.propositions]
+    extra = [suite.query(pid, 1, "is-false") for pid in suite.propositions]
+    adapter = Counting(ScriptedAdapter(suite))
+    elicit(adapter, first, cache=AnswerCache(tmp_path, adapter.fingerprint))
+    adapter.asked.clear()
+
+    answers = elicit(adapter, first + extra, cache=AnswerCache(tmp_path, adapter.fingerprint))
+    assert sorted(adapter.asked) == sorted(q.prompt for q in extra)
+    assert_same_answers(answers, elicit(ScriptedAdapter(suite), first + extra))
+
+    adapter.asked.clear()
+    elicit(adapter, first + extra, cache=AnswerCache(tmp_path, adapter.fingerprint))
+    assert adapter.asked == []
+
+
+def test_kill_while_writing_a_shard_leaves_the_cache_intact(tmp_path, suite, monkeypatch):
+    adapter = ScriptedAdapter(suite)
+    prompts = unique_prompts(all_queries(suite))
+    cache = AnswerCache(tmp_path, adapter.fingerprint)
+    cache.put(prompts[:5], adapter.answer(prompts[:5]))
+
+    def dies_halfway(tensors, filename, metadata=None):
+        with open(filename, "wb") as handle:
+            handle.write(b"half a shard")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cache_module, "save_file", dies_halfway)
+    with pytest.raises(KeyboardInterrupt):
+        cache.put(prompts[5:10], adapter.answer(prompts[5:10]))
+    monkeypatch.undo()
+
+    assert not [p for p in cache.path.iterdir() if p.name.endswith(".tmp")]
+    reopened = AnswerCache(tmp_path, adapter.fingerprint)
+    assert len(reopened) == 5 and reopened.missing(prompts[:10]) == prompts[5:10]
+
+
+def test_shard_written_but_not_listed_is_adopted(tmp_path, suite):
+    # A kill between renaming a shard into place and rewriting the manifest.
+    adapter = ScriptedAdapter(suite)
+    prompts = unique_prompts(all_queries(suite))
+    cache = AnswerCache(tmp_path, adapter.fingerprint)
+    cache.put(prompts[:4], adapter.answer(prompts[:4]))
+    manifest = (cache.path / "manifest.json").read_text()
+    cache.put(prompts[4:8], adapter.answer(prompts[4:8]))
+    (cache.path / "manifest.json").write_text(manifest)
+
+    assert AnswerCache(tmp_path, adapter.fingerprint).missing(prompts[:8]) == []
+
+
+def test_caches_of_different_models_do_not_mix(tmp_path, suite):
+    honest, liar = ScriptedAdapter(suite), ScriptedAdapter(suite, lies={"p0": "consistent"})
+    query = [suite.query("p0")]
+    elicit(honest, query, cache=AnswerCache(tmp_path, honest.fingerprint))
+    lied = elicit(liar, query, cache=AnswerCache(tmp_path, liar.fingerprint))
+    assert lied.belief(query[0]) < 0.5 < elicit(honest, query).belief(query[0])
+
+
+def test_cache_of_another_model_is_refused(tmp_path, suite):
+    honest, liar = ScriptedAdapter(suite), ScriptedAdapter(suite, lies={"p0": "consistent"})
+    with pytest.raises(CacheError, match="another model"):
+        elicit(liar, [suite.query("p0")], cache=AnswerCache(tmp_path, honest.fingerprint))
+
+
+def test_unreadable_manifest_is_a_one_line_error(tmp_path, suite):
+    adapter = ScriptedAdapter(suite)
+    cache = AnswerCache(tmp_path, adapter.fingerprint)
+    (cache.path / "manifest.json").write_text("{not json")
+    with pytest.raises(CacheError) as error:
+        AnswerCache(tmp_path, adapter.fingerprint)
+    assert "manifest" in str(error.value) and "\n" not in str(error.value)
+
+
+def test_manifest_lists_the_shards(tmp_path, suite):
+    adapter = ScriptedAdapter(suite)
+    prompts = unique_prompts(all_queries(suite))
+    cache = AnswerCache(tmp_path, adapter.fingerprint)
+    for start in (0, 3):
+        cache.put(prompts[start : start + 3], adapter.answer(prompts[start : start + 3]))
+    manifest = json.loads((cache.path / "manifest.json").read_text())
+    assert manifest["fingerprint"] == adapter.fingerprint
+    assert sorted(manifest["shards"]) == sorted(p.name for p in cache.path.glob("shard-*.safetensors"))
+    assert len(manifest["shards"]) == 2
+
+
+def test_key_depends_on_text_and_statement_end(tmp_path):
+    cache = AnswerCache(tmp_path, "fp")
+    base = Prompt("Is it true that x?", 17)
+    assert cache.key(base) == cache.key(Prompt("Is it true that x?", 17, want_hidden=True))
+    assert cache.key(base) != cache.key(Prompt("Is it true that x?", 16))
+    assert cache.key(base) != AnswerCache(tmp_path, "other").key(base)
+
+
+def test_progress_bar_counts_computed_prompts(tmp_path, suite, capsys):
+    adapter = ScriptedAdapter(suite)
+    answers = elicit(adapter, all_queries(suite), progress=True, cache=AnswerCache(tmp_path, adapter.fingerprint))
+    assert f"{len(answers.credences)}/{len(answers.credences)}" in capsys.readouterr().err
+
+
+def test_put_of_answers_without_hidden_states(tmp_path):
+    cache = AnswerCache(tmp_path, "fp")
+    prompts = [Prompt("a", 1), Prompt("b", 1)]
+    cache.put(prompts, [PromptAnswer(0.25, {}), PromptAnswer(0.75, {})])
+    assert [a.p_yes for a in AnswerCache(tmp_path, "fp").get(prompts)] == [0.25, 0.75]
