@@ -1,0 +1,314 @@
+"""Logic: are the model's answers consistent with the suite's relations, Boolean and probabilistic?
+
+Per connected component of the relation graph: the stated answers as literals (z3 or the
+world table decides satisfiability; minimal unsatisfiable cores are conflicts; MaxSAT gives
+the cheapest answers to flip) and the credences as probabilities (distance to coherence R1
+and R_inf, the repaired credences, the Dutch book). The solvers live in
+:mod:`consistency.coherence` and :mod:`consistency.satisfiability`; this module asks, wires
+and words. Definitions: docs/checks/logic.md.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any, Iterable
+
+import numpy as np
+
+from checks import register
+from checks.base import CheckResult, Conflict, RunContext
+from consistency import formula as fm
+from consistency.answers import Answers
+from consistency.coherence import (
+    EXACT_WORLDS,
+    MAX_WORLDS,
+    Claim,
+    Component,
+    Constraint,
+    RelationsUnsatisfiable,
+    Repair,
+    enumerate_worlds,
+    repair_components,
+    split_components,
+    world_losses,
+)
+from consistency.satisfiability import BooleanResult, Core, analyse
+from consistency.suite import Query, Suite
+
+INCOHERENT = 1e-9  # R1 above this is incoherence (HiGHS's own tolerance; exact paths are exact)
+WORLD_ROWS = 32  # loss-per-world tables list every world up to this many
+DETAIL_COMPONENTS = 200  # components described in details, worst first
+
+
+@register("logic")
+class LogicCheck:
+    name = "logic"
+    needs_hidden = False
+
+    def __init__(self, max_cores: int = 20, max_worlds: int = MAX_WORLDS, exact_worlds: int = EXACT_WORLDS):
+        self.max_cores = max_cores
+        self.max_worlds = max_worlds
+        self.exact_worlds = exact_worlds
+
+    # ----- asking -------------------------------------------------------------------
+    @staticmethod
+    def involved(suite: Suite) -> list[str]:
+        """Propositions a relation or a conditional mentions, in suite order."""
+        named = {name for r in suite.relations for name in fm.variables(r.tree)}
+        named |= {name for c in suite.conditionals for name in (c.given, c.then)}
+        return [pid for pid in suite.propositions if pid in named]
+
+    def queries(self, suite: Suite) -> Iterable[Query]:
+        for pid in self.involved(suite):
+            yield suite.query(pid)
+        for conditional in suite.conditionals:
+            yield suite.conditional_query(conditional)
+
+    # ----- running ------------------------------------------------------------------
+    def run(self, suite: Suite, answers: Answers, context: RunContext) -> CheckResult:
+        result = CheckResult(self.name)
+        claims, missing = read_claims(suite, answers, self.involved(suite))
+        constraints = [Constraint(r.id, r.tree, r.source) for r in suite.relations]
+        components = split_components(constraints, claims)
+        worlds: list[np.ndarray | None] = []
+        broken: list[RelationsUnsatisfiable] = []
+        kept: list[Component] = []
+        for component in components:
+            try:
+                worlds.append(enumerate_worlds(component, self.max_worlds))
+                kept.append(component)
+            except RelationsUnsatisfiable as exc:
+                broken.append(exc)
+        repairs = repair_components(kept, exact_worlds=self.exact_worlds, worlds=worlds)
+        booleans = [analyse(c, w, self.max_cores) for c, w in zip(kept, worlds)]
+
+        describe = _Describer(suite)
+        rows = []
+        for index, (component, repair, boolean) in enumerate(zip(kept, repairs, booleans)):
+            assert isinstance(repair, Repair)
+            repaired = repair.repaired(component)
+            for claim, d, q in zip(component.claims, repair.deviation, repaired):
+                result.claim_scores[claim.id] = float(min(1.0, abs(d)))
+            for i in boolean.flips:
+                lit = boolean.literals[i]
+                confidence = abs(2 * lit.claim.credence - 1)
+                result.claim_scores[lit.claim.id] = max(result.claim_scores[lit.claim.id], confidence)
+            for core in boolean.cores:
+                result.conflicts.append(self._core_conflict(core, boolean, describe))
+            if repair.r1 > INCOHERENT:
+                result.conflicts.append(self._dutch_book(component, repair, repaired, describe))
+            if repair.r1 > INCOHERENT or not boolean.satisfiable:
+                rows.append(_component_row(index, component, repair, boolean))
+
+        r1s = [r.r1 for r in repairs if isinstance(r, Repair)]
+        views = relation_views(suite, {c.id: c.credence for c in claims})
+        result.metrics = {
+            "r1": float(sum(r1s)),
+            "r_inf": float(max(r.r_inf for r in repairs)) if repairs else 0.0,
+            "incoherent_components": float(sum(r > INCOHERENT for r in r1s)),
+            "unsat_components": float(sum(not b.satisfiable for b in booleans)),
+            "maxsat_flips": float(sum(len(b.flips) for b in booleans)),
+            "maxsat_cost": float(sum(b.flip_cost for b in booleans)),
+            "components": float(len(kept)),
+            "claims_missing": float(missing),
+            **{f"view_{kind}_mean": float(np.mean(values)) for kind, values in sorted(views.items())},
+        }
+        rows.sort(key=lambda row: -row["r1"])
+        result.details = {
+            "claims": len(claims),
+            "claims_missing": missing,
+            "components": len(kept),
+            "methods": dict(Counter(r.method for r in repairs if isinstance(r, Repair))),
+            "relations_unsatisfiable": [list(exc.relation_ids) for exc in broken],
+            "blame": {c.id: float(abs(d)) for comp, r in zip(kept, repairs) for c, d in zip(comp.claims, r.deviation)},
+            "worst_components": rows[:DETAIL_COMPONENTS],
+            "views": {kind: {"mean": float(np.mean(v)), "max": float(np.max(v)), "n": len(v)} for kind, v in sorted(views.items())},
+        }
+        if broken:
+            result.details["warning"] = f"{len(broken)} component(s) have relations that no world satisfies; they were skipped"
+        if not kept:
+            result.skipped = "no answered claim is linked to another by a relation or conditional" if not broken else "every component's relations contradict each other"
+        return result
+
+    # ----- certificates -----------------------------------------------------------------
+    def _core_conflict(self, core: Core, boolean: BooleanResult, describe: "_Describer") -> Conflict:
+        literals = [boolean.literals[i] for i in core.literals]
+        answers = [
+            {
+                "claim": lit.claim.id,
+                "statement": describe.claim(lit.claim),
+                "credence": lit.claim.credence,
+                "says": "true" if lit.value else "false",
+            }
+            for lit in literals
+        ]
+        relations = [describe.relation(rid) for rid in core.relations]
+        said = "; ".join(f"{a['statement']} is {a['says']} ({a['credence']:.2f})" for a in answers)
+        rules = "; ".join(r["in_words"] for r in relations) or "no relation (the answers contradict each other directly)"
+        severity = min(abs(2 * lit.claim.credence - 1) for lit in literals)
+        return Conflict(
+            self.name,
+            [lit.claim.id for lit in literals],
+            float(severity),
+            {
+                "kind": "unsat-core",
+                "summary": f"The model says: {said}. These cannot all hold given: {rules}.",
+                "answers": answers,
+                "relations": relations,
+            },
+        )
+
+    def _dutch_book(self, component: Component, repair: Repair, repaired: list[float | None], describe: "_Describer") -> Conflict:
+        table = [
+            {
+                "claim": claim.id,
+                "statement": describe.claim(claim),
+                "credence": claim.credence,
+                "stake": float(stake),
+                "repaired": q,
+                **({"stake_exact": str(repair.exact.stakes[j])} if repair.exact else {}),
+            }
+            for j, (claim, stake, q) in enumerate(zip(component.claims, repair.stakes, repaired))
+        ]
+        involved = [row["claim"] for row, d in zip(table, repair.deviation) if row["stake"] != 0 or abs(d) > INCOHERENT]
+        certificate: dict[str, Any] = {
+            "kind": "dutch-book",
+            "summary": (
+                f"Buying each bet below at the model's own credence (a negative stake sells it) loses at least "
+                f"{repair.guaranteed_loss:.4f} whatever is true; the nearest coherent credences are "
+                f"{repair.r1:.4f} away in total (L1)."
+            ),
+            "bets": table,
+            "guaranteed_loss": repair.guaranteed_loss,
+            "r1": repair.r1,
+            "r_inf": repair.r_inf,
+            "method": repair.method,
+        }
+        if repair.exact:
+            certificate["exact"] = {"r1": str(repair.exact.r1), "guaranteed_loss": str(repair.exact.guaranteed_loss)}
+        if repair.n_worlds is not None and repair.n_worlds <= WORLD_ROWS:
+            worlds = enumerate_worlds(component)
+            assert worlds is not None
+            losses = world_losses(component, repair.stakes, worlds)
+            certificate["loss_per_world"] = [
+                {"true": [a for a, v in zip(component.atoms, world) if v], "loss": float(loss)}
+                for world, loss in zip(worlds, losses)
+            ]
+        return Conflict(self.name, involved, float(min(1.0, repair.r1)), certificate)
+
+
+def read_claims(suite: Suite, answers: Answers, propositions: list[str]) -> tuple[list[Claim], int]:
+    """Each proposition's and each conditional's stated credence; unanswered ones are counted."""
+    claims, missing = [], 0
+    for pid in propositions:
+        belief = answers.belief(suite.query(pid))
+        if belief is None:
+            missing += 1
+        else:
+            claims.append(Claim(pid, float(belief), pid))
+    for conditional in suite.conditionals:
+        belief = answers.belief(suite.conditional_query(conditional))
+        if belief is None:
+            missing += 1
+        else:
+            claims.append(Claim(conditional.id, float(belief), conditional.then, conditional.given))
+    return claims, missing
+
+
+def _component_row(index: int, component: Component, repair: Repair, boolean: BooleanResult) -> dict[str, Any]:
+    return {
+        "component": index,
+        "claims": [c.id for c in component.claims],
+        "relations": [c.id for c in component.constraints],
+        "worlds": repair.n_worlds,
+        "r1": repair.r1,
+        "r_inf": repair.r_inf,
+        "method": repair.method,
+        "satisfiable": boolean.satisfiable,
+        "cores": len(boolean.cores),
+        "cores_complete": boolean.cores_complete,
+        "maxsat_flips": [boolean.literals[i].claim.id for i in boolean.flips],
+        "maxsat_cost": boolean.flip_cost,
+    }
+
+
+class _Describer:
+    """Claims and relations in plain words, with the suite's statement texts."""
+
+    def __init__(self, suite: Suite):
+        self.texts = {pid: p.text for pid, p in suite.propositions.items()}
+        self.relations = {r.id: r for r in suite.relations}
+
+    def claim(self, claim: Claim) -> str:
+        then = f'"{self.texts[claim.then]}"'
+        return then if claim.given is None else f'{then}, supposing "{self.texts[claim.given]}"'
+
+    def relation(self, relation_id: str) -> dict[str, str]:
+        relation = self.relations[relation_id]
+        return {"id": relation.id, "source": relation.source, "formula": relation.formula, "in_words": self.words(relation.tree)}
+
+    def words(self, tree: fm.Formula, top: bool = True) -> str:
+        if isinstance(tree, fm.Var):
+            return f'"{self.texts.get(tree.name, tree.name)}"'
+        if isinstance(tree, fm.Not):
+            return f"not {self.words(tree.arg, False)}"
+        left, right = self.words(tree.left, False), self.words(tree.right, False)
+        text = {
+            "&": f"{left} and {right}",
+            "|": f"{left} or {right}",
+            "->": f"if {left} then {right}",
+            "<->": f"{left} if and only if {right}",
+        }[tree.op]
+        return text if top else f"({text})"
+
+
+# ===== secondary: per-relation violation views (consistency-forecasting style) ============
+
+
+def relation_views(suite: Suite, credences: dict[str, float]) -> dict[str, list[float]]:
+    """Violation of each recognisable relation by the credences, grouped by kind.
+
+    Secondary, pairwise metrics (Paleka et al.'s basic checks): negation |P(a) + P(b) - 1|,
+    paraphrase |P(a) - P(b)|, and max(P(a) + P(b) - 1 - P(c), P(c) - min(P(a), P(b)), 0),
+    or max(max(P(a), P(b)) - P(c), P(c) - P(a) - P(b), 0), implication max(0, P(a) - P(b)),
+    conditional |P(g) P(t | g) - P(g & t)| where a relation names ``g & t``.
+    """
+    views: dict[str, list[float]] = {}
+    conjunctions: dict[frozenset[str], str] = {}
+    for relation in suite.relations:
+        found = _view(relation.tree, credences)
+        if found:
+            views.setdefault(found[0], []).append(found[1])
+        tree = relation.tree
+        if isinstance(tree, fm.BinOp) and tree.op == "<->" and isinstance(tree.left, fm.Var):
+            parts = tree.right
+            if isinstance(parts, fm.BinOp) and parts.op == "&" and all(isinstance(x, fm.Var) for x in (parts.left, parts.right)):
+                conjunctions[frozenset((parts.left.name, parts.right.name))] = tree.left.name
+    for conditional in suite.conditionals:
+        both = conjunctions.get(frozenset((conditional.given, conditional.then)))
+        names = (conditional.given, conditional.id, both)
+        if both is not None and all(n in credences for n in names):
+            g, c, gt = (credences[n] for n in names)
+            views.setdefault("conditional", []).append(abs(g * c - gt))
+    return views
+
+
+def _view(tree: fm.Formula, p: dict[str, float]) -> tuple[str, float] | None:
+    var = lambda t: isinstance(t, fm.Var) and t.name in p  # noqa: E731
+    if isinstance(tree, fm.BinOp) and tree.op == "->" and var(tree.left) and var(tree.right):
+        return "implication", max(0.0, p[tree.left.name] - p[tree.right.name])
+    if isinstance(tree, fm.Not) and isinstance(tree.arg, fm.BinOp) and tree.arg.op == "<->" and var(tree.arg.left) and var(tree.arg.right):
+        return "negation", abs(p[tree.arg.left.name] + p[tree.arg.right.name] - 1)
+    if not (isinstance(tree, fm.BinOp) and tree.op == "<->" and var(tree.left)):
+        return None
+    a, right = p[tree.left.name], tree.right
+    if var(right):
+        return "paraphrase", abs(a - p[right.name])
+    if isinstance(right, fm.Not) and var(right.arg):
+        return "negation", abs(a + p[right.arg.name] - 1)
+    if isinstance(right, fm.BinOp) and right.op in "&|" and var(right.left) and var(right.right):
+        x, y = p[right.left.name], p[right.right.name]
+        if right.op == "&":
+            return "and", max(x + y - 1 - a, a - min(x, y), 0.0)
+        return "or", max(max(x, y) - a, a - x - y, 0.0)
+    return None
