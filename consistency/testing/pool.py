@@ -1,0 +1,139 @@
+"""A pool of candidate structures, asked once per model, drawn from by property tests.
+
+Eliciting per hypothesis example would send a handful of prompts to the model a few
+hundred times; a pool sends the union of every structure's prompts in one batched pass
+(per model and per set of checks) and each example then reads its answers from memory.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterable, Sequence
+
+from checks.base import Check
+from consistency.adapters.base import Adapter
+from consistency.answers import Answers
+from consistency.engine import elicit
+from consistency.suite import DEFAULT_ANSWER_WORDS, DEFAULT_CONDITION_TEMPLATE, DEFAULT_FRAMINGS, Framing, Query, Suite
+from consistency.testing import generators
+from consistency.testing.structures import KINDS, Structure, combine, split_suite
+
+
+class ClaimPool:
+    """An ordered set of structures (simplest first) and the answers to them, per model."""
+
+    def __init__(
+        self,
+        structures: Iterable[Structure],
+        name: str = "pool",
+        framings: tuple[Framing, ...] = DEFAULT_FRAMINGS,
+        condition_template: str = DEFAULT_CONDITION_TEMPLATE,
+        answer_words: dict[str, list[str]] | None = None,
+    ):
+        # A stable sort keeps the generators' order among equally simple structures.
+        self.structures: tuple[Structure, ...] = tuple(
+            sorted(structures, key=lambda s: (s.size, KINDS.index(s.kind)))
+        )
+        if not self.structures:
+            raise ValueError(f"claim pool {name!r} is empty")
+        self._style = Suite(name, {}, framings=framings, condition_template=condition_template,
+                            answer_words=dict(answer_words or DEFAULT_ANSWER_WORDS))
+        self.suite = combine(self.structures, like=self._style, name=name)  # also validates shared ids
+        self._answers: dict[str, Answers] = {}  # model fingerprint -> answers to the pool so far
+        # Every proposition, in order of first appearance, with the structures that mention it
+        # (simplest first): the strategies draw a proposition, then one of its structures.
+        self.containing: dict[str, list[int]] = {}
+        for index, structure in enumerate(self.structures):
+            for prop in structure.propositions:
+                self.containing.setdefault(prop.id, []).append(index)
+
+    # ----- building -------------------------------------------------------------------
+    @classmethod
+    def from_suite(cls, suite: Suite) -> "ClaimPool":
+        """Every relation, conditional, decomposition and paraphrase set of ``suite``, asked its way."""
+        return cls(split_suite(suite), suite.name, suite.framings, suite.condition_template, suite.answer_words)
+
+    @classmethod
+    def numbers(cls, numbers: Iterable[int] = range(1, 31)) -> "ClaimPool":
+        """The built-in arithmetic world (see :func:`generators.number_world`)."""
+        return cls(generators.number_world(numbers), "numbers")
+
+    @classmethod
+    def compose(cls, atoms: Iterable, name: str = "composed", **options) -> "ClaimPool":
+        """Structures composed from atomic claims (propositions or :class:`generators.Template` s);
+        ``options`` go to :func:`generators.compose` (connectives, kinds, per_kind, seed)."""
+        props = []
+        for atom in atoms:
+            props += atom.propositions() if isinstance(atom, generators.Template) else [atom]
+        return cls(generators.compose(props, **options), name)
+
+    # ----- using ----------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self.structures)
+
+    def indices(self, kinds: Sequence[str] | None = None) -> list[int]:
+        """Positions of the structures of the given kinds (all when None)."""
+        if kinds is not None and set(kinds) - set(KINDS):
+            raise ValueError(f"unknown structure kinds {sorted(set(kinds) - set(KINDS))}; expected some of {', '.join(KINDS)}")
+        return [i for i, s in enumerate(self.structures) if kinds is None or s.kind in kinds]
+
+    def suite_of(self, structures: Iterable[Structure]) -> Suite:
+        """A suite of some of the pool's structures, asked the pool's way."""
+        return combine(structures, like=self._style, name=self.suite.name)
+
+    def answers(self, model: Adapter, checks: Sequence[Check]) -> Answers:
+        """Answers to every prompt the checks need over the whole pool, elicited in one pass
+        the first time and only for what is new afterwards."""
+        answers = self._answers.setdefault(model.fingerprint, Answers(layers=tuple(model.layers), source=model.fingerprint))
+        queries, hidden_for = needed_queries(self.suite, checks)
+        if not model.supports_hidden:
+            hidden_for = []  # checks that read hidden states report themselves skipped
+        missing = [q for q in queries if q.prompt not in answers.credences]
+        hidden_table = answers.hidden.get("statement_end", {})
+        missing_hidden = [q for q in hidden_for if q.prompt not in hidden_table]
+        if missing or missing_hidden:
+            merge(answers, elicit(model, missing, missing_hidden))
+        return answers
+
+
+def needed_queries(suite: Suite, checks: Sequence[Check]) -> tuple[list[Query], list[Query]]:
+    """Every query the checks ask of ``suite``, and those whose hidden states they read."""
+    queries: list[Query] = []
+    hidden_for: list[Query] = []
+    for check in checks:
+        asked = list(check.queries(suite))
+        queries += asked
+        if check.needs_hidden:
+            hidden_for += asked
+    return queries, hidden_for
+
+
+def merge(into: Answers, new: Answers) -> None:
+    """Add ``new``'s credences and hidden states to ``into`` (in place)."""
+    into.credences.update(new.credences)
+    for site, table in new.hidden.items():
+        into.hidden.setdefault(site, {}).update(table)
+    if new.layers:
+        into.layers = new.layers
+
+
+@dataclass(frozen=True)
+class Claims:
+    """Some of a pool's structures: what the :func:`strategies.claims` strategy draws."""
+
+    pool: ClaimPool = field(repr=False, compare=False)
+    indices: tuple[int, ...]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "indices", tuple(dict.fromkeys(self.indices)))  # drop repeats
+
+    @property
+    def structures(self) -> list[Structure]:
+        return [self.pool.structures[i] for i in self.indices]
+
+    @property
+    def suite(self) -> Suite:
+        return self.pool.suite_of(self.structures)
+
+    def __repr__(self) -> str:  # what hypothesis prints for a falsifying example
+        return "Claims(" + "; ".join(f"#{i} {self.pool.structures[i].describe()}" for i in self.indices) + ")"
