@@ -125,6 +125,17 @@ def _audit_config(args: argparse.Namespace):
     )
 
 
+def _quiet_transformers() -> None:
+    """Weight-loading bars and warnings from transformers are noise next to our own progress."""
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    try:
+        from transformers.utils import logging as hf_logging
+    except ImportError:  # the answers adapter works without transformers
+        return
+    hf_logging.disable_progress_bar()
+
+
 def _print_summary(results: dict[str, Any]) -> None:
     rows = []
     for name, check in results["checks"].items():
@@ -152,6 +163,7 @@ def _run(args: argparse.Namespace) -> int:
         from consistency.audit import run_audit
 
         config = _audit_config(args)
+        _quiet_transformers()
         log = (lambda message: None) if args.quiet else (lambda message: print(message, file=sys.stderr))
         results = run_audit(config, log=log, progress=not args.quiet)
         if not args.quiet:

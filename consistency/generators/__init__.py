@@ -26,7 +26,7 @@ BUILTIN: dict[str, Callable[[int], Suite]] = {
 
 class UnknownSuite(UserError, KeyError):
     def __str__(self) -> str:
-        return f"unknown built-in suite {self.args[0]!r}; available: " + ", ".join(f"builtin:{n}" for n in BUILTIN)
+        return f"unknown built-in suite 'builtin:{self.args[0]}'; available: " + ", ".join(f"builtin:{n}" for n in BUILTIN)
 
 
 def builtin_suite(name: str, seed: int = 0) -> Suite:
