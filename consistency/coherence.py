@@ -296,54 +296,58 @@ class _Solution:
     convexity_dual: float  # z
 
 
-def _block(pay: Payoffs, objective: str) -> tuple[sp.csr_matrix, sp.csr_matrix | None, np.ndarray, int]:
-    """Equality rows [A I -I (0)] = b and [1 0 0 (0)] = 1, plus t-rows for R_inf."""
-    m, w = pay.hit.shape
-    eye = sp.identity(m, format="csr")
-    a = sp.csr_matrix(pay.matrix)
-    blocks = [[a, eye, -eye], [sp.csr_matrix(np.ones((1, w))), None, None]]
-    if objective == "linf":
-        blocks[0].append(sp.csr_matrix((m, 1)))
-        blocks[1].append(None)
-    eq = sp.bmat(blocks, format="csr")
-    ub = None
-    if objective == "linf":
-        t = -np.ones((m, 1))
-        zeros = sp.csr_matrix((m, w))
-        ub = sp.bmat([[zeros, eye, None, t], [zeros, None, eye, t]], format="csr")
-    cost = np.r_[np.zeros(w), np.ones(2 * m)] if objective == "l1" else np.r_[np.zeros(w + 2 * m), 1.0]
-    return eq, ub, cost, w
-
-
 def solve_blocks(blocks: Sequence[Payoffs], objective: str = "l1") -> list[_Solution]:
     """Solve independent components in one HiGHS call (a block-diagonal LP).
 
     The objective is a sum of per-block objectives, so its optimum is every block's optimum;
     one call amortises scipy's per-call overhead (~3 ms) over hundreds of small components.
+    Per block, the columns are mu (one per world), e+ and e- (one per claim) and, for R_inf,
+    t; the rows are ``A mu + e+ - e- = b`` and ``sum(mu) = 1`` (and ``e+, e- <= t``).
     """
     if not blocks:
         return []
-    parts = [_block(pay, objective) for pay in blocks]
-    eq = sp.block_diag([p[0] for p in parts], format="csr")
-    rhs = np.concatenate([np.r_[pay.target, 1.0] for pay in blocks])
-    cost = np.concatenate([p[2] for p in parts])
+    eq_rows, eq_cols, eq_vals, ub_rows, ub_cols, ub_vals = [], [], [], [], [], []
+    rhs, cost, spans = [], [], []
+    row = col = ub_row = 0
+    for pay in blocks:
+        m, w = pay.hit.shape
+        matrix = pay.matrix
+        r, c = np.nonzero(matrix)
+        claims = np.arange(m)
+        eq_rows += [row + r, row + claims, row + claims, np.full(w, row + m)]
+        eq_cols += [col + c, col + w + claims, col + w + m + claims, col + np.arange(w)]
+        eq_vals += [matrix[r, c], np.ones(m), -np.ones(m), np.ones(w)]
+        rhs += [pay.target, [1.0]]
+        width = w + 2 * m
+        if objective == "linf":  # e+_j - t <= 0 and e-_j - t <= 0
+            t = col + width
+            ub_rows += [ub_row + claims, ub_row + m + claims, ub_row + np.arange(2 * m)]
+            ub_cols += [col + w + claims, col + w + m + claims, np.full(2 * m, t)]
+            ub_vals += [np.ones(2 * m), -np.ones(2 * m)]
+            cost += [np.zeros(width), [1.0]]
+            width += 1
+            ub_row += 2 * m
+        else:
+            cost += [np.zeros(w), np.ones(2 * m)]
+        spans.append((col, row, w, m, width))
+        row += m + 1
+        col += width
+    eq = sp.csr_matrix((np.concatenate(eq_vals), (np.concatenate(eq_rows), np.concatenate(eq_cols))), shape=(row, col))
     kwargs = {}
     if objective == "linf":
-        kwargs = {"A_ub": sp.block_diag([p[1] for p in parts], format="csr"), "b_ub": np.zeros(sum(2 * len(b.target) for b in blocks))}
-    # dual simplex returns a vertex: the exact path rebuilds that basis in rationals
-    result = linprog(cost, A_eq=eq, b_eq=rhs, bounds=(0, None), method="highs-ds", **kwargs)
+        ub = sp.csr_matrix((np.concatenate(ub_vals), (np.concatenate(ub_rows), np.concatenate(ub_cols))), shape=(ub_row, col))
+        kwargs = {"A_ub": ub, "b_ub": np.zeros(ub_row)}
+    c = np.concatenate(cost)
+    # dual simplex returns a vertex, the warm start of the exact path
+    result = linprog(c, A_eq=eq, b_eq=np.concatenate(rhs), bounds=(0, None), method="highs-ds", **kwargs)
     if result.status != 0:
         raise RuntimeError(f"HiGHS failed on a coherence LP: {result.message}")
-    out, col, row = [], 0, 0
-    for pay, (_, _, block_cost, w) in zip(blocks, parts):
-        m = len(pay.target)
-        x = result.x[col : col + len(block_cost)]
-        y = result.eqlin.marginals[row : row + m + 1]
-        mu = np.clip(x[:w], 0.0, None)
+    out = []
+    for start, first_row, w, m, width in spans:
+        x = result.x[start : start + width]
+        y = result.eqlin.marginals[first_row : first_row + m + 1]
         deviation = x[w + m : w + 2 * m] - x[w : w + m]  # A mu - b = e- - e+
-        out.append(_Solution(float(block_cost @ x), mu, deviation, y[:m].copy(), float(y[m])))
-        col += len(block_cost)
-        row += m + 1
+        out.append(_Solution(float(c[start : start + width] @ x), np.clip(x[:w], 0.0, None), deviation, y[:m].copy(), float(y[m])))
     return out
 
 
@@ -359,96 +363,177 @@ def _batches(sizes: Sequence[int], limit: int) -> Iterable[list[int]]:
         yield batch
 
 
-# ===== exact certificates from the HiGHS basis ==========================================
+# ===== exact rational simplex, warm-started from HiGHS ==================================
 
 
-def _solve_exact(rows: list[list[Fraction]], rhs: list[Fraction], defaults: list[Fraction]) -> list[Fraction] | None:
-    """Solve ``rows x = rhs`` exactly; free variables take ``defaults``; None if inconsistent."""
-    n = len(defaults)
-    matrix = [row[:] + [value] for row, value in zip(rows, rhs)]
-    pivots: list[int] = []
-    r = 0
-    for c in range(n):
-        pivot = next((i for i in range(r, len(matrix)) if matrix[i][c] != 0), None)
+def _solve_integer(rows: list[list[int]], rhs: list[int]) -> tuple[list[int], int] | None:
+    """Solve a square integer system exactly: ``x_i = numerators[i] / denominator``.
+
+    Fraction-free Gauss-Jordan (Bareiss): every division is exact, so the work stays on
+    Python ints; with fractions, a gcd per operation made the exact path ~10x slower.
+    None when the matrix is singular.
+    """
+    n = len(rows)
+    matrix = [row + [value] for row, value in zip(rows, rhs)]
+    previous = 1
+    for k in range(n):
+        pivot = next((i for i in range(k, n) if matrix[i][k]), None)
         if pivot is None:
-            continue
-        matrix[r], matrix[pivot] = matrix[pivot], matrix[r]
-        lead = matrix[r][c]
-        matrix[r] = [v / lead for v in matrix[r]]
-        for i in range(len(matrix)):
-            if i != r and matrix[i][c] != 0:
-                factor = matrix[i][c]
-                matrix[i] = [a - factor * b for a, b in zip(matrix[i], matrix[r])]
-        pivots.append(c)
-        r += 1
-    if any(row[-1] != 0 for row in matrix[r:]):
-        return None
-    x = list(defaults)
-    free = [c for c in range(n) if c not in pivots]
-    for i, c in enumerate(pivots):
-        x[c] = matrix[i][-1] - sum((matrix[i][f] * defaults[f] for f in free), Fraction(0))
-    return x
+            return None
+        matrix[k], matrix[pivot] = matrix[pivot], matrix[k]
+        top, lead = matrix[k], matrix[k][k]
+        for i in range(n):
+            if i != k:
+                row, factor = matrix[i], matrix[i][k]
+                matrix[i] = [(a * lead - factor * b) // previous for a, b in zip(row, top)]
+        previous = lead
+    return [row[n] for row in matrix], previous  # every diagonal entry is now ``previous``
 
 
-def _rational(value: float) -> Fraction:
-    return Fraction(value).limit_denominator(10**6)
+class _ExactLP:
+    """The R1 LP of one component in standard form, in integers.
 
-
-def exact_certificate(pay: Payoffs, solution: _Solution) -> tuple[list[int], ExactCertificate] | None:
-    """Rebuild HiGHS's optimal vertex in rationals and prove it optimal; None where that fails.
-
-    The support ``S`` of mu and the claims the repair leaves untouched (``Z``) fix a linear
-    system for the distribution; complementary slackness fixes one for the stakes (claims the
-    repair moves carry stake -sign(d), worlds in ``S`` are the bettor's best). Both are solved
-    in fractions, then checked: mu >= 0, |s| <= 1, no world pays the bettor more than the
-    support worlds, and the two objectives are equal.
+    Columns: one per world (``mu_w``), then ``e+_j`` and ``e-_j`` per claim; rows: one per
+    claim (``a_j . mu + e+_j - e-_j = b_j``) and the convexity row (``sum mu = 1``). Floats
+    are dyadic rationals: a conditional's row is multiplied by its price's denominator so the
+    matrix is integral (and small: 0, 1, -1 elsewhere), and the right-hand side is kept as
+    integers over one common denominator. The duals of scaled rows are the stakes divided
+    by the row's scale.
     """
-    m, n_worlds = pay.hit.shape
-    support = [int(w) for w in np.flatnonzero(solution.mu > TOLERANCE)]
-    moved = np.abs(solution.deviation) > TOLERANCE
-    untouched = [j for j in range(m) if not moved[j]]
-    targets = [Fraction(t) for t in pay.target]
-    entry = pay.exact_entry
-    # the distribution: a_j . mu = b_j for untouched claims, sum(mu) = 1
-    rows = [[entry(j, w) for w in support] for j in untouched] + [[Fraction(1)] * len(support)]
-    mu = _solve_exact(rows, [targets[j] for j in untouched] + [Fraction(1)], [_rational(solution.mu[w]) for w in support])
-    if mu is None or any(v < 0 for v in mu):
-        return None
-    deviation = [sum((entry(j, w) * p for w, p in zip(support, mu)), Fraction(0)) - targets[j] for j in range(m)]
-    if any((d > 0) != (solution.deviation[j] > 0) for j, d in enumerate(deviation) if moved[j]):
-        return None
-    upper = sum((abs(d) for d in deviation), Fraction(0))
-    # the stakes: s_j = -sign(d_j) where the repair moves claim j; a(w).s + z = 0 on the support
-    stakes = [Fraction(-1 if solution.deviation[j] > 0 else 1) if moved[j] else Fraction(0) for j in range(m)]
-    rows = [[entry(j, w) for j in untouched] + [Fraction(1)] for w in support]
-    rhs = [-sum((entry(j, w) * stakes[j] for j in range(m) if moved[j]), Fraction(0)) for w in support]
-    defaults = [_rational(solution.duals[j]) for j in untouched] + [_rational(solution.convexity_dual)]
-    unknowns = _solve_exact(rows, rhs, defaults)
-    if unknowns is None or any(abs(v) > 1 for v in unknowns[:-1]):
-        return None
-    for j, value in zip(untouched, unknowns):
-        stakes[j] = value
-    z = unknowns[-1]
-    if not _no_world_beats(pay, stakes, z):
-        return None
-    lower = sum((s * t for s, t in zip(stakes, targets)), Fraction(0)) + z
-    if lower != upper:
-        return None
-    return support, ExactCertificate(upper, mu, stakes, lower)
+
+    def __init__(self, pay: Payoffs):
+        self.pay = pay
+        self.m, self.n_worlds = pay.hit.shape
+        prices = [Fraction(c) for c in pay.price]
+        self.row_scale = [c.denominator for c in prices] + [1]
+        self.scaled_prices = [int(c * s) for c, s in zip(prices, self.row_scale)]
+        scaled = [Fraction(t) * s for t, s in zip([*pay.target, 1.0], self.row_scale)]
+        self.denominator = math.lcm(*(f.denominator for f in scaled))
+        self.rhs = [int(f * self.denominator) for f in scaled]
+        m, w = self.m, self.n_worlds
+        self.float_columns = np.vstack([
+            np.hstack([pay.matrix, np.eye(m), -np.eye(m)]),
+            np.r_[np.ones(w), np.zeros(2 * m)][None, :],
+        ])
+        self.cost = [0] * w + [1] * (2 * m)
+        self._columns: dict[int, list[int]] = {}
+
+    def column(self, k: int) -> list[int]:
+        if k not in self._columns:
+            m = self.m
+            if k < self.n_worlds:
+                hit, given = self.pay.hit[:, k], self.pay.given[:, k]
+                column = [
+                    self.row_scale[j] * int(hit[j]) - (self.scaled_prices[j] if given[j] else 0) for j in range(m)
+                ] + [1]
+            else:
+                j, sign = (k - self.n_worlds) % m, (1 if k - self.n_worlds < m else -1)
+                column = [sign * self.row_scale[j] if i == j else 0 for i in range(m + 1)]
+            self._columns[k] = column
+        return self._columns[k]
+
+    def basics(self, basis: list[int]):
+        """x_B (B x_B = b) and the scaled duals y (B^T y = c_B), each as (numerators,
+        denominator); None if B is singular."""
+        columns = [self.column(k) for k in basis]
+        x = _solve_integer([[col[i] for col in columns] for i in range(self.m + 1)], self.rhs)
+        if x is None:
+            return None
+        y = _solve_integer(columns, [self.cost[k] for k in basis])
+        assert y is not None  # B^T is singular iff B is
+        return (x[0], x[1] * self.denominator), y
+
+    def reduced_sign(self, k: int, y: tuple[list[int], int]) -> int:
+        """The sign of column k's reduced cost c_k - y . A_k."""
+        numerators, denominator = y
+        value = self.cost[k] * denominator - sum(a * b for a, b in zip(self.column(k), numerators) if a)
+        return (value > 0) - (value < 0) if denominator > 0 else (value < 0) - (value > 0)
+
+    def trivial_basis(self, world: int) -> list[int]:
+        """Always feasible: all mass on one world, every claim's gap in its own e+ or e- column."""
+        column = self.column(world)
+        return [world] + [self.n_worlds + j + (0 if self.rhs[j] >= column[j] else self.m) for j in range(self.m)]
+
+    def warm_basis(self, solution: _Solution) -> list[int]:
+        """HiGHS's support worlds and moved claims' gap columns, completed to a basis.
+
+        Columns are taken greedily while they stay linearly independent (Gram-Schmidt in
+        floats; the exact solve that follows rejects a basis that is singular after all).
+        """
+        m, w = self.m, self.n_worlds
+        chosen = [int(k) for k in np.flatnonzero(solution.mu > TOLERANCE)]
+        for j, d in enumerate(solution.deviation):
+            if abs(d) > TOLERANCE:
+                chosen.append(w + j + (m if d > 0 else 0))  # A mu - b = e- - e+
+        fill = [w + j for j in range(m)] + [w + m + j for j in range(m)]
+        basis: list[int] = []
+        frame = np.zeros((m + 1, 0))
+        for k in chosen + fill:
+            if len(basis) == m + 1:
+                break
+            if k in basis:
+                continue
+            vector = self.float_columns[:, k]
+            residual = vector - frame @ (frame.T @ vector)
+            norm = np.linalg.norm(residual)
+            if norm > 1e-9:
+                basis.append(k)
+                frame = np.hstack([frame, (residual / norm)[:, None]])
+        return basis
 
 
-def _no_world_beats(pay: Payoffs, stakes: list[Fraction], z: Fraction) -> bool:
-    """Exactly: a(w) . s + z <= 0 in every world (the stakes lose at least y.b + z everywhere).
+def _nonnegative(solution: tuple[list[int], int]) -> bool:
+    numerators, denominator = solution
+    return all(v * denominator >= 0 for v in numerators)
 
-    Floats screen the worlds first; only those within 1e-7 of the bound are checked in
-    fractions (float error here is ~1e-15, far below the screening margin).
+
+def exact_simplex(pay: Payoffs, solution: _Solution, max_pivots: int = 500) -> tuple[list[int], ExactCertificate]:
+    """Solve the component's R1 LP exactly, starting from the basis HiGHS ended on.
+
+    HiGHS's vertex is rebuilt in exact arithmetic; primal simplex pivots (Bland's rule, so it
+    cannot cycle) then fix whatever float rounding got wrong, usually nothing. Pricing screens
+    the columns in floats and prices exactly only those within 1e-7 of entering (the float
+    error here is ~1e-15). At the end the basis gives an exact distribution (x_B >= 0) and
+    exact stakes (every reduced cost >= 0: |s| <= 1 and no world pays the bettor more than
+    -z), whose objectives are equal: that equality is the optimality proof.
     """
-    payoff = pay.matrix.T @ np.array([float(s) for s in stakes]) + float(z)
-    for w in np.flatnonzero(payoff > -1e-7):
-        total = sum((pay.exact_entry(j, int(w)) * s for j, s in enumerate(stakes) if s), Fraction(0)) + z
-        if total > 0:
-            return False
-    return True
+    lp = _ExactLP(pay)
+    basis = lp.warm_basis(solution)
+    state = lp.basics(basis) if len(basis) == lp.m + 1 else None
+    if state is None or not _nonnegative(state[0]):
+        basis = lp.trivial_basis(int(np.argmax(solution.mu)))
+        state = lp.basics(basis)
+    assert state is not None
+    for _ in range(max_pivots):
+        x, y = state
+        stakes = np.array([v * s / y[1] for v, s in zip(y[0], lp.row_scale)])
+        screen = np.array(lp.cost) - lp.float_columns.T @ stakes
+        in_basis = set(basis)
+        entering = next(
+            (int(k) for k in np.flatnonzero(screen < 1e-7) if int(k) not in in_basis and lp.reduced_sign(int(k), y) < 0),
+            None,
+        )
+        if entering is None:
+            break
+        columns = [lp.column(k) for k in basis]
+        direction = _solve_integer([[col[i] for col in columns] for i in range(lp.m + 1)], lp.column(entering))
+        assert direction is not None
+        dn, dd = direction
+        xn, xd = x
+        ratios = [(Fraction(xn[i], xd) / Fraction(dn[i], dd), basis[i], i) for i in range(lp.m + 1) if dn[i] * dd > 0]
+        _, _, leaving = min(ratios)  # the objective is bounded below by 0, so one exists
+        basis[leaving] = entering
+        state = lp.basics(basis)
+        assert state is not None
+    else:
+        raise RuntimeError("exact simplex did not converge")
+    (xn, xd), (yn, yd) = state
+    r1 = Fraction(sum(v for v, k in zip(xn, basis) if k >= lp.n_worlds), xd)
+    loss = Fraction(sum(a * b for a, b in zip(yn, lp.rhs)), yd * lp.denominator)
+    assert r1 == loss, "exact primal and dual objectives differ"
+    worlds = [(k, Fraction(v, xd)) for v, k in zip(xn, basis) if k < lp.n_worlds and v * xd > 0]
+    stakes = [Fraction(v * s, yd) for v, s in zip(yn[: lp.m], lp.row_scale)]
+    return [k for k, _ in worlds], ExactCertificate(r1, [p for _, p in worlds], stakes, loss)
 
 
 # ===== z3: rational LP, the reference ===================================================
@@ -628,10 +713,13 @@ def repair_components(
     max_worlds: int = MAX_WORLDS,
     exact_worlds: int = EXACT_WORLDS,
     worlds: Sequence[np.ndarray | None] | None = None,
+    exact: str | None = "simplex",
 ) -> list[Repair | RelationsUnsatisfiable]:
     """R1, R_inf, the repair and the Dutch book of every component (in input order).
 
     ``worlds`` may pass each component's already enumerated worlds (None: too many).
+    ``exact`` picks the rational solver for incoherent components of at most
+    ``exact_worlds`` worlds: ``"simplex"`` (warm-started from HiGHS), ``"z3"`` or None.
     A component whose relations have no model gets its :class:`RelationsUnsatisfiable`
     in place of a repair.
     """
@@ -656,35 +744,38 @@ def repair_components(
         l1 = solve_blocks([pay for _, _, pay in members], "l1")
         linf = solve_blocks([pay for _, _, pay in members], "linf")
         for (i, worlds, pay), sol, worst in zip(members, l1, linf):
-            out[i] = _repair_small(worlds, pay, sol, worst.objective, exact=len(worlds) <= exact_worlds)
+            # exact certificates where there is something to certify: an incoherent component
+            wanted = exact is not None and len(worlds) <= exact_worlds and sol.objective > TOLERANCE
+            out[i] = _repair_small(worlds, pay, sol, worst.objective, exact if wanted else None)
     return out  # type: ignore[return-value]
 
 
-def _repair_small(worlds: np.ndarray, pay: Payoffs, sol: _Solution, r_inf: float, exact: bool) -> Repair:
-    if not exact:
+def _repair_small(worlds: np.ndarray, pay: Payoffs, sol: _Solution, r_inf: float, exact: str | None) -> Repair:
+    if exact is None:
         support = np.flatnonzero(sol.mu > TOLERANCE)
         loss = float(sol.duals @ pay.target - (pay.matrix.T @ sol.duals).max())
         return Repair(sol.objective, r_inf, sol.deviation, worlds[support], sol.mu[support], sol.duals, loss, "highs", len(worlds))
-    rebuilt = exact_certificate(pay, sol)
-    if rebuilt is not None:
-        support, cert = rebuilt
-        method, probabilities = "exact", cert.probabilities
-        deviation = np.array([float(sum((pay.exact_entry(j, w) * p for w, p in zip(support, probabilities)), Fraction(0)) - Fraction(pay.target[j])) for j in range(len(pay.target))])
-    else:
+    if exact == "z3":
         cert, deviation = solve_z3(pay)
         support = [w for w, p in enumerate(cert.probabilities) if p > 0]
-        method, probabilities = "z3", [cert.probabilities[w] for w in support]
+        cert = ExactCertificate(cert.r1, [cert.probabilities[w] for w in support], cert.stakes, cert.guaranteed_loss)
+    else:
+        support, cert = exact_simplex(pay, sol)
+        deviation = np.array([
+            float(sum((pay.exact_entry(j, w) * p for w, p in zip(support, cert.probabilities)), Fraction(0)) - Fraction(pay.target[j]))
+            for j in range(len(pay.target))
+        ])
     return Repair(
         float(cert.r1),
         r_inf,
         deviation,
         worlds[support],
-        np.array([float(p) for p in probabilities]),
+        np.array([float(p) for p in cert.probabilities]),
         np.array([float(s) for s in cert.stakes]),
         float(cert.guaranteed_loss),
-        method,
+        exact,
         len(worlds),
-        ExactCertificate(cert.r1, list(probabilities), cert.stakes, cert.guaranteed_loss),
+        cert,
     )
 
 
