@@ -16,6 +16,10 @@ from consistency.ladder import run_ladder
 from consistency.retraction import retraction_set
 from consistency.suite import Suite
 
+# A conflict weaker than this (credences a few hundredths from coherent) is the noise of
+# honest answers, not evidence of a lie.
+MIN_SEVERITY = 0.1
+
 
 def aggregate(
     suite: Suite,
@@ -26,13 +30,14 @@ def aggregate(
 ) -> dict[str, Any]:
     """The JSON-able ``graph``, ``retraction_set`` and ``bar`` sections.
 
-    Options read from ``context.options``: ``min_severity`` (conflicts below it are left
-    out of the graph, default 0), ``ladder_targets`` (default 200), ``ladder_fpr`` (default
+    Options read from ``context.options``: ``min_severity`` (conflicts below it, the
+    noise-level incoherence of honest answers, stay in the checks' results but are left out of
+    the graph and the retraction set; default 0.1), ``ladder_targets`` (default 200), ``ladder_fpr`` (default
     0.01), ``ladder_alpha`` (default 0.01) and ``ladder`` (False skips the bar).
     """
     options = context.options
     evidence = [c.name for c in checks if getattr(c, "needs_hidden", False)]
-    graph = cg.build_graph(suite, answers, results, evidence, float(options.get("min_severity", 0.0)))
+    graph = cg.build_graph(suite, answers, results, evidence, float(options.get("min_severity", MIN_SEVERITY)))
     found = cg.webs(graph)
     retraction = retraction_set(graph, found, results, suite.propositions)
     if options.get("ladder", True):
@@ -41,6 +46,7 @@ def aggregate(
             targets=int(options.get("ladder_targets", 200)),
             fpr=float(options.get("ladder_fpr", 0.01)),
             alpha=float(options.get("ladder_alpha", 0.01)),
+            implicated={pid for web in found for pid in web["propositions"]},
         )
     else:
         bar = {"level": None, "level_name": "not measured", "coordination": None, "matrix": {},
