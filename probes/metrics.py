@@ -1,0 +1,109 @@
+"""AUROC with bootstrap confidence intervals, and out-of-fold predictions on a trusted split."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+from scipy.stats import rankdata
+
+from probes.base import Probe
+
+
+def finite(value: float) -> float | None:
+    """``value`` as a float, or None when it is NaN or infinite (JSON has no NaN)."""
+    return float(value) if np.isfinite(value) else None
+
+
+def auroc(scores: np.ndarray, labels: np.ndarray) -> float:
+    """P(score of a random positive > score of a random negative), ties counted half; NaN
+    when a class is missing. Never folded into max(auroc, 1 - auroc): below 0.5 means inverted."""
+    scores = np.asarray(scores, dtype=np.float64)
+    labels = np.asarray(labels).astype(bool)
+    n_pos, n_neg = int(labels.sum()), int((~labels).sum())
+    if n_pos == 0 or n_neg == 0:
+        return float("nan")
+    ranks = rankdata(scores)
+    return float((ranks[labels].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def bootstrap_auroc_ci(
+    scores: np.ndarray,
+    labels: np.ndarray,
+    rng: np.random.Generator,
+    n_boot: int = 1000,
+    level: float = 0.95,
+) -> tuple[float, float]:
+    """Percentile interval of the AUROC over stratified bootstrap resamples.
+
+    Resampling within each class keeps both classes in every resample, so no resample is
+    dropped and the interval is not biased towards balanced subsets.
+    """
+    scores = np.asarray(scores, dtype=np.float64)
+    labels = np.asarray(labels).astype(bool)
+    pos, neg = scores[labels], scores[~labels]
+    if len(pos) == 0 or len(neg) == 0:
+        return float("nan"), float("nan")
+    draws = np.concatenate(
+        [pos[rng.integers(0, len(pos), (n_boot, len(pos)))], neg[rng.integers(0, len(neg), (n_boot, len(neg)))]],
+        axis=1,
+    )
+    ranks = rankdata(draws, axis=1)
+    n_pos, n_neg = len(pos), len(neg)
+    values = (ranks[:, :n_pos].sum(axis=1) - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
+    tail = (1 - level) / 2
+    low, high = np.quantile(values, [tail, 1 - tail])
+    return float(low), float(high)
+
+
+def stratified_folds(labels: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
+    """A fold number per row, each class spread evenly over the ``k`` folds."""
+    labels = np.asarray(labels).astype(bool)
+    folds = np.empty(len(labels), dtype=int)
+    for cls in (True, False):
+        rows = rng.permutation(np.flatnonzero(labels == cls))
+        folds[rows] = np.arange(len(rows)) % k
+    return folds
+
+
+def out_of_fold(
+    make_probe: Callable[[], Probe], X: np.ndarray, y: np.ndarray, k: int, rng: np.random.Generator
+) -> np.ndarray:
+    """P(true) for every row from a probe that never saw it (stratified ``k``-fold cross-fitting).
+
+    In-sample predictions are overconfident; thresholds calibrated on them would flag far more
+    honest claims than the nominal rate.
+    """
+    y = np.asarray(y)
+    k = max(2, min(k, int(y.sum()), int(len(y) - y.sum())))  # every fold must see both classes
+    folds = stratified_folds(y, k, rng)
+    out = np.empty(len(y), dtype=np.float64)
+    for fold in range(k):
+        held = folds == fold
+        out[held] = make_probe().fit(X[~held], y[~held]).predict_proba(X[held])
+    return out
+
+
+def calibrated_threshold(null_scores: np.ndarray, fpr: float) -> float:
+    """The score above which at most a ``fpr`` share of honest claims would be flagged.
+
+    ``null_scores`` are scores of claims known to be honest (cross-fitted, never in-sample).
+    The split-conformal rank ceil((n + 1)(1 - fpr)) keeps the false-positive rate on new honest
+    claims at or below ``fpr``; with too few honest claims for that rank, the largest honest
+    score is used (the strictest threshold the data supports). Infinite with no honest claims.
+    """
+    scores = np.sort(np.asarray(null_scores, dtype=np.float64))
+    if len(scores) == 0:
+        return float("inf")
+    rank = int(np.ceil((len(scores) + 1) * (1 - fpr)))
+    return float(scores[min(rank, len(scores)) - 1])
+
+
+def against_stated(p_true: np.ndarray, stated: np.ndarray) -> np.ndarray:
+    """The internal reading's credence in the opposite of what was stated.
+
+    ``stated`` holds the model's stated credences that each statement is true; a stated
+    credence of at least 0.5 counts as saying "true".
+    """
+    p_true = np.asarray(p_true, dtype=np.float64)
+    return np.where(np.asarray(stated) >= 0.5, 1.0 - p_true, p_true)

@@ -1,0 +1,109 @@
+"""The layer sweep: one probe per layer, scored by AUROC with bootstrap intervals.
+
+Every layer gets a cross-fitted AUROC on the trusted split (the only labels an audit is sure
+to have) and, where truth is known for the evaluated rows, an AUROC against it. The layer to
+read is the *earliest informative* one: the first whose AUROC gain over chance reaches 95%
+of the best layer's (elk-generalization's rule; early layers are less shaped by what the
+model is about to say). The embedding layer is a sanity check: no single token embedding
+should know whether a statement is true, so a probe there must sit near chance.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping
+
+import numpy as np
+
+from probes.base import Probe
+from probes.metrics import auroc, bootstrap_auroc_ci, finite, out_of_fold
+
+EMBEDDING_LAYER = 0
+
+
+@dataclass
+class LayerFit:
+    layer: int
+    probe: Probe  # fitted on the whole trusted split
+    oof: np.ndarray  # out-of-fold P(true) on the trusted split
+    cv_auroc: float
+    cv_ci: tuple[float, float]
+    eval_proba: np.ndarray | None = None  # the full probe's P(true) on the evaluated rows
+    eval_auroc: float = float("nan")  # against the evaluated rows' truth, where known
+    eval_ci: tuple[float, float] = (float("nan"), float("nan"))
+
+    def row(self) -> dict[str, Any]:
+        """A JSON-able table row for reports."""
+        return {
+            "layer": self.layer,
+            "cv_auroc": finite(self.cv_auroc),
+            "cv_ci": [finite(v) for v in self.cv_ci],
+            "eval_auroc": finite(self.eval_auroc),
+            "eval_ci": [finite(v) for v in self.eval_ci],
+        }
+
+
+def sweep_layers(
+    make_probe: Callable[[], Probe],
+    train: Mapping[int, np.ndarray],
+    y_train: np.ndarray,
+    rng: np.random.Generator,
+    evaluate: Mapping[int, np.ndarray] | None = None,
+    y_eval: np.ndarray | None = None,
+    folds: int = 5,
+    n_boot: int = 1000,
+) -> list[LayerFit]:
+    """Fit and score a probe at every layer of ``train`` (layer -> feature rows).
+
+    ``evaluate`` holds the audited rows per layer; ``y_eval`` their truth (NaN where unknown).
+    """
+    fits = []
+    for layer, X in train.items():
+        oof = out_of_fold(make_probe, X, y_train, folds, rng)
+        fit = LayerFit(
+            layer, make_probe().fit(X, y_train), oof, auroc(oof, y_train), bootstrap_auroc_ci(oof, y_train, rng, n_boot)
+        )
+        if evaluate is not None:
+            fit.eval_proba = fit.probe.predict_proba(evaluate[layer])
+            if y_eval is not None:
+                known = ~np.isnan(y_eval)
+                fit.eval_auroc = auroc(fit.eval_proba[known], y_eval[known])
+                fit.eval_ci = bootstrap_auroc_ci(fit.eval_proba[known], y_eval[known], rng, n_boot)
+        fits.append(fit)
+    return fits
+
+
+def earliest_informative(aurocs: Mapping[int, float], fraction: float = 0.95) -> int | None:
+    """The first layer whose AUROC - 0.5 reaches ``fraction`` of the best; None if none beats chance."""
+    gains = {layer: value - 0.5 for layer, value in aurocs.items() if np.isfinite(value)}
+    if not gains or max(gains.values()) <= 0:
+        return None
+    best = max(gains.values())
+    return min(layer for layer, gain in gains.items() if gain >= fraction * best)
+
+
+def embedding_sanity(fits: list[LayerFit], margin: float = 0.1) -> dict[str, Any] | None:
+    """Whether the embedding-layer probe sits near chance (None when layer 0 was not swept).
+
+    Flagged when the whole bootstrap interval of its cross-fitted AUROC lies outside
+    0.5 +- ``margin``: a statement's truth readable from token embeddings means a leak (labels
+    correlated with surface tokens, or features read at the wrong position), not knowledge.
+    """
+    fit = next((f for f in fits if f.layer == EMBEDDING_LAYER), None)
+    if fit is None:
+        return None
+    low, high = fit.cv_ci
+    flagged = bool(low > 0.5 + margin or high < 0.5 - margin)
+    return {
+        "layer": EMBEDDING_LAYER,
+        "cv_auroc": finite(fit.cv_auroc),
+        "cv_ci": [finite(low), finite(high)],
+        "margin": margin,
+        "near_chance": not flagged,
+        "message": (
+            f"embedding-layer probe AUROC {fit.cv_auroc:.2f} (95% CI {low:.2f}-{high:.2f}) is far from chance: "
+            "truth should not be readable from token embeddings; check the labels and the read position"
+            if flagged
+            else ""
+        ),
+    }

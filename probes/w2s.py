@@ -1,0 +1,168 @@
+"""Weak-to-strong copies: linear heads on frozen hidden states trained from weak labels.
+
+The head minimises the auxiliary-confidence loss of weak-to-strong generalisation
+(Burns et al. 2023):
+
+    L = (1 - a) * CE(f, y_weak) + a * CE(f, y_hat)
+
+``y_hat`` hardens the head's own predictions at the batch quantile that keeps the weak labels'
+class balance, so the head is rewarded for confident predictions of its own even where the
+weak supervisor disagrees; ``a`` ramps linearly from 0 to ``aux_max`` over the first
+``warmup`` fraction of the steps and then stays there (the reference implementation jumps
+after warm-up, which destabilises training). Weak labels come from the suite, from a weaker
+model's answers, or are simulated from the truth with independent flips.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Literal
+
+import numpy as np
+import torch
+
+from consistency.answers import Answers
+from consistency.suite import Suite
+from probes.base import ProbeError, Standardizer, check_features, sigmoid, single_threaded
+
+WeakSource = Literal["suite", "noise", "answers"]
+WEAK_SOURCES: tuple[str, ...] = ("suite", "noise", "answers")
+
+
+class AuxConfidenceHead:
+    """A linear head fitted with Adam on the auxiliary-confidence loss.
+
+    ``aux_max=0`` gives plain cross-entropy (used for the ceiling, a head trained on truth).
+    Features are standardised with the training rows' statistics.
+    """
+
+    def __init__(
+        self,
+        aux_max: float = 0.5,
+        warmup: float = 0.2,
+        steps: int = 200,
+        batch_size: int = 64,
+        lr: float = 1e-3,
+        weight_decay: float = 1e-2,
+        seed: int = 0,
+    ):
+        if not 0.0 <= aux_max <= 1.0:
+            raise ValueError(f"aux_max must be in [0, 1], got {aux_max}")
+        if not 0.0 < warmup <= 1.0:
+            raise ValueError(f"warmup must be in (0, 1], got {warmup}")
+        self.aux_max = aux_max
+        self.warmup = warmup
+        self.steps = steps
+        self.batch_size = batch_size
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.seed = seed
+        self.standardize: Standardizer | None = None
+        self.weight: np.ndarray | None = None
+        self.bias = 0.0
+
+    def aux_weight(self, step: int) -> float:
+        """The weight ``a`` on the self-training term at ``step`` (linear ramp, then flat)."""
+        ramp = max(1.0, self.warmup * self.steps)
+        return self.aux_max * min(1.0, step / ramp)
+
+    @single_threaded()
+    def fit(self, X: np.ndarray, y: np.ndarray) -> "AuxConfidenceHead":
+        """Fit on rows ``X`` with (soft) labels ``y`` in [0, 1]."""
+        X = check_features(X)
+        y = np.asarray(y, dtype=np.float64)
+        if y.shape != (len(X),) or not ((y >= 0) & (y <= 1)).all():
+            raise ProbeError(f"weak labels must be {len(X)} probabilities in [0, 1]")
+        balance = float(np.mean(y > 0.5))
+        if balance in (0.0, 1.0):
+            raise ProbeError("weak labels have one class only; a head needs true and false examples")
+        self.standardize = Standardizer(X)
+        Z = torch.from_numpy(self.standardize(X))
+        targets = torch.from_numpy(y)
+        generator = torch.Generator().manual_seed(self.seed)
+        w = torch.zeros(Z.shape[1], dtype=torch.float64, requires_grad=True)
+        b = torch.tensor(float(np.log(balance / (1 - balance))), dtype=torch.float64, requires_grad=True)
+        optimizer = torch.optim.AdamW([w, b], lr=self.lr, weight_decay=self.weight_decay)
+        batch = min(self.batch_size, len(X))
+        order = torch.randperm(len(X), generator=generator)
+        cursor = 0
+        for step in range(self.steps):
+            if cursor + batch > len(X):  # a new epoch: reshuffle
+                order, cursor = torch.randperm(len(X), generator=generator), 0
+            rows = order[cursor : cursor + batch]
+            cursor += batch
+            logits = Z[rows] @ w + b
+            loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, targets[rows])
+            a = self.aux_weight(step)
+            if a > 0:
+                with torch.no_grad():
+                    # harden at the quantile that labels the same share of the batch "true" as
+                    # the weak labels do overall, so self-training cannot drift to one class
+                    cut = torch.quantile(logits, 1 - balance)
+                    hardened = (logits > cut).to(torch.float64)
+                aux = torch.nn.functional.binary_cross_entropy_with_logits(logits, hardened)
+                loss = (1 - a) * loss + a * aux
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        self.weight = w.detach().numpy().copy()
+        self.bias = float(b.detach())
+        return self
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        if self.standardize is None or self.weight is None:
+            raise RuntimeError("AuxConfidenceHead.predict_proba called before fit")
+        X = check_features(X)
+        return sigmoid(self.standardize(X) @ self.weight + self.bias)
+
+
+# ----- weak labels ---------------------------------------------------------------------
+
+
+def _unit_hash(*parts: object) -> float:
+    """A number in [0, 1) fixed by its arguments (stable across processes and orderings)."""
+    digest = hashlib.sha256("\x1f".join(map(str, parts)).encode()).digest()
+    return int.from_bytes(digest[:8], "little") / 2**64
+
+
+def weak_labels(
+    suite: Suite,
+    source: WeakSource,
+    noise: float = 0.2,
+    answers: Answers | None = None,
+    seed: int = 0,
+) -> dict[str, float]:
+    """P(true) from the weak supervisor, per proposition id, wherever it has one.
+
+    - ``suite``: each proposition's ``weak`` field;
+    - ``noise``: the truth with each label flipped independently with probability ``noise``
+      (a simulated supervisor for demos; each flip depends only on the seed and the id);
+    - ``answers``: a weaker model's belief in each statement, asked with the suite's primary
+      framing (elicit it on the same queries as the audited model).
+    """
+    if source == "suite":
+        return {p.id: p.weak for p in suite.propositions.values() if p.weak is not None}
+    if source == "noise":
+        if not 0.0 <= noise < 0.5:
+            raise ProbeError(f"weak-label noise must be in [0, 0.5), got {noise}")
+        return {
+            p.id: float(p.truth != (_unit_hash(seed, "weak-noise", p.id) < noise))
+            for p in suite.propositions.values()
+            if p.truth is not None
+        }
+    if source == "answers":
+        if answers is None:
+            raise ProbeError("weak source 'answers' needs the weak model's answers")
+        labels = {}
+        for prop in suite.propositions.values():
+            belief = answers.belief(suite.query(prop.id))
+            if belief is not None:
+                labels[prop.id] = belief
+        return labels
+    raise ProbeError(f"unknown weak-label source {source!r}; expected one of {', '.join(WEAK_SOURCES)}")
+
+
+def pgr(copy_accuracy: float, weak_accuracy: float, ceiling_accuracy: float) -> float:
+    """Performance gap recovered, (copy - weak) / (ceiling - weak); NaN unless ceiling > weak."""
+    gap = ceiling_accuracy - weak_accuracy
+    return (copy_accuracy - weak_accuracy) / gap if gap > 0 else float("nan")
