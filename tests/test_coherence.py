@@ -1,0 +1,276 @@
+"""The coherence LP, its certificates, the Boolean analysis and the solver paths agreeing."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import numpy as np
+import pytest
+import z3
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from consistency import formula as fm
+from consistency.coherence import (
+    Claim,
+    Component,
+    Constraint,
+    RelationsUnsatisfiable,
+    _solve_integer,
+    column_generation,
+    enumerate_worlds,
+    exact_simplex,
+    payoffs,
+    repair_components,
+    solve_blocks,
+    solve_z3,
+    split_components,
+    world_losses,
+)
+from consistency.relations_gen import random_component, relation_sets, with_credences
+from consistency.satisfiability import analyse, minimal_hitting_sets
+
+FAST = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+
+
+def component(relations: dict[str, str], credences: dict[str, float], conditionals=()) -> Component:
+    constraints = [Constraint(rid, fm.parse(text)) for rid, text in relations.items()]
+    claims = [Claim(pid, p, pid) for pid, p in credences.items()]
+    claims += [Claim(cid, p, then, given) for cid, given, then, p in conditionals]
+    (only,) = split_components(constraints, claims)
+    return only
+
+
+def repair(comp: Component, **options):
+    (result,) = repair_components([comp], **options)
+    return result
+
+
+def worked_example() -> Component:
+    return component({"and": "ab <-> (a & b)", "or": "aob <-> (a | b)"}, {"a": 0.6, "b": 0.6, "ab": 0.7, "aob": 0.5})
+
+
+# ----- the worked example (docs/checks/logic.md) ---------------------------------------------
+
+
+def test_worked_example_exact_r1_repair_and_dutch_book():
+    comp = worked_example()
+    result = repair(comp)
+    assert result.method == "simplex"
+    # exactly 0.7 - 0.5 in the floats the model gave (0.2 up to the floats' own rounding)
+    assert result.exact.r1 == Fraction(0.7) - Fraction(0.5)
+    assert result.r1 == pytest.approx(0.2, abs=1e-15)
+    assert result.repaired(comp) == pytest.approx([0.6, 0.6, 0.6, 0.6])
+    assert [float(s) for s in result.exact.stakes] == [1, -1, 1, -1]
+    worlds = enumerate_worlds(comp)
+    losses = world_losses(comp, np.array([1.0, -1.0, 1.0, -1.0]), worlds)
+    assert losses.min() == pytest.approx(0.2, abs=1e-15)
+    assert (losses >= 0.2 - 1e-15).all()
+
+
+def test_worked_example_r_inf_spreads_the_repair():
+    assert repair(worked_example()).r_inf == pytest.approx(0.1, abs=1e-12)
+
+
+def test_conditional_enters_as_a_called_off_bet():
+    # P(a) = .5, P(a & b) = .4 force P(b | a) = .8; the model says .5: R1 = min over the three
+    comp = component({"ab": "ab <-> (a & b)"}, {"a": 0.5, "ab": 0.4}, [("c", "a", "b", 0.5)])
+    result = repair(comp)
+    z3_cert, _ = solve_z3(payoffs(comp, enumerate_worlds(comp)))
+    assert result.exact.r1 == z3_cert.r1
+    assert result.r1 > 0.1
+    repaired = dict(zip((c.id for c in comp.claims), result.repaired(comp)))
+    assert repaired["c"] == pytest.approx(repaired["ab"] / repaired["a"])
+
+
+def test_coherent_conditional_costs_nothing():
+    comp = component({"ab": "ab <-> (a & b)"}, {"a": 0.5, "ab": 0.4}, [("c", "a", "b", 0.8)])
+    assert repair(comp).r1 == pytest.approx(0.0, abs=1e-9)
+
+
+def test_relations_without_a_model_are_reported_not_solved():
+    comp = component({"r1": "a -> b", "r2": "a", "r3": "!b"}, {"a": 0.5, "b": 0.5})
+    with pytest.raises(RelationsUnsatisfiable, match="r1, r2, r3"):
+        enumerate_worlds(comp)
+    assert isinstance(repair(comp), RelationsUnsatisfiable)
+
+
+def test_components_split_on_shared_atoms_only():
+    constraints = [Constraint("r1", fm.parse("a -> b")), Constraint("r2", fm.parse("c -> d"))]
+    claims = [Claim(x, 0.5, x) for x in "abcde"] + [Claim("k", 0.5, "e", "a")]
+    comps = split_components(constraints, claims)
+    assert [c.atoms for c in comps] == [("a", "b", "e"), ("c", "d")]
+    assert [c.id for c in comps[0].claims] == ["a", "b", "e", "k"]
+
+
+def test_table_and_z3_enumerate_the_same_worlds():
+    rng = np.random.default_rng(3)
+    for _ in range(10):
+        comp = random_component(int(rng.integers(2, 9)), rng)
+        table = {tuple(w) for w in enumerate_worlds(comp)}
+        from consistency.coherence import _z3_worlds
+
+        assert {tuple(w) for w in _z3_worlds(comp, 10_000)} == table
+
+
+def test_integer_solver_matches_fractions():
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        n = int(rng.integers(1, 7))
+        matrix = rng.integers(-3, 4, size=(n, n)).tolist()
+        rhs = rng.integers(-10**12, 10**12, size=n).tolist()
+        solved = _solve_integer([list(map(int, r)) for r in matrix], list(map(int, rhs)))
+        if round(np.linalg.det(np.array(matrix, dtype=float))) == 0:
+            assert solved is None
+            continue
+        numerators, denominator = solved
+        x = [Fraction(v, denominator) for v in numerators]
+        assert all(sum(Fraction(a) * b for a, b in zip(row, x)) == r for row, r in zip(matrix, rhs))
+
+
+def test_column_generation_matches_enumeration_on_a_long_chain():
+    # a 40-atom implication chain: 41 worlds, more atoms than the truth table takes
+    rng = np.random.default_rng(1)
+    n = 40
+    relations = {f"r{i}": f"x{i:02d} -> x{i + 1:02d}" for i in range(n - 1)}
+    comp = component(relations, {f"x{i:02d}": float(p) for i, p in enumerate(rng.uniform(0.05, 0.95, n))})
+    enumerated = repair(comp)
+    assert enumerated.n_worlds == n + 1
+    generated = repair(comp, max_worlds=10)
+    assert generated.method == "column-generation"
+    assert generated.r1 == pytest.approx(enumerated.r1, abs=1e-7)
+    assert generated.r_inf == pytest.approx(enumerated.r_inf, abs=1e-7)
+    assert generated.guaranteed_loss == pytest.approx(generated.r1, abs=1e-7)
+
+
+def test_unsat_cores_flips_and_both_oracles_agree():
+    comp = component(
+        {"and": "ab <-> (a & b)", "or": "aob <-> (a | b)"}, {"a": 0.9, "b": 0.2, "ab": 0.7, "aob": 0.4}
+    )
+    table = analyse(comp, enumerate_worlds(comp))
+    by_z3 = analyse(comp, None)
+    names = lambda result, core: sorted(result.literals[i].claim.id for i in core.literals)  # noqa: E731
+    assert sorted(names(table, c) for c in table.cores) == [["a", "aob"], ["ab", "aob"], ["ab", "b"]]
+    assert sorted(names(by_z3, c) for c in by_z3.cores) == sorted(names(table, c) for c in table.cores)
+    assert {c.relations for c in table.cores} == {("and",), ("or",), ("and", "or")}
+    assert table.flip_cost == pytest.approx(by_z3.flip_cost)
+    assert sorted(table.literals[i].claim.id for i in table.flips) == ["ab", "aob"]
+
+
+def test_minimal_hitting_sets():
+    assert sorted(minimal_hitting_sets([0b011, 0b110])) == [0b010, 0b101]
+    assert minimal_hitting_sets([0b1, 0b10, 0b100, 0b1000], limit=0) is None
+
+
+# ----- properties ---------------------------------------------------------------------------
+
+credence_lists = st.lists(st.floats(0.0, 1.0, allow_nan=False), min_size=8, max_size=8)
+
+
+@FAST
+@given(relation_sets(), st.data())
+def test_marginals_of_any_distribution_are_coherent(comp, data):
+    worlds = enumerate_worlds(comp)
+    weights = np.array(data.draw(st.lists(st.floats(0, 1), min_size=len(worlds), max_size=len(worlds))))
+    weights = weights / weights.sum() if weights.sum() > 0 else np.eye(len(worlds))[0]
+    pay = payoffs(comp, worlds)
+    marginals = pay.hit @ weights
+    # a conditional's coherent credence is P(then & given) / P(given) (any value if P(given) = 0)
+    given_mass = pay.given @ weights
+    credences = [
+        float(np.clip(m, 0, 1)) if c.given is None else (float(np.clip(m / g, 0, 1)) if g > 1e-12 else 0.5)
+        for c, m, g in zip(comp.claims, marginals, given_mass)
+    ]
+    result = repair(with_credences(comp, credences))
+    assert result.r1 <= 1e-7
+
+
+@FAST
+@given(relation_sets(), st.integers(0, 2**20))
+def test_one_world_says_nothing_contradictory(comp, seed):
+    worlds = enumerate_worlds(comp)
+    world = worlds[seed % len(worlds)]
+    index = dict(zip(comp.atoms, world))
+    credences = [0.9 if index[c.then] or (c.given and not index[c.given]) else 0.1 for c in comp.claims]
+    stated = with_credences(comp, credences)
+    boolean = analyse(stated, worlds)
+    assert boolean.satisfiable and not boolean.cores and not boolean.flips
+
+
+@FAST
+@given(relation_sets(), credence_lists, st.integers(0, 2**20))
+def test_repair_is_coherent_nearest_and_proved_by_the_dutch_book(comp, credences, seed):
+    comp = with_credences(comp, credences)
+    worlds = enumerate_worlds(comp)
+    result = repair(comp)
+    pay = payoffs(comp, worlds)
+    # q* is coherent: the reported distribution over real worlds reproduces it
+    assert result.probabilities.min() >= 0 and result.probabilities.sum() == pytest.approx(1.0)
+    support_pay = payoffs(comp, result.worlds)
+    assert support_pay.matrix @ result.probabilities - support_pay.target == pytest.approx(result.deviation, abs=1e-9)
+    assert np.abs(result.deviation).sum() == pytest.approx(result.r1, abs=1e-9)
+    # no other coherent point tried is closer: every world and random mixtures of them
+    rng = np.random.default_rng(seed)
+    trials = np.vstack([np.eye(len(worlds)), rng.dirichlet(np.ones(len(worlds)), size=50)])
+    distances = np.abs(trials @ pay.matrix.T - pay.target).sum(axis=1)
+    assert distances.min() >= result.r1 - 1e-9
+    # the Dutch book: stakes in [-1, 1] that lose at least R1 in every world
+    assert np.abs(result.stakes).max(initial=0) <= 1 + 1e-12
+    assert world_losses(comp, result.stakes, worlds).min() >= result.r1 - 1e-9
+    if result.exact is not None:  # and exactly, in rationals
+        stakes = result.exact.stakes
+        for w in range(len(worlds)):
+            loss = sum(s * (Fraction(pay.target[j]) - pay.exact_entry(j, w)) for j, s in enumerate(stakes))
+            assert loss >= result.exact.r1
+
+
+@FAST
+@given(relation_sets(), credence_lists)
+def test_maxsat_flips_make_the_answers_satisfiable(comp, credences):
+    comp = with_credences(comp, credences)
+    boolean = analyse(comp, enumerate_worlds(comp))
+    atoms = {a: z3.Bool(a) for a in comp.atoms}
+    solver = z3.Solver()
+    solver.add(*[fm.to_z3(c.tree, atoms) for c in comp.constraints])
+    for i, lit in enumerate(boolean.literals):
+        kept = fm.to_z3(lit.formula(), atoms)
+        solver.add(z3.Not(kept) if i in boolean.flips else kept)
+    assert solver.check() == z3.sat
+    assert boolean.flip_cost == pytest.approx(analyse(comp, None).flip_cost, abs=1e-6)
+
+
+@FAST
+@given(relation_sets(), credence_lists)
+def test_cores_are_minimal_unsatisfiable_and_match_marco(comp, credences):
+    comp = with_credences(comp, credences)
+    boolean = analyse(comp, enumerate_worlds(comp), max_cores=1000)
+    atoms = {a: z3.Bool(a) for a in comp.atoms}
+    relations = [fm.to_z3(c.tree, atoms) for c in comp.constraints]
+    literal = [fm.to_z3(lit.formula(), atoms) for lit in boolean.literals]
+
+    def sat(indices) -> bool:
+        solver = z3.Solver()
+        solver.add(*relations, *[literal[i] for i in indices])
+        return solver.check() == z3.sat
+
+    assert boolean.satisfiable == sat(range(len(literal)))
+    for core in boolean.cores:
+        assert not sat(core.literals)
+        assert all(sat([i for i in core.literals if i != j]) for j in core.literals)
+    marco = analyse(comp, None, max_cores=1000)
+    assert {c.literals for c in marco.cores} == {c.literals for c in boolean.cores}
+
+
+@settings(FAST, max_examples=25)
+@given(relation_sets(max_atoms=3, max_relations=2), credence_lists)
+def test_z3_highs_and_exact_simplex_agree(comp, credences):
+    comp = with_credences(comp, credences)
+    worlds = enumerate_worlds(comp)
+    pay = payoffs(comp, worlds)
+    (highs,) = solve_blocks([pay])
+    z3_cert, _ = solve_z3(pay)
+    _, exact = exact_simplex(pay, highs)
+    assert exact.r1 == z3_cert.r1  # the same rational number
+    assert highs.objective == pytest.approx(float(z3_cert.r1), abs=1e-9)
+    generated, _, _, _ = column_generation(comp)
+    assert generated.objective == pytest.approx(float(z3_cert.r1), abs=1e-7)
