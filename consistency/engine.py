@@ -21,7 +21,9 @@ from consistency.suite import Query
 
 log = logging.getLogger(__name__)
 
-DEFAULT_CHUNK_SIZE = 1024
+# Prompts per cache write: an interrupted run loses at most this many. Large enough to hold
+# several GPU batches, so that chunking never caps the auto batch size.
+DEFAULT_CHUNK_SIZE = 4096
 
 
 def unique_prompts(queries: Iterable[Query], hidden_for: Iterable[Query] = ()) -> list[Prompt]:

@@ -283,3 +283,20 @@ def test_elicit_with_cache_resumes_without_a_forward_pass(model_dir, suite, tmp_
         np.testing.assert_array_equal(
             second.hidden["statement_end"][query.prompt], first.hidden["statement_end"][query.prompt]
         )
+
+
+def test_trailing_eos_from_the_tokenizer_is_not_where_the_model_answers(model_dir, tmp_path, prompts, references):
+    from tokenizers import Tokenizer, processors
+
+    copy = shutil.copytree(model_dir, tmp_path / "eos")
+    tokenizer = Tokenizer.from_file(str(copy / "tokenizer.json"))
+    bos, eos = tokenizer.token_to_id("<s>"), tokenizer.token_to_id("</s>")
+    tokenizer.post_processor = processors.TemplateProcessing(
+        single="<s> $A </s>", special_tokens=[("<s>", bos), ("</s>", eos)]
+    )
+    tokenizer.save(str(copy / "tokenizer.json"))
+    adapter = HFAdapter(copy, device="cpu", dtype="float32")
+    assert adapter.tokenizer(prompts[0].text)["input_ids"][-1] == eos
+    for answer, (p_yes, states) in zip(adapter.answer(prompts[:4]), references[:4]):
+        assert answer.p_yes == pytest.approx(p_yes, abs=1e-4)
+        np.testing.assert_allclose(answer.hidden["last"], states[:, -1], atol=1e-4, rtol=1e-4)

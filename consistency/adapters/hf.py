@@ -106,7 +106,7 @@ class HFAdapter:
 
     # ----- the adapter interface ------------------------------------------------------
     def answer(self, prompts: Sequence[Prompt], progress: ProgressCallback | None = None) -> list[PromptAnswer]:
-        encoded = [self._encode(p) for p in prompts]
+        encoded = self._encode(prompts)
         # Longest first: the first batch is the one most likely to run out of memory, so an
         # auto batch size settles at once, and equal lengths in a batch mean little padding.
         order = sorted(range(len(prompts)), key=lambda i: len(encoded[i].ids), reverse=True)
@@ -146,37 +146,47 @@ class HFAdapter:
         if self.device.type == "cuda":
             torch.cuda.empty_cache()
 
-    def _encode(self, prompt: Prompt) -> _Encoded:
-        encoding = self.tokenizer(prompt.text, return_offsets_mapping=True)
-        ids, offsets = encoding["input_ids"], encoding["offset_mapping"]
-        # The statement's last token is the last real token that starts before the statement's
-        # end. Special tokens (BOS) have empty spans and are skipped; a token that runs past the
-        # end (the statement's last word glued to "?") still counts: it is the first to have
-        # seen the whole statement. Offsets are used rather than re-tokenising the prefix,
-        # because a prefix can tokenise differently (" Paris" vs " Paris?").
-        candidates = [i for i, (start, end) in enumerate(offsets) if end > start and start < prompt.statement_end]
-        if not candidates:
-            raise AdapterError(f"cannot find the statement's end (offset {prompt.statement_end}) in {prompt.text!r}")
-        return _Encoded(list(ids), candidates[-1])
+    def _encode(self, prompts: Sequence[Prompt]) -> list[_Encoded]:
+        # One call for the whole list: the fast tokenizer encodes it in parallel.
+        encodings = self.tokenizer([p.text for p in prompts], return_offsets_mapping=True)
+        special = set(self.tokenizer.all_special_ids)
+        out = []
+        for prompt, ids, offsets in zip(prompts, encodings["input_ids"], encodings["offset_mapping"]):
+            # A tokenizer that appends EOS would make the model answer after the end of the
+            # text; the answer belongs right after the prompt's last real token.
+            while len(ids) > 1 and ids[-1] in special and offsets[-1][0] == offsets[-1][1]:
+                ids, offsets = ids[:-1], offsets[:-1]
+            # The statement's last token is the last real token that starts before the
+            # statement's end. Special tokens (BOS) have empty spans and are skipped; a token
+            # that runs past the end (the last word glued to "?") still counts: it is the first
+            # to have seen the whole statement. Offsets are used rather than tokenising the
+            # prefix on its own, because a prefix can tokenise differently (" Paris" vs " Paris?").
+            inside = [i for i, (start, end) in enumerate(offsets) if end > start and start < prompt.statement_end]
+            if not inside:
+                raise AdapterError(
+                    f"cannot find the statement's end (offset {prompt.statement_end}) in {prompt.text!r}"
+                )
+            out.append(_Encoded(list(ids), inside[-1]))
+        return out
 
     @torch.inference_mode()
     def _forward(self, batch: list[_Encoded], want_hidden: bool) -> tuple[np.ndarray, np.ndarray]:
         width = max(len(e.ids) for e in batch)
-        ids = torch.full((len(batch), width), self.pad_id, dtype=torch.long)
-        mask = torch.zeros((len(batch), width), dtype=torch.long)
-        sites = torch.empty((len(batch), len(SITES)), dtype=torch.long)
+        ids = np.full((len(batch), width), self.pad_id, dtype=np.int64)
+        mask = np.zeros((len(batch), width), dtype=np.int64)
+        sites = np.empty((len(batch), len(SITES)), dtype=np.int64)
         for row, enc in enumerate(batch):
             # Left padding puts every prompt's last token in the last column, so one slice
             # serves the LM head for the whole batch.
             pad = width - len(enc.ids)
-            ids[row, pad:] = torch.tensor(enc.ids)
+            ids[row, pad:] = enc.ids
             mask[row, pad:] = 1
-            sites[row] = torch.tensor([width - 1, pad + enc.statement_index])
+            sites[row] = width - 1, pad + enc.statement_index
         # Position ids must count real tokens only: with the default arange, a left-padded
         # prompt's first token would sit at position `pad` and rotary embeddings would give it
         # different numbers than the same prompt alone.
-        positions = (mask.cumsum(-1) - 1).clamp(min=0)
-        ids, mask, positions, sites = (t.to(self.device, non_blocking=True) for t in (ids, mask, positions, sites))
+        positions = (mask.cumsum(-1) - 1).clip(min=0)
+        ids, mask, positions, sites = (torch.from_numpy(a).to(self.device) for a in (ids, mask, positions, sites))
 
         captured: dict[int, torch.Tensor] = {}
         handles = self._hooks(captured, sites) if want_hidden else []
