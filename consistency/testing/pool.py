@@ -7,7 +7,7 @@ hundred times; a pool sends the union of every structure's prompts in one batche
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Iterable, Sequence
 
 from checks.base import Check
@@ -40,6 +40,7 @@ class ClaimPool:
                             answer_words=dict(answer_words or DEFAULT_ANSWER_WORDS))
         self.suite = combine(self.structures, like=self._style, name=name)  # also validates shared ids
         self._answers: dict[str, Answers] = {}  # model fingerprint -> answers to the pool so far
+        self._complete: set[tuple[str, str]] = set()  # (fingerprint, checks) fully answered
         # Every proposition, in order of first appearance, with the structures that mention it
         # (simplest first): the strategies draw a proposition, then one of its structures.
         self.containing: dict[str, list[int]] = {}
@@ -52,6 +53,16 @@ class ClaimPool:
     def from_suite(cls, suite: Suite) -> "ClaimPool":
         """Every relation, conditional, decomposition and paraphrase set of ``suite``, asked its way."""
         return cls(split_suite(suite), suite.name, suite.framings, suite.condition_template, suite.answer_words)
+
+    @classmethod
+    def load(cls, spec: str, base: Path = Path(".")) -> "ClaimPool":
+        """``numbers`` (the built-in arithmetic world), ``builtin:<suite>``, or a JSONL or
+        ``statement,label`` CSV suite file (relative to ``base``)."""
+        if spec == "numbers":
+            return cls.numbers()
+        from consistency.audit import load_suite  # the CLI's reading of a suite argument
+
+        return cls.from_suite(load_suite(spec if spec.startswith("builtin:") else str(base / spec)))
 
     @classmethod
     def numbers(cls, numbers: Iterable[int] = range(1, 31)) -> "ClaimPool":
@@ -85,6 +96,10 @@ class ClaimPool:
         """Answers to every prompt the checks need over the whole pool, elicited in one pass
         the first time and only for what is new afterwards."""
         answers = self._answers.setdefault(model.fingerprint, Answers(layers=tuple(model.layers), source=model.fingerprint))
+        # Listing the pool's queries costs more than a check on a small example: do it once.
+        key = (model.fingerprint, repr([(type(c).__qualname__, sorted(vars(c).items())) for c in checks]))
+        if key in self._complete:
+            return answers
         queries, hidden_for = needed_queries(self.suite, checks)
         if not model.supports_hidden:
             hidden_for = []  # checks that read hidden states report themselves skipped
@@ -93,6 +108,7 @@ class ClaimPool:
         missing_hidden = [q for q in hidden_for if q.prompt not in hidden_table]
         if missing or missing_hidden:
             merge(answers, elicit(model, missing, missing_hidden))
+        self._complete.add(key)
         return answers
 
 
@@ -117,15 +133,14 @@ def merge(into: Answers, new: Answers) -> None:
         into.layers = new.layers
 
 
-@dataclass(frozen=True)
 class Claims:
     """Some of a pool's structures: what the :func:`strategies.claims` strategy draws."""
 
-    pool: ClaimPool = field(repr=False, compare=False)
-    indices: tuple[int, ...]
+    __slots__ = ("pool", "indices")
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "indices", tuple(dict.fromkeys(self.indices)))  # drop repeats
+    def __init__(self, pool: ClaimPool, indices: Sequence[int]):
+        self.pool = pool
+        self.indices = tuple(dict.fromkeys(indices))  # in drawing order, repeats dropped
 
     @property
     def structures(self) -> list[Structure]:
@@ -135,5 +150,14 @@ class Claims:
     def suite(self) -> Suite:
         return self.pool.suite_of(self.structures)
 
-    def __repr__(self) -> str:  # what hypothesis prints for a falsifying example
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Claims) and other.pool is self.pool and other.indices == self.indices
+
+    def __hash__(self) -> int:
+        return hash((id(self.pool), self.indices))
+
+    def __repr__(self) -> str:
         return "Claims(" + "; ".join(f"#{i} {self.pool.structures[i].describe()}" for i in self.indices) + ")"
+
+    def _repr_pretty_(self, printer, cycle: bool) -> None:  # hypothesis prints examples with this
+        printer.text(repr(self))

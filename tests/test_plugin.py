@@ -1,0 +1,145 @@
+"""The pytest plugin, run inline with pytester on the copyable example in examples/ci/."""
+
+from __future__ import annotations
+
+import importlib
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import pytest
+
+import checks
+import consistency.testing.assertions  # noqa: F401
+import consistency.testing.strategies  # noqa: F401
+from consistency.organisms import bundled_path
+from consistency.testing.generators import number_world
+from consistency.testing.structures import combine
+
+pytest_plugins = ("pytester",)
+
+# pytester runs inline and afterwards drops every module imported since the test began, but
+# numpy's, z3's and torch's extension modules cannot be imported twice in one process: they
+# (and what hypothesis loads to report a failure) are imported here, before any test starts.
+checks.available()
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", DeprecationWarning)  # libcst's, not ours
+    for _module in ("numpy.fft", "hypothesis.extra._patching", "consistency.adapters.hf"):
+        importlib.import_module(_module)
+
+EXAMPLE = Path(__file__).parent.parent / "examples" / "ci" / "test_model_consistency.py"
+PLUGIN = ("-p", "consistency.testing.plugin")
+# Scripted models of the claims the plugin asks by default (the built-in number world).
+FACTORIES = """
+from consistency.adapters.scripted import ScriptedAdapter
+from consistency.testing import ClaimPool
+
+SUITE = ClaimPool.numbers().suite
+
+def honest():
+    return ScriptedAdapter(SUITE, jitter=0.0)
+
+def liar():  # claims that every number is even, unless asked in other words
+    return ScriptedAdapter(SUITE, lies={f"n{k}.even": "naive" for k in range(1, 31, 2)}, jitter=0.0)
+"""
+
+
+@pytest.fixture
+def example(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
+    """A project holding the example test file and the scripted model factories."""
+    pytester.makepyfile(test_model_consistency=EXAMPLE.read_text(), factories=FACTORIES)
+    pytester.syspathinsert()
+    monkeypatch.setenv("CONSISTENCY_EXAMPLES", "25")
+    for name in ("CONSISTENCY_MODEL", "CONSISTENCY_SUITE"):
+        monkeypatch.delenv(name, raising=False)
+    return pytester
+
+
+def structure_lines(output: str) -> list[str]:
+    """The counter-example's structures, as the failure message lists them."""
+    lines = output.splitlines()
+    heads = [i for i, line in enumerate(lines) if "inconsistent answers to" in line]
+    assert heads, output
+    first = heads[0] + 1
+    found = []
+    while first < len(lines) and lines[first].lstrip("E ").startswith("#"):
+        found.append(lines[first].lstrip("E "))
+        first += 1
+    return found
+
+
+def test_plugin_imports_nothing_heavy():
+    code = "import sys, consistency.testing.plugin as p; print(sorted(m for m in ('torch', 'hypothesis', 'z3', 'numpy') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_an_honest_model_passes_the_example(example: pytest.Pytester):
+    result = example.runpytest(*PLUGIN, "--consistency-model", "factories:honest")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["consistency model: factories:honest; claims: numbers"])
+
+
+def test_a_liar_fails_the_example_with_a_minimal_counter_example(example: pytest.Pytester):
+    result = example.runpytest(*PLUGIN, "--consistency-model", "factories:liar")
+    result.assert_outcomes(failed=2)
+    output = result.stdout.str()
+    assert structure_lines(output) == ["#0 paraphrase: n1.even = '1 is an even number'"]
+    assert '"1 is an even number" [is-true] -> true (credence 0.90)' in output
+    assert "logic failed: max_r1 = 0.800 > 0.1" in output
+    assert "unsat-core: these answers cannot all be true:" in output
+
+
+def test_the_model_can_come_from_the_ini_file(example: pytest.Pytester):
+    example.makeini("[pytest]\nconsistency_model = factories:honest\nconsistency_suite = numbers\n")
+    example.runpytest(*PLUGIN).assert_outcomes(passed=2)
+
+
+def test_without_a_model_audit_tests_are_skipped_with_the_reason(example: pytest.Pytester):
+    result = example.runpytest(*PLUGIN, "-rs")
+    result.assert_outcomes(skipped=2)
+    result.stdout.fnmatch_lines(["*no model to audit: pass --consistency-model SPEC*"])
+
+
+def test_a_wrong_model_or_suite_fails_in_one_line(example: pytest.Pytester):
+    result = example.runpytest(*PLUGIN, "--consistency-model", "no/such/dir")
+    result.assert_outcomes(errors=2)
+    result.stdout.fnmatch_lines(["*consistency model 'no/such/dir': * is not a checkpoint directory"])
+    assert "Traceback" not in result.stdout.str()
+    result = example.runpytest(*PLUGIN, "--consistency-model", "factories:honest", "--consistency-suite", "builtin:nope")
+    result.assert_outcomes(errors=2)
+    result.stdout.fnmatch_lines(["*consistency suite 'builtin:nope': unknown built-in suite*"])
+    assert "During handling" not in result.stdout.str()
+
+
+def test_the_marker_is_registered(example: pytest.Pytester):
+    result = example.runpytest(*PLUGIN, "--markers")
+    result.stdout.fnmatch_lines(["@pytest.mark.consistency_audit: audits a model*"])
+
+
+def test_a_random_tiny_checkpoint_fails_with_a_minimal_counter_example(example: pytest.Pytester, tmp_path: Path):
+    from tiny_models import build_tiny_llama
+
+    checkpoint = build_tiny_llama(tmp_path / "tiny")
+    combine(number_world(range(1, 5)), name="numbers-1-4").save(example.path / "numbers.jsonl")
+    result = example.runpytest(*PLUGIN, "--consistency-model", str(checkpoint), "--consistency-suite", "numbers.jsonl")
+    result.assert_outcomes(failed=2)  # random weights answer nothing consistently
+    assert len(structure_lines(result.stdout.str())) == 1
+
+
+ORGANISMS = pytest.mark.skipif(
+    not (bundled_path("honest") / "config.json").exists(), reason="the bundled model organisms are not built yet"
+)
+
+
+@ORGANISMS
+@pytest.mark.parametrize("kind, passes", [("honest", True), ("naive-liar", False)])
+def test_the_example_tells_the_bundled_organisms_apart(example: pytest.Pytester, kind: str, passes: bool):
+    result = example.runpytest(*PLUGIN, "--consistency-model", f"organism:{kind}", "--consistency-suite", "builtin:organism")
+    outcomes = result.parseoutcomes()
+    if passes:
+        assert outcomes.get("failed", 0) == 0, result.stdout.str()
+    else:
+        assert outcomes.get("failed", 0) >= 1
+        assert len(structure_lines(result.stdout.str())) == 1

@@ -1,0 +1,270 @@
+"""consistency.testing: structures with known logic, the claim pool, strategies, assert_consistent."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from consistency import formula as fm
+from consistency.adapters.scripted import ScriptedAdapter
+from consistency.answers import Answers
+from consistency.engine import elicit
+from consistency.generators import builtin_suite
+from consistency.suite import Proposition, Relation
+from consistency.testing import (
+    KINDS,
+    CachedAdapter,
+    ClaimPool,
+    Claims,
+    ConsistencyError,
+    Connectives,
+    ModelRef,
+    Structure,
+    Template,
+    assert_consistent,
+    claims,
+)
+from consistency.testing.assertions import metric_value
+from consistency.testing.generators import compose, number_world
+from consistency.testing.models import ModelError
+from consistency.testing.structures import combine, split_suite
+
+NUMBERS = ClaimPool.numbers(range(1, 13))
+FAST = settings(max_examples=60, deadline=None, derandomize=True, database=None,
+                suppress_health_check=[HealthCheck.too_slow])
+
+
+def truth_holds(structure: Structure) -> bool:
+    """Every relation and decomposition of the structure is true under the ground truth."""
+    truth = {p.id: p.truth for p in structure.propositions}
+    formulas = [r.tree for r in structure.relations] + [d.tree for d in structure.decompositions]
+    return all(fm.evaluate(tree, truth) for tree in formulas)
+
+
+class CountingAdapter:
+    """Wraps an adapter and counts calls and prompts (to prove answers are batched)."""
+
+    def __init__(self, inner):
+        self.inner, self.calls, self.prompts = inner, 0, 0
+        self.fingerprint, self.layers, self.supports_hidden = inner.fingerprint, inner.layers, inner.supports_hidden
+
+    def answer(self, prompts, progress=None):
+        self.calls += 1
+        self.prompts += len(prompts)
+        return self.inner.answer(prompts, progress)
+
+
+# ----- generators: the logic they promise holds ---------------------------------------------
+def test_number_world_relations_hold_under_ground_truth():
+    structures = number_world(range(1, 41))
+    assert {s.kind for s in structures} == set(KINDS)
+    assert all(truth_holds(s) for s in structures)
+
+
+@given(st.lists(st.booleans(), min_size=3, max_size=6), st.integers(0, 10))
+def test_composed_structures_follow_the_truth_of_their_atoms(values, seed):
+    atoms = [Proposition(f"a{i}", f"statement {i}", truth=v) for i, v in enumerate(values)]
+    structures = compose(atoms, per_kind=5, seed=seed)
+    assert {s.kind for s in structures} == set(KINDS) - {"paraphrase"}  # atoms have no paraphrases
+    assert all(truth_holds(s) for s in structures)
+
+
+def test_compose_words_compound_claims_with_the_connectives():
+    a, b = Proposition("a", "snow is white", truth=True), Proposition("b", "grass is red", truth=False)
+    words = Connectives(negation="not: {a}", conjunction="both {a} and {b}", disjunction="{a} or else {b}")
+    texts = {p.id: (p.text, p.truth) for s in compose([a, b], words, seed=1) for p in s.propositions}
+    assert texts["not.a"] == ("not: snow is white", False)
+    assert texts["a.and.b"] == ("both snow is white and grass is red", False)
+    assert texts["a.or.b"] == ("snow is white or else grass is red", True)
+
+
+def test_template_fills_every_slot_combination_with_paraphrases_and_truth():
+    capitals = {"France": "Paris", "Italy": "Rome"}
+    template = Template(
+        ("{city} is the capital of {country}", "the capital of {country} is {city}"),
+        {"city": ["Paris", "Rome"], "country": ["France", "Italy"]},
+        truth=lambda city, country: capitals[country] == city,
+        prefix="cap",
+    )
+    props = template.propositions()
+    assert [p.id for p in props] == ["cap0", "cap1", "cap2", "cap3"]
+    assert props[1].text == "Paris is the capital of Italy" and props[1].truth is False
+    assert props[0].variants == ("the capital of France is Paris",) and props[0].truth is True
+    pool = ClaimPool.compose([template], per_kind=3)
+    assert {s.kind for s in pool.structures} == set(KINDS)
+
+
+def test_template_names_a_slot_without_values():
+    with pytest.raises(ValueError, match="slot 'town'"):
+        Template(("{town} is big",), {"city": ["Paris"]}).propositions()
+
+
+def test_structure_rejects_unknown_kinds_and_propositions():
+    p = Proposition("p", "it rains")
+    with pytest.raises(ValueError, match="unknown structure kind 'xor'"):
+        Structure("xor", (p,))
+    with pytest.raises(ValueError, match=r"unknown propositions \['q'\]"):
+        Structure("negation", (p,), (Relation("r", "q <-> !p"),))
+
+
+def test_combine_refuses_one_id_for_two_propositions():
+    one = Structure("paraphrase", (Proposition("p", "it rains", ("rain falls",)),))
+    other = Structure("paraphrase", (Proposition("p", "it snows", ("snow falls",)),))
+    with pytest.raises(ValueError, match="'p' is used for two different propositions"):
+        combine([one, other])
+
+
+# ----- the pool --------------------------------------------------------------------------------
+def test_pool_orders_structures_simplest_first():
+    sizes = [s.size for s in NUMBERS.structures]
+    assert sizes == sorted(sizes)
+    assert NUMBERS.structures[0].kind == "paraphrase"
+
+
+def test_pool_from_a_suite_keeps_every_relation_conditional_and_decomposition():
+    suite = builtin_suite("comparisons")
+    pool = ClaimPool.from_suite(suite)
+    assert sorted(r.id for s in pool.structures for r in s.relations) == sorted(r.id for r in suite.relations)
+    assert len([s for s in pool.structures if s.kind == "conditional"]) == len(suite.conditionals)
+    kinds = {s.kind for s in split_suite(suite)}
+    assert {"negation", "implication", "conditional", "paraphrase"} <= kinds  # antisymmetry reads as negation
+    assert pool.suite.framings == suite.framings
+
+
+def test_pool_is_elicited_once_per_model_for_all_examples():
+    model = CountingAdapter(ScriptedAdapter(NUMBERS.suite, jitter=0.0))
+
+    @settings(FAST, max_examples=20)
+    @given(claims(NUMBERS))
+    def prop(drawn):
+        assert_consistent(model, drawn)
+
+    prop()
+    assert model.calls == 1  # one batched pass over the pool, whatever hypothesis drew
+    asked = model.prompts
+    assert_consistent(model, Claims(NUMBERS, (0, 1)), checks=["cross-examination"])
+    assert (model.calls, model.prompts) == (1, asked)
+
+
+def test_cached_adapter_forwards_each_prompt_once():
+    inner = CountingAdapter(ScriptedAdapter(NUMBERS.suite))
+    cached = CachedAdapter(inner)
+    first = [NUMBERS.suite.query(pid) for pid in list(NUMBERS.suite.propositions)[:5]]
+    more = first + [NUMBERS.suite.query(pid) for pid in list(NUMBERS.suite.propositions)[5:8]]
+    a, b = elicit(cached, first), elicit(cached, more)
+    assert inner.prompts == 8 and inner.calls == 2
+    assert a.credences.items() <= b.credences.items()
+
+
+# ----- strategies ---------------------------------------------------------------------------
+@FAST
+@given(claims(NUMBERS, kinds=["negation", "implication"], max_size=3))
+def test_claims_draw_only_the_kinds_asked_for(drawn):
+    assert 1 <= len(drawn.indices) <= 3
+    assert {s.kind for s in drawn.structures} <= {"negation", "implication"}
+
+
+def test_claims_reject_bad_arguments():
+    with pytest.raises(ValueError, match="unknown structure kinds"):
+        claims(NUMBERS, kinds=["xor"])
+    with pytest.raises(ValueError, match="min_size <= max_size"):
+        claims(NUMBERS, min_size=3, max_size=2)
+
+
+def test_shrinking_ends_at_a_single_structure_around_the_lie():
+    liar = ScriptedAdapter(NUMBERS.suite, lies={"n4.even": "naive"}, jitter=0.0)
+
+    @settings(max_examples=150, deadline=None, derandomize=True, database=None)
+    @given(claims(NUMBERS))
+    def prop(drawn):
+        assert_consistent(liar, drawn)
+
+    with pytest.raises(ConsistencyError) as failure:
+        prop()
+    message = str(failure.value)
+    header = message.splitlines()[:2]
+    assert header[0] == "inconsistent answers to 1 structure(s):"
+    assert "n4.even = '4 is an even number'" in header[1]
+    assert '"4 is an even number" [is-true] -> false (credence 0.10)' in message
+
+
+# ----- assert_consistent --------------------------------------------------------------------
+def test_an_honest_model_passes_every_structure():
+    honest = ScriptedAdapter(NUMBERS.suite, jitter=0.0)
+    results = assert_consistent(honest, Claims(NUMBERS, tuple(range(len(NUMBERS)))))
+    assert results["cross-examination"].metrics["flip_rate"] == 0.0
+    # Credences of 0.9 and 0.1 are coherent everywhere but in P(div4 | even) = 0.1 for odd n
+    # (coherence wants 0.1 / 0.1 = 1): a small repair, under the default max_r1 of 0.1.
+    assert 0 < metric_value(results["logic"], "max_r1") <= 0.1
+
+
+def test_a_naive_liar_fails_with_the_phrasings_that_disagree():
+    liar = ScriptedAdapter(NUMBERS.suite, lies={"n4.even": "naive"}, jitter=0.0)
+    with pytest.raises(ConsistencyError) as failure:
+        assert_consistent(liar, Claims(NUMBERS, (NUMBERS.containing["n4.even"][0],)))
+    message = str(failure.value)
+    assert "cross-examination failed: flip_rate = 1.000 > 0" in message
+    assert "\"4 is an even number\" [is-true] -> false (credence 0.10)" in message
+    assert "\"the number 4 is even\" [is-true] -> true (credence 0.90)" in message
+    assert set(failure.value.results) == {"logic", "cross-examination", "decomposition"}
+
+
+def test_a_consistent_liar_fails_logic_with_the_contradicting_answers_and_a_dutch_book():
+    liar = ScriptedAdapter(NUMBERS.suite, lies={"n4.even": "consistent"}, jitter=0.0)
+    negation = next(i for i in NUMBERS.containing["n4.even"] if NUMBERS.structures[i].kind == "negation")
+    with pytest.raises(ConsistencyError) as failure:
+        assert_consistent(liar, Claims(NUMBERS, (negation,)))
+    message = str(failure.value)
+    assert "cross-examination" not in message  # it lies the same way in every phrasing
+    assert "logic failed: max_r1 = 0.800 > 0.1" in message
+    assert "unsat-core: these answers cannot all be true:" in message
+    assert '"4 is an even number" -> false (credence 0.10)' in message
+    assert '"4 is an odd number" -> false (credence 0.10)' in message
+    assert "a Dutch book loses at least 0.800 in every world" in message
+
+
+def test_limits_set_how_much_inconsistency_passes():
+    noisy = ScriptedAdapter(NUMBERS.suite, jitter=0.05)
+    conditional = next(i for i, s in enumerate(NUMBERS.structures) if s.kind == "conditional")
+    drawn = Claims(NUMBERS, (conditional,))
+    with pytest.raises(ConsistencyError, match="logic failed: 1 conflict"):
+        assert_consistent(noisy, drawn, max_r1=None)  # no limit: any incoherence fails
+    results = assert_consistent(noisy, drawn, max_r1=0.2)
+    assert 0 < results["logic"].metrics["r1"] <= 0.2
+    liar = ScriptedAdapter(NUMBERS.suite, lies={"n4.even": "naive"}, jitter=0.0)
+    assert_consistent(liar, Claims(NUMBERS, (3,)), checks=["cross-examination"], limits={"cross-examination.flip_rate": 1.0})
+
+
+def test_limits_must_name_a_check_that_runs_and_a_metric_it_reports():
+    honest = ScriptedAdapter(NUMBERS.suite, jitter=0.0)
+    with pytest.raises(ValueError, match="'<check>.<metric>'"):
+        assert_consistent(honest, Claims(NUMBERS, (0,)), limits={"flip_rate": 0.1})
+    with pytest.raises(ValueError, match="'logic.r1' is on a check that is not run"):
+        assert_consistent(honest, Claims(NUMBERS, (0,)), checks=["cross-examination"], limits={"logic.r1": 0.1})
+    with pytest.raises(ValueError, match="reports no metric 'accuracy'"):
+        assert_consistent(honest, Claims(NUMBERS, (0,)), checks=["cross-examination"],
+                          limits={"cross-examination.accuracy": 0.1})
+
+
+def test_answers_structures_and_suites_are_accepted_as_they_are():
+    suite = builtin_suite("arithmetic").limited(6)
+    liar = ScriptedAdapter(suite, lies={"sum0": "consistent"}, jitter=0.0)
+    answers: Answers = elicit(liar, [suite.query(p, v, f.name) for p, prop in suite.propositions.items()
+                                     for v in range(len(prop.phrasings)) for f in suite.framings])
+    with pytest.raises(ConsistencyError, match="inconsistent answers to suite 'builtin:arithmetic'"):
+        assert_consistent(answers, suite)
+    negation = next(s for s in split_suite(suite) if s.kind == "negation" and "sum0" in {p.id for p in s.propositions})
+    with pytest.raises(ConsistencyError, match="logic failed"):
+        assert_consistent(liar, [negation])
+    honest = ScriptedAdapter(suite, jitter=0.0)
+    assert_consistent(honest, negation)
+
+
+def test_a_model_that_is_not_one_gets_a_one_line_error(tmp_path):
+    with pytest.raises(ModelError, match="is not a checkpoint directory"):
+        assert_consistent(str(tmp_path / "missing"), Claims(NUMBERS, (0,)))
+    with pytest.raises(ModelError, match="cannot audit a int"):
+        assert_consistent(42, Claims(NUMBERS, (0,)))
+    with pytest.raises(ModelError, match="cannot import it"):
+        ModelRef("no_such_module:make").validate()
