@@ -151,8 +151,8 @@ def test_auto_batch_size_halves_on_out_of_memory(model_dir, prompts, batched, mo
     progress = []
     got = [a.p_yes for a in adapter.answer(prompts, progress=progress.append)]
     np.testing.assert_allclose(got, expected, atol=1e-6)
-    # 43 prompts under the CPU's auto start of 64: one batch, halved until a batch fits.
-    assert seen[:5] == [43, 32, 16, 8, 4] and set(seen[5:]) <= {4, 3}
+    # The CPU's auto start of 32, halved until a batch fits, then kept.
+    assert seen[:4] == [32, 16, 8, 4] and set(seen[4:]) <= {4, 3}
     assert adapter.batch_size == 4 and sum(progress) == len(prompts)
 
 
@@ -166,6 +166,16 @@ def test_fixed_batch_size_out_of_memory_is_a_one_line_error(model_dir, prompts, 
     with pytest.raises(AdapterError, match="out of memory at batch size 8") as error:
         adapter.answer(prompts)
     assert "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize("size", [0, "00", -1, 2.5, "many"])
+def test_bad_batch_size_is_a_one_line_error(model_dir, size):
+    with pytest.raises(AdapterError, match="batch size must be 'auto' or a positive integer"):
+        HFAdapter(model_dir, device="cpu", batch_size=size)
+
+
+def test_batch_size_given_as_text(model_dir):
+    assert HFAdapter(model_dir, device="cpu", batch_size="8").batch_size == 8
 
 
 # ----- setup: layers, answer words, fingerprint ---------------------------------------

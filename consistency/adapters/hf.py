@@ -37,7 +37,7 @@ DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch
 AUTO_LAYER_COUNT = 6  # layers captured by layers="auto" when the model has more than this
 # Auto batch sizes start high and halve on out-of-memory. On a GPU, big batches are what
 # fills the matrix units; on a CPU, throughput flattens beyond a few dozen prompts.
-AUTO_BATCH_SIZE = {"cuda": 1024, "cpu": 64}
+AUTO_BATCH_SIZE = {"cuda": 1024, "cpu": 32}
 # Weight files above this size are fingerprinted by size, mtime and their first and last MiB
 # instead of a full hash (hashing tens of GB would dominate a short audit). A weight file
 # changed in place without changing any of those would be missed; copying it changes mtime.
@@ -65,7 +65,7 @@ class HFAdapter:
         layers: Literal["auto"] | Sequence[int] = "auto",
         device: DeviceName = "auto",
         dtype: DtypeName = "auto",
-        batch_size: Literal["auto"] | int = "auto",
+        batch_size: Literal["auto"] | int | str = "auto",  # an integer as text is accepted (CLI)
         trust_remote_code: bool = False,
     ):
         self.directory = _resolve(path_or_id)
@@ -73,9 +73,7 @@ class HFAdapter:
         self.device = torch.device(_device(device))
         self.dtype = _dtype(dtype, self.device)
         self._auto_batch = batch_size == "auto"
-        if not self._auto_batch and not (isinstance(batch_size, int) and batch_size >= 1):
-            raise AdapterError(f"batch size must be 'auto' or a positive integer, got {batch_size!r}")
-        self.batch_size = AUTO_BATCH_SIZE[self.device.type] if self._auto_batch else int(batch_size)
+        self.batch_size = AUTO_BATCH_SIZE[self.device.type] if self._auto_batch else _positive_int(batch_size)
 
         config = _load_config(self.directory, trust_remote_code)
         self.tokenizer = _load_tokenizer(self.directory, trust_remote_code)
@@ -115,19 +113,11 @@ class HFAdapter:
         while start < len(order):
             rows = order[start : start + self.batch_size]
             want_hidden = any(prompts[i].want_hidden for i in rows)
-            try:
-                p_yes, hidden = self._forward([encoded[i] for i in rows], want_hidden)
-            except RuntimeError as error:  # torch.OutOfMemoryError is a RuntimeError
-                if not _is_oom(error):
-                    raise
-                oom = True
-            else:
-                oom = False
-            if oom:
-                # Outside the except block, so the failed batch's tensors (held by the
-                # traceback) are gone before the allocator cache is emptied.
+            result = self._try_forward([encoded[i] for i in rows], want_hidden)
+            if result is None:  # out of memory: retry the same prompts in a smaller batch
                 self._back_off(len(encoded[rows[0]].ids))
                 continue
+            p_yes, hidden = result
             for j, i in enumerate(rows):
                 states = {site: hidden[j, s] for s, site in enumerate(SITES)} if prompts[i].want_hidden else {}
                 out[i] = PromptAnswer(float(p_yes[j]), states)
@@ -135,6 +125,17 @@ class HFAdapter:
             if progress:
                 progress(len(rows))
         return out  # type: ignore[return-value]
+
+    def _try_forward(self, batch: list[_Encoded], want_hidden: bool) -> tuple[np.ndarray, np.ndarray] | None:
+        """The forward pass, or None when it ran out of memory."""
+        try:
+            return self._forward(batch, want_hidden)
+        except RuntimeError as error:  # torch.OutOfMemoryError is a RuntimeError
+            if _is_oom(error):
+                # Returning (rather than backing off in here) lets the traceback, and the
+                # failed batch's tensors it holds, go before the allocator cache is emptied.
+                return None
+            raise
 
     def _back_off(self, n_tokens: int) -> None:
         if not self._auto_batch or self.batch_size == 1:
@@ -379,6 +380,13 @@ def _answer_ids(tokenizer, words: Sequence[str], which: str, name: str) -> list[
             f"(tried {', '.join(map(repr, tried))}); pass answer words it encodes as one token"
         )
     return ids
+
+
+def _positive_int(value: int | str) -> int:
+    text = str(value).strip()
+    if not text.isdigit() or int(text) < 1:  # rejects 2.5, -1, 0 and "x" alike
+        raise AdapterError(f"batch size must be 'auto' or a positive integer, got {value!r}")
+    return int(text)
 
 
 def _accepts(model, argument: str) -> bool:
