@@ -49,11 +49,13 @@ def check_site(site: str) -> str:
     return site
 
 
-def check_layers(layers: str | Sequence[int]) -> str | tuple[int, ...]:
-    if layers == "auto":
-        return "auto"
+def check_layers(layers: str | Sequence[int], named: tuple[str, ...] = ("auto",)) -> str | tuple[int, ...]:
+    """``layers`` as one of the ``named`` choices or a tuple of layer numbers."""
+    if isinstance(layers, str) and layers in named:
+        return layers
     if isinstance(layers, str) or not all(isinstance(x, int) and not isinstance(x, bool) for x in layers):
-        raise ProbeError(f"layers must be 'auto' or a list of layer numbers, got {layers!r}")
+        choices = ", ".join(repr(n) for n in named)
+        raise ProbeError(f"layers must be {choices} or a list of layer numbers, got {layers!r}")
     if not layers:
         raise ProbeError("layers must name at least one layer")
     return tuple(layers)
@@ -62,7 +64,7 @@ def check_layers(layers: str | Sequence[int]) -> str | tuple[int, ...]:
 def captured_layers(requested: str | tuple[int, ...], answers: Answers, context: RunContext) -> tuple[int, ...]:
     """Layers to sweep: the captured ones; explicit requests must be among them."""
     captured = tuple(context.layers or answers.layers)
-    if requested != "auto":
+    if not isinstance(requested, str):
         missing = [layer for layer in requested if layer not in captured]
         if missing:
             raise ProbeError(f"layers {missing} were not captured (captured: {list(captured)})")
@@ -113,7 +115,7 @@ class ProbeCheck:
         if folds < 2:
             raise ProbeError(f"folds must be at least 2, got {folds}")
         self.method = method
-        self.layers = check_layers(layers)
+        self.layers = check_layers(layers, ("auto", "best"))
         self.site = check_site(site)
         self.fpr = check_fpr(fpr)
         self.folds = folds
@@ -197,12 +199,13 @@ class ProbeCheck:
         )
         by_layer = {fit.layer: fit for fit in fits}
         informative = earliest_informative({fit.layer: fit.cv_auroc for fit in fits})
-        if self.layers != "auto":
+        best = max(fits, key=lambda f: np.nan_to_num(f.cv_auroc, nan=-1.0)).layer
+        if not isinstance(self.layers, str):
             chosen = list(self.layers)
-        elif informative is not None:
+        elif self.layers == "auto" and informative is not None:
             chosen = [informative]
-        else:  # nothing beats chance: read the best layer anyway, the threshold keeps it quiet
-            chosen = [max(fits, key=lambda f: np.nan_to_num(f.cv_auroc, nan=-1.0)).layer]
+        else:  # "best", or nothing beats chance: the threshold then keeps the probe quiet
+            chosen = [best]
 
         # the reading: the chosen layers' P(true), averaged
         oof = np.mean([by_layer[layer].oof for layer in chosen], axis=0)

@@ -40,6 +40,12 @@ def check_features(X: np.ndarray, what: str = "features", ndim: int = 2) -> np.n
     return X
 
 
+def check_width(X: np.ndarray, fitted: int) -> None:
+    """Rows to predict must have the width the probe was fitted on."""
+    if X.shape[-1] != fitted:
+        raise ProbeError(f"the probe was fitted on {fitted} features, got {X.shape[-1]}")
+
+
 def check_labels(y: np.ndarray, n: int) -> np.ndarray:
     """Binary labels as a float64 vector of length ``n`` with both classes present."""
     y = np.asarray(y)

@@ -16,14 +16,14 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from probes.base import ProbeError, Standardizer, check_features, check_labels, sigmoid, single_threaded
+from probes.base import ProbeError, Standardizer, check_features, check_labels, check_width, sigmoid, single_threaded
 from probes.metrics import auroc
 
 
 class CCSProbe:
     def __init__(self, n_restarts: int = 10, max_iter: int = 100, l2: float = 1e-3, seed: int = 0):
         if n_restarts < 1:
-            raise ValueError(f"n_restarts must be >= 1, got {n_restarts}")
+            raise ProbeError(f"n_restarts must be >= 1, got {n_restarts}")
         self.n_restarts = n_restarts
         self.max_iter = max_iter
         self.l2 = l2
@@ -84,6 +84,7 @@ class CCSProbe:
         if self.normalize is None or self.weight is None:
             raise RuntimeError("CCSProbe.predict_proba called before fit")
         X = self._pairs(X)
+        check_width(X, len(self.weight))
         p_pos = sigmoid(self.normalize[0](X[:, 0]) @ self.weight + self.bias)
         p_neg = sigmoid(self.normalize[1](X[:, 1]) @ self.weight + self.bias)
         return (p_pos + 1 - p_neg) / 2

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from probes.base import Standardizer, check_features, check_labels, sigmoid, single_threaded
+from probes.base import ProbeError, Standardizer, check_features, check_labels, check_width, sigmoid, single_threaded
 
 
 class LogisticProbe:
@@ -18,7 +18,7 @@ class LogisticProbe:
 
     def __init__(self, l2: float = 1e-2, max_iter: int = 200):
         if l2 < 0:
-            raise ValueError(f"l2 must be >= 0, got {l2}")
+            raise ProbeError(f"l2 must be >= 0, got {l2}")
         self.l2 = l2
         self.max_iter = max_iter
         self.standardize: Standardizer | None = None
@@ -58,8 +58,7 @@ class LogisticProbe:
         if self.standardize is None or self.weight is None:
             raise RuntimeError("LogisticProbe.predict_proba called before fit")
         X = check_features(X)
-        if X.shape[1] != len(self.weight):
-            raise ValueError(f"probe was fitted on {len(self.weight)} features, got {X.shape[1]}")
+        check_width(X, len(self.weight))
         return self.standardize(X) @ self.weight + self.bias
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from probes.base import check_features, check_labels, sigmoid
+from probes.base import check_features, check_labels, check_width, sigmoid
 
 
 def ledoit_wolf_solve(X: np.ndarray, v: np.ndarray) -> np.ndarray:
@@ -72,8 +72,7 @@ class MassMeanProbe:
         if self.weight is None or self.midpoint is None:
             raise RuntimeError("MassMeanProbe.predict_proba called before fit")
         X = check_features(X)
-        if X.shape[1] != len(self.weight):
-            raise ValueError(f"probe was fitted on {len(self.weight)} features, got {X.shape[1]}")
+        check_width(X, len(self.weight))
         return (X - self.midpoint) @ self.weight + self.bias
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:

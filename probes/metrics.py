@@ -68,8 +68,9 @@ def stratified_folds(labels: np.ndarray, k: int, rng: np.random.Generator) -> np
 
 def out_of_fold(
     make_probe: Callable[[], Probe], X: np.ndarray, y: np.ndarray, k: int, rng: np.random.Generator
-) -> np.ndarray:
-    """P(true) for every row from a probe that never saw it (stratified ``k``-fold cross-fitting).
+) -> tuple[np.ndarray, list[Probe]]:
+    """P(true) for every row from a probe that never saw it (stratified ``k``-fold cross-fitting),
+    and the ``k`` fold probes.
 
     In-sample predictions are overconfident; thresholds calibrated on them would flag far more
     honest claims than the nominal rate.
@@ -78,10 +79,13 @@ def out_of_fold(
     k = max(2, min(k, int(y.sum()), int(len(y) - y.sum())))  # every fold must see both classes
     folds = stratified_folds(y, k, rng)
     out = np.empty(len(y), dtype=np.float64)
+    probes = []
     for fold in range(k):
         held = folds == fold
-        out[held] = make_probe().fit(X[~held], y[~held]).predict_proba(X[held])
-    return out
+        probe = make_probe().fit(X[~held], y[~held])
+        out[held] = probe.predict_proba(X[held])
+        probes.append(probe)
+    return out, probes
 
 
 def calibrated_threshold(null_scores: np.ndarray, fpr: float) -> float:

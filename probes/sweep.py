@@ -24,11 +24,14 @@ EMBEDDING_LAYER = 0
 @dataclass
 class LayerFit:
     layer: int
-    probe: Probe  # fitted on the whole trusted split
+    probes: list[Probe]  # one per cross-fitting fold
     oof: np.ndarray  # out-of-fold P(true) on the trusted split
     cv_auroc: float
     cv_ci: tuple[float, float]
-    eval_proba: np.ndarray | None = None  # the full probe's P(true) on the evaluated rows
+    # the fold probes' mean P(true) on the evaluated rows: the same probes that produced the
+    # out-of-fold readings, so thresholds set on those readings carry over (a probe refitted on
+    # all trusted rows would be more confident than the readings it was calibrated on)
+    eval_proba: np.ndarray | None = None
     eval_auroc: float = float("nan")  # against the evaluated rows' truth, where known
     eval_ci: tuple[float, float] = (float("nan"), float("nan"))
 
@@ -53,18 +56,16 @@ def sweep_layers(
     folds: int = 5,
     n_boot: int = 1000,
 ) -> list[LayerFit]:
-    """Fit and score a probe at every layer of ``train`` (layer -> feature rows).
+    """Cross-fit and score probes at every layer of ``train`` (layer -> feature rows).
 
     ``evaluate`` holds the audited rows per layer; ``y_eval`` their truth (NaN where unknown).
     """
     fits = []
     for layer, X in train.items():
-        oof = out_of_fold(make_probe, X, y_train, folds, rng)
-        fit = LayerFit(
-            layer, make_probe().fit(X, y_train), oof, auroc(oof, y_train), bootstrap_auroc_ci(oof, y_train, rng, n_boot)
-        )
+        oof, probes = out_of_fold(make_probe, X, y_train, folds, rng)
+        fit = LayerFit(layer, probes, oof, auroc(oof, y_train), bootstrap_auroc_ci(oof, y_train, rng, n_boot))
         if evaluate is not None:
-            fit.eval_proba = fit.probe.predict_proba(evaluate[layer])
+            fit.eval_proba = np.mean([probe.predict_proba(evaluate[layer]) for probe in probes], axis=0)
             if y_eval is not None:
                 known = ~np.isnan(y_eval)
                 fit.eval_auroc = auroc(fit.eval_proba[known], y_eval[known])

@@ -23,17 +23,20 @@ import torch
 
 from consistency.answers import Answers
 from consistency.suite import Suite
-from probes.base import ProbeError, Standardizer, check_features, sigmoid, single_threaded
+from probes.base import ProbeError, Standardizer, check_features, check_width, sigmoid, single_threaded
 
 WeakSource = Literal["suite", "noise", "answers"]
 WEAK_SOURCES: tuple[str, ...] = ("suite", "noise", "answers")
 
 
 class AuxConfidenceHead:
-    """A linear head fitted with Adam on the auxiliary-confidence loss.
+    """A linear head fitted with Adam on the auxiliary-confidence loss, plus ``l2 / 2 * |w|^2``.
 
     ``aux_max=0`` gives plain cross-entropy (used for the ceiling, a head trained on truth).
-    Features are standardised with the training rows' statistics.
+    Features are standardised with the training rows' statistics. The defaults (Adam at 1e-3,
+    200 steps, L2 0.1) were the best of a small grid on synthetic noisy-label data with 16 to
+    512 features; a higher learning rate or more steps lets the head memorise the weak labels'
+    errors.
     """
 
     def __init__(
@@ -43,19 +46,21 @@ class AuxConfidenceHead:
         steps: int = 200,
         batch_size: int = 64,
         lr: float = 1e-3,
-        weight_decay: float = 1e-2,
+        l2: float = 1e-1,
         seed: int = 0,
     ):
         if not 0.0 <= aux_max <= 1.0:
-            raise ValueError(f"aux_max must be in [0, 1], got {aux_max}")
+            raise ProbeError(f"aux_max must be in [0, 1], got {aux_max}")
         if not 0.0 < warmup <= 1.0:
-            raise ValueError(f"warmup must be in (0, 1], got {warmup}")
+            raise ProbeError(f"warmup must be in (0, 1], got {warmup}")
+        if steps < 1 or batch_size < 2:
+            raise ProbeError(f"steps must be >= 1 and batch_size >= 2, got {steps} and {batch_size}")
         self.aux_max = aux_max
         self.warmup = warmup
         self.steps = steps
         self.batch_size = batch_size
         self.lr = lr
-        self.weight_decay = weight_decay
+        self.l2 = l2
         self.seed = seed
         self.standardize: Standardizer | None = None
         self.weight: np.ndarray | None = None
@@ -82,7 +87,7 @@ class AuxConfidenceHead:
         generator = torch.Generator().manual_seed(self.seed)
         w = torch.zeros(Z.shape[1], dtype=torch.float64, requires_grad=True)
         b = torch.tensor(float(np.log(balance / (1 - balance))), dtype=torch.float64, requires_grad=True)
-        optimizer = torch.optim.AdamW([w, b], lr=self.lr, weight_decay=self.weight_decay)
+        optimizer = torch.optim.Adam([w, b], lr=self.lr)
         batch = min(self.batch_size, len(X))
         order = torch.randperm(len(X), generator=generator)
         cursor = 0
@@ -95,13 +100,9 @@ class AuxConfidenceHead:
             loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, targets[rows])
             a = self.aux_weight(step)
             if a > 0:
-                with torch.no_grad():
-                    # harden at the quantile that labels the same share of the batch "true" as
-                    # the weak labels do overall, so self-training cannot drift to one class
-                    cut = torch.quantile(logits, 1 - balance)
-                    hardened = (logits > cut).to(torch.float64)
-                aux = torch.nn.functional.binary_cross_entropy_with_logits(logits, hardened)
+                aux = torch.nn.functional.binary_cross_entropy_with_logits(logits, harden(logits.detach(), balance))
                 loss = (1 - a) * loss + a * aux
+            loss = loss + 0.5 * self.l2 * (w @ w)  # L2 on the weights, not the bias
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
@@ -113,7 +114,16 @@ class AuxConfidenceHead:
         if self.standardize is None or self.weight is None:
             raise RuntimeError("AuxConfidenceHead.predict_proba called before fit")
         X = check_features(X)
+        check_width(X, len(self.weight))
         return sigmoid(self.standardize(X) @ self.weight + self.bias)
+
+
+def harden(logits: torch.Tensor, balance: float) -> torch.Tensor:
+    """0/1 targets from the head's own logits, cut at the quantile that labels a ``balance``
+    share of the batch "true" (the weak labels' share), so self-training cannot drift to one
+    class."""
+    cut = torch.quantile(logits, 1 - balance)
+    return (logits > cut).to(logits.dtype)
 
 
 # ----- weak labels ---------------------------------------------------------------------
