@@ -14,9 +14,11 @@ from typing import Iterator, Protocol, runtime_checkable
 import numpy as np
 import torch
 
+from consistency.errors import UserError
 
-class ProbeError(ValueError):
-    """Unusable probe input (one line, shown to the user as is)."""
+
+class ProbeError(UserError, ValueError):
+    """Unusable probe input or option (one line; the CLI shows it as an ``error:`` line)."""
 
 
 @runtime_checkable
