@@ -9,7 +9,9 @@ row), so a shard is self-describing; the manifest lists the shards and the finge
 Every file is written to a temporary name and renamed into place (atomic on POSIX), so a kill
 never leaves a half-written shard or manifest. A shard renamed into place before the process
 died, but not yet listed in the manifest, is adopted the next time the cache is opened: at
-most the chunk being computed is lost.
+most the chunk being computed is lost. Damage from outside (a disk fault, a hand edit) heals
+itself: an unreadable manifest is rebuilt from the shards, a corrupt shard is set aside
+(renamed ``*.corrupt``) and its answers are computed again.
 
 An entry's key hashes the adapter fingerprint (model, tokenizer, answer words, dtype and
 captured layers), the prompt text (template included) and the statement's end offset.
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import uuid
 from dataclasses import dataclass
@@ -26,13 +29,15 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 import numpy as np
-from safetensors import safe_open
+from safetensors import SafetensorError, safe_open
 from safetensors.numpy import save_file
 
 from consistency.adapters.base import Prompt, PromptAnswer
 
 CACHE_FORMAT = 1
 MANIFEST = "manifest.json"
+
+log = logging.getLogger(__name__)
 
 
 class CacheError(Exception):
@@ -77,29 +82,41 @@ class AnswerCache:
 
     # ----- reading ------------------------------------------------------------------
     def _load(self) -> None:
-        manifest_path = self.path / MANIFEST
-        listed: list[str] = []
-        if manifest_path.exists():
-            try:
-                manifest = json.loads(manifest_path.read_text())
-                listed = list(manifest["shards"])
-                stored = manifest["fingerprint"], manifest["format"]
-            except (OSError, ValueError, KeyError, TypeError) as error:
-                raise CacheError(f"unreadable cache manifest {manifest_path}: {error}") from None
-            if stored != (self.fingerprint, CACHE_FORMAT):
-                raise CacheError(f"cache manifest {manifest_path} belongs to another model or format")
-        # Adopt complete shards the manifest does not list yet (killed between the two renames).
-        on_disk = sorted(p.name for p in self.path.glob("shard-*.safetensors"))
-        for name in [*listed, *(n for n in on_disk if n not in listed)]:
+        listed = self._read_manifest()
+        on_disk = set(p.name for p in self.path.glob("shard-*.safetensors"))
+        # Listed shards first (their order decides which duplicate wins), then complete shards
+        # the manifest does not list yet (the process died between the two renames).
+        for name in [*(n for n in listed if n in on_disk), *sorted(on_disk - set(listed))]:
             self._index_shard(name)
 
-    def _index_shard(self, name: str) -> None:
+    def _read_manifest(self) -> list[str]:
+        path = self.path / MANIFEST
+        if not path.exists():
+            return []
         try:
-            with safe_open(str(self.path / name), framework="np") as shard:
+            manifest = json.loads(path.read_text())
+            listed = [str(name) for name in manifest["shards"]]
+            stored = manifest["fingerprint"], manifest["format"]
+        except (OSError, ValueError, KeyError, TypeError):
+            # Shards are self-describing, so an unreadable index costs nothing: rebuild it.
+            log.warning("cache manifest %s is unreadable; rebuilding it from the shards", path)
+            return []
+        if stored != (self.fingerprint, CACHE_FORMAT):
+            # Never touch a cache written by another format or model: refuse instead.
+            raise CacheError(f"the cache in {self.path} has another format or model; point the cache elsewhere")
+        return listed
+
+    def _index_shard(self, name: str) -> None:
+        path = self.path / name
+        try:
+            with safe_open(str(path), framework="np") as shard:
                 meta = shard.metadata() or {}
             keys, hidden_rows = json.loads(meta["keys"]), json.loads(meta["hidden_rows"])
-        except (OSError, ValueError, KeyError) as error:
-            raise CacheError(f"corrupt cache shard {self.path / name}: {error}") from None
+        except (SafetensorError, OSError, ValueError, KeyError, TypeError) as error:
+            # Atomic writes make this a disk fault or a hand edit; its answers are recomputed.
+            log.warning("cache shard %s is corrupt (%s); setting it aside and recomputing it", path, error)
+            os.replace(path, path.with_name(name + ".corrupt"))
+            return
         self._add(name, keys, hidden_rows)
 
     def _add(self, shard: str, keys: Sequence[str], hidden_rows: Sequence[int]) -> None:

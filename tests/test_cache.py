@@ -170,13 +170,38 @@ def test_cache_of_another_model_is_refused(tmp_path, suite):
         elicit(liar, [suite.query("p0")], cache=AnswerCache(tmp_path, honest.fingerprint))
 
 
-def test_unreadable_manifest_is_a_one_line_error(tmp_path, suite):
+def test_unreadable_manifest_is_rebuilt_from_the_shards(tmp_path, suite):
+    adapter = ScriptedAdapter(suite)
+    prompts = unique_prompts(all_queries(suite))
+    cache = AnswerCache(tmp_path, adapter.fingerprint)
+    cache.put(prompts[:4], adapter.answer(prompts[:4]))
+    (cache.path / "manifest.json").write_text("{not json")
+    assert AnswerCache(tmp_path, adapter.fingerprint).missing(prompts[:4]) == []
+
+
+def test_corrupt_shard_is_set_aside_and_recomputed(tmp_path, suite):
+    adapter = Counting(ScriptedAdapter(suite))
+    queries = [suite.query(pid) for pid in suite.propositions]
+    elicit(adapter, queries, cache=AnswerCache(tmp_path, adapter.fingerprint), chunk_size=6)
+    cache_dir = AnswerCache(tmp_path, adapter.fingerprint).path
+    broken = sorted(cache_dir.glob("shard-*.safetensors"))[0]
+    broken.write_bytes(b"\x00" * 100)
+    adapter.asked.clear()
+
+    answers = elicit(adapter, queries, cache=AnswerCache(tmp_path, adapter.fingerprint), chunk_size=6)
+    assert len(adapter.asked) == 6 and len(answers.credences) == len(queries)
+    assert (cache_dir / (broken.name + ".corrupt")).exists()
+
+
+def test_cache_of_another_format_is_refused_untouched(tmp_path, suite):
     adapter = ScriptedAdapter(suite)
     cache = AnswerCache(tmp_path, adapter.fingerprint)
-    (cache.path / "manifest.json").write_text("{not json")
-    with pytest.raises(CacheError) as error:
+    manifest = {"format": 99, "fingerprint": adapter.fingerprint, "shards": []}
+    (cache.path / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(CacheError, match="another format or model") as error:
         AnswerCache(tmp_path, adapter.fingerprint)
-    assert "manifest" in str(error.value) and "\n" not in str(error.value)
+    assert "\n" not in str(error.value)
+    assert json.loads((cache.path / "manifest.json").read_text()) == manifest
 
 
 def test_manifest_lists_the_shards(tmp_path, suite):

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from consistency.adapters.base import AdapterError, Prompt
-from consistency.adapters.hf import HFAdapter
+from consistency.adapters.hf import HFAdapter, _choose_layers
 from consistency.cache import AnswerCache
 from consistency.engine import elicit, unique_prompts
 from consistency.suite import Conditional, Proposition, Suite
@@ -134,6 +134,10 @@ def test_answers_come_back_in_input_order_and_hidden_only_where_asked(adapter, p
         assert bool(answer.hidden) == prompt.want_hidden
 
 
+def test_no_prompts_no_work(adapter):
+    assert adapter.answer([]) == []
+
+
 # ----- batch size ----------------------------------------------------------------------
 def test_auto_batch_size_halves_on_out_of_memory(model_dir, prompts, batched, monkeypatch):
     adapter = HFAdapter(model_dir, device="cpu", dtype="float32", batch_size="auto")
@@ -180,7 +184,8 @@ def test_batch_size_given_as_text(model_dir):
 
 # ----- setup: layers, answer words, fingerprint ---------------------------------------
 def test_layers_auto_and_explicit(model_dir):
-    assert HFAdapter(model_dir, device="cpu").layers == (0, 1, 2, 3)
+    assert HFAdapter(model_dir, device="cpu").layers == (0, 1, 2, 3)  # small model: all of them
+    assert _choose_layers("auto", 22) == (0, 4, 9, 13, 18, 22)  # a 1.1B Llama: six, ends included
     assert HFAdapter(model_dir, device="cpu", layers=[3, 1, 3]).layers == (1, 3)
     with pytest.raises(AdapterError, match=r"within 0\.\.3"):
         HFAdapter(model_dir, device="cpu", layers=[4])

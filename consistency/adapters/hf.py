@@ -34,7 +34,10 @@ DeviceName = Literal["auto", "cpu", "cuda"]
 DtypeName = Literal["auto", "float32", "bfloat16", "float16"]
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
-AUTO_LAYER_COUNT = 6  # layers captured by layers="auto" when the model has more than this
+# layers="auto": every layer of a model with up to 8 blocks, else 6 evenly spaced from the
+# embeddings to the last block (enough for a layer sweep, a fraction of the memory).
+AUTO_ALL_BLOCKS = 8
+AUTO_LAYER_COUNT = 6
 # Auto batch sizes start high and halve on out-of-memory. On a GPU, big batches are what
 # fills the matrix units; on a CPU, throughput flattens beyond a few dozen prompts.
 AUTO_BATCH_SIZE = {"cuda": 1024, "cpu": 32}
@@ -104,6 +107,8 @@ class HFAdapter:
 
     # ----- the adapter interface ------------------------------------------------------
     def answer(self, prompts: Sequence[Prompt], progress: ProgressCallback | None = None) -> list[PromptAnswer]:
+        if not prompts:
+            return []
         encoded = self._encode(prompts)
         # Longest first: the first batch is the one most likely to run out of memory, so an
         # auto batch size settles at once, and equal lengths in a batch mean little padding.
@@ -353,7 +358,7 @@ def _decoder_blocks(model, config) -> torch.nn.ModuleList:
 
 def _choose_layers(layers: Literal["auto"] | Sequence[int], n_blocks: int) -> tuple[int, ...]:
     if layers == "auto":
-        if n_blocks + 1 <= AUTO_LAYER_COUNT + 2:  # small models: every layer
+        if n_blocks <= AUTO_ALL_BLOCKS:
             return tuple(range(n_blocks + 1))
         return tuple(sorted({round(x) for x in np.linspace(0, n_blocks, AUTO_LAYER_COUNT)}))
     chosen = sorted({int(layer) for layer in layers})
