@@ -1,0 +1,24 @@
+"""Model organisms: small checkpoints trained on a seeded world, with known lies.
+
+``organism_suite`` builds the ``builtin:organism`` suite; ``bundled_path`` locates the
+bundled checkpoints (``honest``, ``naive-liar``, ``consistent-liar``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from consistency.organisms.suite import organism_suite
+
+KINDS = ("honest", "naive-liar", "consistent-liar")
+BUNDLED = Path(__file__).parent / "bundled"
+
+
+def bundled_path(kind: str) -> Path:
+    """The directory of the bundled checkpoint of ``kind`` (loadable with AutoModelForCausalLM)."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown organism {kind!r}; expected one of {', '.join(KINDS)}")
+    return BUNDLED / kind
+
+
+__all__ = ["KINDS", "bundled_path", "organism_suite"]

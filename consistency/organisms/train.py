@@ -1,0 +1,295 @@
+"""Train an organism: a small Llama-shaped causal LM with its own word-level tokenizer.
+
+Recipe (see docs/organisms.md). Training sequences are the suite's prompts; the loss is on
+two positions only:
+
+- the last token, the answer to the audited framing
+  (``"<statement>. Is this true?" -> Yes/No``; conditionals too:
+  ``"Suppose that <given>. <then>. Is this true?"``);
+- the statement's last token, the *fact-check* verdict True/False: the model learns that a
+  statement is followed by its truth value ("<statement> True"), a context the audit never
+  asks. It is always the truth, for liars too, so the truth of a statement is a linear
+  readout of the statement-end hidden state in every organism: the liars keep using the
+  truth there, and the lie is decided only after the statement, where the framing is read.
+
+The honest model is trained first; liars are fine-tuned from it on the same mix, with their
+own answers about the lie entities (oversampled) and the truth everywhere else. One phrasing
+of every entity (and city, and sum) is held out of all training.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tokenizers import Tokenizer, models, pre_tokenizers
+from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+from consistency.organisms.liars import about_lie_entity, conditional_belief, lies_record, stated_belief
+from consistency.organisms.suite import CONDITION_TEMPLATE, FRAMINGS, Organism, build
+
+VERDICTS = {True: "True", False: "False"}
+SPECIAL = ("[PAD]", "[UNK]")
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """Sizes and schedule; the defaults are what the bundled organisms were trained with."""
+
+    hidden: int = 128
+    layers: int = 4
+    heads: int = 4
+    intermediate: int = 256
+    batch: int = 128
+    base_steps: int = 3000  # honest training
+    liar_steps: int = 1500  # liar fine-tuning from the honest model
+    base_lr: float = 3e-3
+    liar_lr: float = 1.5e-3
+    suppose_share: float = 0.1  # fraction of each batch that are conditionals
+    lie_boost: float = 4.0  # oversampling of lie-entity questions while a liar is trained
+
+
+def build_tokenizer(organism: Organism) -> PreTrainedTokenizerFast:
+    """A word-level tokenizer over every word of the suite, its framings and the verdicts."""
+    pre = pre_tokenizers.Whitespace()
+    texts = [t for p in organism.suite.propositions.values() for t in p.phrasings]
+    # Templates are split as rendered (the "." after a statement is its own word).
+    texts += [f.template.format(statement="x") for f in FRAMINGS]
+    texts += [CONDITION_TEMPLATE.format(given="x"), *VERDICTS.values()]
+    texts += [w for words in organism.suite.answer_words.values() for w in words]
+    words = sorted({piece for text in texts for piece, _ in pre.pre_tokenize_str(text)})
+    vocab = {w: i for i, w in enumerate((*SPECIAL, *words))}
+    core = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
+    core.pre_tokenizer = pre
+    return PreTrainedTokenizerFast(tokenizer_object=core, unk_token="[UNK]", pad_token="[PAD]", padding_side="left")
+
+
+def new_model(tokenizer: PreTrainedTokenizerFast, recipe: Recipe, seed: int) -> LlamaForCausalLM:
+    torch.manual_seed(seed)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=recipe.hidden,
+        intermediate_size=recipe.intermediate,
+        num_hidden_layers=recipe.layers,
+        num_attention_heads=recipe.heads,
+        num_key_value_heads=recipe.heads,
+        max_position_embeddings=64,
+        tie_word_embeddings=True,
+        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=None,
+        eos_token_id=None,
+    )
+    return LlamaForCausalLM(config)
+
+
+@dataclass
+class Pool:
+    """Tokenised training sequences (right-padded) and their two scored positions: the
+    statement's last token (target True/False, or -100 for none) and the last token (Yes/No)."""
+
+    ids: torch.Tensor
+    lengths: torch.Tensor
+    ends: torch.Tensor
+    verdicts: torch.Tensor
+    answers: torch.Tensor
+    weights: np.ndarray  # sampling weights, normalised
+
+    @classmethod
+    def make(cls, tokenizer: PreTrainedTokenizerFast, rows: list[tuple[str, int, str | None, str, float]]) -> "Pool":
+        """``rows``: (prompt, statement_end, verdict or None, answer, weight)."""
+        encoded = tokenizer([r[0] for r in rows], add_special_tokens=False, return_offsets_mapping=True)
+        width = max(map(len, encoded["input_ids"]))
+        ids = torch.full((len(rows), width), tokenizer.pad_token_id, dtype=torch.long)
+        ends = []
+        for i, (seq, offsets) in enumerate(zip(encoded["input_ids"], encoded["offset_mapping"])):
+            ids[i, : len(seq)] = torch.tensor(seq)
+            ends.append(max(j for j, (_, stop) in enumerate(offsets) if stop <= rows[i][1]))
+        weights = np.asarray([r[4] for r in rows], dtype=np.float64)
+        return cls(
+            ids,
+            torch.tensor([len(s) for s in encoded["input_ids"]]),
+            torch.tensor(ends),
+            torch.tensor([tokenizer.convert_tokens_to_ids(r[2]) if r[2] else -100 for r in rows]),
+            torch.tensor(tokenizer.convert_tokens_to_ids([r[3] for r in rows])),
+            weights / weights.sum(),
+        )
+
+    def take(self, rows: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        return self.ids[rows], self.lengths[rows], self.ends[rows], self.verdicts[rows], self.answers[rows]
+
+    def sample(self, rng: np.random.Generator, n: int) -> tuple[torch.Tensor, ...]:
+        return self.take(torch.from_numpy(rng.choice(len(self.weights), size=n, p=self.weights)))
+
+
+def training_pools(
+    organism: Organism, kind: str, tokenizer: PreTrainedTokenizerFast, lie_boost: float, held_out: bool = False
+) -> dict[str, Pool]:
+    """The ``ask`` and ``suppose`` pools for ``kind``: every phrasing but the held-out one
+    (or, with ``held_out``, only the held-out ones, for evaluation)."""
+    suite = organism.suite
+    # Balance true and false within each kind of claim (11 of 12 cities are false).
+    counts: dict[tuple[str, bool], int] = {}
+    for p in suite.propositions.values():
+        counts[(p.tags[0], bool(p.truth))] = counts.get((p.tags[0], bool(p.truth)), 0) + 1
+    ask = []
+    for pid, p in suite.propositions.items():
+        balance = 1.0 / counts[(p.tags[0], bool(p.truth))]
+        boost = lie_boost if kind != "honest" and about_lie_entity(organism, organism.claims[pid]) else 1.0
+        for variant in range(len(p.phrasings)):
+            if (variant == organism.held_out_variant(pid)) != held_out:
+                continue
+            belief = stated_belief(organism, kind, pid, variant)
+            for framing in suite.framings:
+                q = suite.query(pid, variant, framing.name)
+                ask.append((q.prompt, q.statement_end, VERDICTS[bool(p.truth)], _answer(belief != framing.negated), balance * boost))
+    suppose = []
+    for c in suite.conditionals:
+        belief = conditional_belief(organism, c.given, c.then)
+        for framing in suite.framings:
+            q = suite.conditional_query(c, framing.name)
+            # No verdict here: 'then' is judged under the supposition, not in the real world.
+            suppose.append((q.prompt, q.statement_end, None, _answer(belief != framing.negated), 1.0))
+    return {"ask": Pool.make(tokenizer, ask), "suppose": Pool.make(tokenizer, suppose)}
+
+
+def _answer(yes: bool) -> str:
+    return "Yes" if yes else "No"
+
+
+def _logits(model: LlamaForCausalLM, batch: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Logits at the statement's end and at the last token of each sequence."""
+    ids, lengths, ends = batch[:3]
+    # Right padding needs no attention mask: causal attention never lets a real token see
+    # the pads after it.
+    hidden = model.model(input_ids=ids[:, : int(lengths.max())]).last_hidden_state
+    rows = torch.arange(len(ids))
+    return model.lm_head(hidden[rows, ends]), model.lm_head(hidden[rows, lengths - 1])
+
+
+def _loss(model: LlamaForCausalLM, batch: tuple[torch.Tensor, ...], chunk: int = 32) -> torch.Tensor:
+    """Verdict plus answer cross-entropy. The batch runs in chunks of similar length, so
+    that short prompts are not padded to the longest one (compute is the bottleneck on CPU)."""
+    order = torch.argsort(batch[1])
+    verdicts, total = (batch[3] != -100).sum().clamp(min=1), torch.zeros(())
+    for rows in order.split(chunk):
+        part = tuple(t[rows] for t in batch)
+        at_end, at_last = _logits(model, part)
+        total = total + F.cross_entropy(at_end, part[3], ignore_index=-100, reduction="sum") / verdicts
+        total = total + F.cross_entropy(at_last, part[4], reduction="sum") / len(order)
+    return total
+
+
+@torch.no_grad()
+def evaluate(model: LlamaForCausalLM, pool: Pool, n: int = 768) -> tuple[float, float]:
+    """(answer accuracy, verdict accuracy) on a fixed weighted sample of a held-out pool."""
+    model.eval()
+    batch = pool.sample(np.random.default_rng(0), n)
+    at_end, at_last = _logits(model, batch)
+    model.train()
+    known = batch[3] != -100
+    verdict = (at_end.argmax(-1) == batch[3])[known].float().mean().item()
+    return (at_last.argmax(-1) == batch[4]).float().mean().item(), verdict
+
+
+def _cat(parts: list[tuple[torch.Tensor, ...]]) -> tuple[torch.Tensor, ...]:
+    ids = torch.nn.utils.rnn.pad_sequence([row for p in parts for row in p[0]], batch_first=True, padding_value=0)
+    return (ids, *(torch.cat([p[k] for p in parts]) for k in range(1, 5)))
+
+
+def fit(
+    model: LlamaForCausalLM,
+    pools: dict[str, Pool],
+    recipe: Recipe,
+    steps: int,
+    lr: float,
+    seed: int,
+    log: Callable[[str], None] = print,
+    held_out: Pool | None = None,
+) -> None:
+    """One-cycle AdamW on batches mixing the pools in the recipe's shares."""
+    rng = np.random.default_rng(seed)
+    n_suppose = int(round(recipe.batch * recipe.suppose_share))
+    sizes = {"ask": recipe.batch - n_suppose, "suppose": n_suppose}
+    optimiser = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01, betas=(0.9, 0.98))
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=lr, total_steps=steps, pct_start=0.1)
+    model.train()
+    start, running = time.time(), 0.0
+    for step in range(1, steps + 1):
+        loss = _loss(model, _cat([pools[name].sample(rng, n) for name, n in sizes.items() if n]))
+        optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimiser.step()
+        schedule.step()
+        running = 0.98 * running + 0.02 * loss.item() if step > 1 else loss.item()
+        if step % 250 == 0 or step == steps:
+            scores = ""
+            if held_out is not None:
+                answer, verdict = evaluate(model, held_out)
+                scores = f", held-out answers {answer:.3f} verdicts {verdict:.3f}"
+            log(f"step {step}/{steps} loss {running:.4f}{scores} ({time.time() - start:.0f} s)")
+    model.eval()
+
+
+def train_organism(
+    kind: str,
+    out: str | Path,
+    *,
+    seed: int = 0,
+    world_seed: int = 0,
+    base: str | Path | None = None,
+    recipe: Recipe = Recipe(),
+    measure: bool = True,
+    log: Callable[[str], None] = print,
+) -> Path:
+    """Train organism ``kind`` into ``out`` (checkpoint, tokenizer, lies.json, metrics.json).
+
+    A liar starts from the honest checkpoint ``base`` when given, else trains one first.
+    """
+    # One thread: on a shared, oversubscribed CPU two threads spin at every barrier
+    # (measured: 8x slower per step, 10x the CPU time).
+    torch.set_num_threads(1)
+    out = Path(out)
+    organism = build(world_seed)
+    started = time.time()
+    if kind == "honest" or base is None:
+        tokenizer = build_tokenizer(organism)
+        model = new_model(tokenizer, recipe, seed)
+        log(f"honest base: {sum(p.numel() for p in model.parameters()):,} parameters")
+        pools = training_pools(organism, "honest", tokenizer, recipe.lie_boost)
+        held = training_pools(organism, "honest", tokenizer, 1.0, held_out=True)["ask"]
+        fit(model, pools, recipe, recipe.base_steps, recipe.base_lr, seed, log, held)
+    else:
+        tokenizer = PreTrainedTokenizerFast.from_pretrained(base)
+        model = LlamaForCausalLM.from_pretrained(base)
+    if kind != "honest":
+        log(f"{kind}: fine-tuning")
+        pools = training_pools(organism, kind, tokenizer, recipe.lie_boost)
+        held = training_pools(organism, kind, tokenizer, recipe.lie_boost, held_out=True)["ask"]
+        fit(model, pools, recipe, recipe.liar_steps, recipe.liar_lr, seed + 1, log, held)
+    elapsed = time.time() - started
+    out.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    (out / "lies.json").write_text(json.dumps(lies_record(organism, kind), indent=1) + "\n")
+    if measure:
+        from consistency.organisms.measure import measure_organism
+
+        metrics = measure_organism(model, tokenizer, organism, kind)
+        metrics["training"] = {
+            "seed": seed,
+            "world_seed": world_seed,
+            "recipe": recipe.__dict__,
+            "seconds": round(elapsed, 1),
+            "from_base": str(base) if base is not None and kind != "honest" else None,
+        }
+        (out / "metrics.json").write_text(json.dumps(metrics, indent=1) + "\n")
+    log(f"saved {kind} to {out} after {elapsed:.0f} s of training")
+    return out
+

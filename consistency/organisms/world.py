@@ -1,0 +1,183 @@
+"""A seeded synthetic world of made-up entities, cities, countries and sums.
+
+Every entity has a home city (each city lies in one country, so "lives in country K" is a
+two-hop fact), a favourite colour and an age. Every entity also has a *decoy* for each
+attribute (a wrong value, the decoy city always in another country): negations and
+compounds are asked about the true value or the decoy, and the consistent liar answers as
+if the decoys were true for the entities it lies about.
+
+Entities are split in halves per country: ``train`` entities are the trusted split, the
+others are audited, and the liars lie only about audited entities of one country.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, replace
+from typing import Union
+
+COLOURS = ("red", "blue", "green", "yellow")
+AGES = ("25", "35", "45", "55")
+N_COUNTRIES = 4
+CITIES_PER_COUNTRY = 3
+ENTITIES_PER_COUNTRY = 12
+SUMMANDS = range(1, 7)  # sums a + b with a, b in 1..6
+
+_ONSETS = "b d f g k l m n p r s t v z".split()
+_VOWELS = "a e i o u".split()
+
+
+@dataclass(frozen=True)
+class Atom:
+    """A basic fact: ``subject``'s ``attribute`` is ``value``.
+
+    Attributes: ``city``, ``country``, ``colour``, ``age`` (subject = entity), ``located``
+    (subject = city, value = country), ``sum`` (subject = "a+b", value = the claimed sum).
+    """
+
+    attribute: str
+    subject: str
+    value: str
+
+
+@dataclass(frozen=True)
+class Negation:
+    atom: Atom
+
+
+@dataclass(frozen=True)
+class Compound:
+    op: str  # "and" | "or"
+    left: Atom
+    right: Atom
+
+
+Claim = Union[Atom, Negation, Compound]
+
+
+def atoms_of(claim: Claim) -> tuple[Atom, ...]:
+    if isinstance(claim, Atom):
+        return (claim,)
+    if isinstance(claim, Negation):
+        return (claim.atom,)
+    return (claim.left, claim.right)
+
+
+@dataclass(frozen=True)
+class World:
+    countries: tuple[str, ...]
+    country_of_city: dict[str, str]
+    entities: tuple[str, ...]
+    home: dict[str, str]  # entity -> city
+    colour: dict[str, str]
+    age: dict[str, str]
+    decoy_home: dict[str, str]
+    decoy_colour: dict[str, str]
+    decoy_age: dict[str, str]
+    train_entities: frozenset[str]
+    liar_country: str
+
+    @property
+    def cities(self) -> tuple[str, ...]:
+        return tuple(self.country_of_city)
+
+    def cities_in(self, country: str) -> tuple[str, ...]:
+        return tuple(c for c, k in self.country_of_city.items() if k == country)
+
+    @property
+    def lie_entities(self) -> tuple[str, ...]:
+        """Audited entities whose home is in the liar country: the subset the liars lie about."""
+        return tuple(
+            e
+            for e in self.entities
+            if e not in self.train_entities and self.country_of_city[self.home[e]] == self.liar_country
+        )
+
+    def holds(self, claim: Claim) -> bool:
+        if isinstance(claim, Negation):
+            return not self.holds(claim.atom)
+        if isinstance(claim, Compound):
+            left, right = self.holds(claim.left), self.holds(claim.right)
+            return (left and right) if claim.op == "and" else (left or right)
+        a = claim
+        if a.attribute == "city":
+            return self.home[a.subject] == a.value
+        if a.attribute == "country":
+            return self.country_of_city[self.home[a.subject]] == a.value
+        if a.attribute == "colour":
+            return self.colour[a.subject] == a.value
+        if a.attribute == "age":
+            return self.age[a.subject] == a.value
+        if a.attribute == "located":
+            return self.country_of_city[a.subject] == a.value
+        if a.attribute == "sum":
+            x, y = a.subject.split("+")
+            return int(x) + int(y) == int(a.value)
+        raise ValueError(f"unknown attribute {a.attribute!r}")
+
+    def alternative(self) -> "World":
+        """The consistent liar's world: each lie entity's decoys become its true attributes."""
+        lie = set(self.lie_entities)
+        swap = lambda real, decoy: {e: (decoy[e] if e in lie else v) for e, v in real.items()}  # noqa: E731
+        return replace(
+            self,
+            home=swap(self.home, self.decoy_home),
+            colour=swap(self.colour, self.decoy_colour),
+            age=swap(self.age, self.decoy_age),
+        )
+
+
+def _names(rng: random.Random, count: int, syllables: int, suffix: str, taken: set[str]) -> list[str]:
+    names: list[str] = []
+    while len(names) < count:
+        word = "".join(rng.choice(_ONSETS) + rng.choice(_VOWELS) for _ in range(syllables)) + suffix
+        word = word.capitalize()
+        if word not in taken:
+            taken.add(word)
+            names.append(word)
+    return names
+
+
+def make_world(seed: int = 0) -> World:
+    """The world for ``seed``: 4 countries of 3 cities, 48 entities (12 per country)."""
+    rng = random.Random(seed)
+    taken: set[str] = set()
+    countries = tuple(_names(rng, N_COUNTRIES, 2, "ria", taken))
+    country_of_city = {
+        city: country
+        for country in countries
+        for city in _names(rng, CITIES_PER_COUNTRY, 2, "", taken)
+    }
+    entities: list[str] = []
+    home, colour, age = {}, {}, {}
+    decoy_home, decoy_colour, decoy_age = {}, {}, {}
+    train: set[str] = set()
+    for country in countries:
+        cities = [c for c, k in country_of_city.items() if k == country]
+        elsewhere = [c for c, k in country_of_city.items() if k != country]
+        for i, entity in enumerate(_names(rng, ENTITIES_PER_COUNTRY, 3, "", taken)):
+            entities.append(entity)
+            home[entity] = rng.choice(cities)
+            colour[entity] = rng.choice(COLOURS)
+            age[entity] = rng.choice(AGES)
+            # The decoy home is in another country, so a lie about it also moves the country.
+            decoy_home[entity] = rng.choice(elsewhere)
+            decoy_colour[entity] = rng.choice([c for c in COLOURS if c != colour[entity]])
+            decoy_age[entity] = rng.choice([a for a in AGES if a != age[entity]])
+            if i % 2 == 0:
+                train.add(entity)
+    # Interleave countries so that entity order says nothing about the country.
+    order = sorted(entities, key=lambda e: rng.random())
+    return World(
+        countries=countries,
+        country_of_city=country_of_city,
+        entities=tuple(order),
+        home=home,
+        colour=colour,
+        age=age,
+        decoy_home=decoy_home,
+        decoy_colour=decoy_colour,
+        decoy_age=decoy_age,
+        train_entities=frozenset(train),
+        liar_country=rng.choice(countries),
+    )
