@@ -99,6 +99,18 @@ def test_batched_answers_equal_batch_size_one(adapter, prompts, batched):
             np.testing.assert_allclose(b.hidden[site], s.hidden[site], atol=1e-4, rtol=1e-4)
 
 
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_batched_equals_batch_size_one_on_gpu(model_dir, prompts, references):
+    adapter = HFAdapter(model_dir, device="cuda", dtype="float32", batch_size=16)
+    batched = adapter.answer(prompts)
+    single = [adapter.answer([p])[0] for p in prompts]
+    np.testing.assert_allclose([a.p_yes for a in batched], [a.p_yes for a in single], atol=1e-4, rtol=0)
+    np.testing.assert_allclose([a.p_yes for a in batched], [r[0] for r in references], atol=1e-4, rtol=0)
+    for b, s in zip(batched, single):
+        np.testing.assert_allclose(b.hidden["statement_end"], s.hidden["statement_end"], atol=1e-3, rtol=1e-3)
+
+
 def test_answers_match_plain_transformers_at_every_layer(adapter, batched, references):
     for answer, (p_yes, states) in zip(batched, references):
         assert answer.p_yes == pytest.approx(p_yes, abs=1e-4)

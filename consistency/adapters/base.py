@@ -37,7 +37,8 @@ ProgressCallback = Callable[[int], None]  # called with the number of prompts ju
 
 
 class Adapter(Protocol):
-    # identifies model weights, tokenizer and answer words, for the cache key
+    # identifies everything that changes the answers (weights, tokenizer, answer words, dtype,
+    # captured layers): the answer cache is keyed by it
     fingerprint: str
     # layers whose hidden states are captured (0 = embeddings, n = last block's output)
     layers: tuple[int, ...]
