@@ -40,7 +40,8 @@ class Adapter(Protocol):
     # identifies everything that changes the answers (weights, tokenizer, answer words, dtype,
     # captured layers): the answer cache is keyed by it
     fingerprint: str
-    # layers whose hidden states are captured (0 = embeddings, n = last block's output)
+    # layers whose hidden states are captured, numbered as transformers' output_hidden_states:
+    # 0 = embeddings, i = output of block i (the last one after the final norm)
     layers: tuple[int, ...]
     supports_hidden: bool
 
