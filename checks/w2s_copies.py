@@ -35,7 +35,7 @@ from probes.base import ProbeError
 from probes.mass_mean import MassMeanProbe
 from probes.metrics import against_stated, auroc, calibrated_threshold, finite, out_of_fold
 from probes.sweep import EMBEDDING_LAYER, earliest_informative
-from probes.w2s import WEAK_SOURCES, AuxConfidenceHead, pgr, weak_labels
+from probes.w2s import WEAK_SOURCES, AuxConfidenceHead, fit_heads, pgr, weak_labels
 
 MIN_PER_CLASS = 2
 
@@ -148,7 +148,7 @@ class W2SCopies:
         audit_X = {layer: self._features(suite, answers, audited, layer) for layer in layers}
         layer_scores, chosen = self._choose_layers(train_X, y_weak, rng)
         y_truth_train = truth_vector(trusted)
-        copies = [self._train_copy(k, chosen, train_X, audit_X, y_weak, y_truth_train, rng) for k in range(self.copies)]
+        copies = self._train_copies(chosen, train_X, audit_X, y_weak, y_truth_train, rng)
 
         stated_train = stated_beliefs(answers, [suite.query(p.id) for p in trusted])
         stated = stated_beliefs(answers, [suite.query(p.id) for p in audited])
@@ -215,32 +215,51 @@ class W2SCopies:
         informative = [layer for layer in candidates if scores[layer] - 0.5 >= 0.95 * top_gain]
         return scores, sorted(informative, key=lambda layer: -scores[layer])
 
-    def _train_copy(
+    def _train_copies(
         self,
-        k: int,
         layers: list[int],
         train_X: dict[int, np.ndarray],
         audit_X: dict[int, np.ndarray],
         y_weak: np.ndarray,
         y_truth: np.ndarray,
         rng: np.random.Generator,
-    ) -> _Copy:
-        layer = layers[k % len(layers)]
-        seed = int(rng.integers(2**31))
+    ) -> list[_Copy]:
+        """Copy k: its own seed, bootstrap sample and layer (cycling through ``layers``); all
+        copies train together, then all ceiling heads (same seed, layer and sample, on truth)."""
         n = len(y_weak)
         hard = y_weak > 0.5
-        while True:  # a bootstrap sample with both weak classes (a few redraws at most)
-            rows = rng.integers(0, n, n)
-            if 0 < hard[rows].sum() < n:
-                break
-        X = train_X[layer]
-        head = self._head_like(seed).fit(X[rows], y_weak[rows])
-        ceiling = None
-        truth_rows = rows[~np.isnan(y_truth[rows])]
-        labels = y_truth[truth_rows]
-        if len(labels) and 0 < labels.sum() < len(labels):
-            ceiling = self._head_like(seed, aux_max=0.0).fit(X[truth_rows], labels).predict_proba(audit_X[layer])
-        return _Copy(seed, layer, rows, head.predict_proba(audit_X[layer]), head.predict_proba(X), ceiling)
+        plans = []
+        for k in range(self.copies):
+            seed = int(rng.integers(2**31))
+            while True:  # a bootstrap sample with both weak classes (a few redraws at most)
+                rows = rng.integers(0, n, n)
+                if 0 < hard[rows].sum() < n:
+                    break
+            plans.append((seed, layers[k % len(layers)], rows))
+        heads = [self._head_like(seed) for seed, _, _ in plans]
+        fit_heads(heads, [train_X[layer][rows] for _, layer, rows in plans], [y_weak[rows] for _, _, rows in plans])
+
+        # ceilings: only the sampled rows with truth; heads with equal row counts train together
+        ceilings: dict[int, np.ndarray] = {}
+        groups: dict[int, list[int]] = {}
+        for k, (_, _, rows) in enumerate(plans):
+            labels = y_truth[rows[~np.isnan(y_truth[rows])]]
+            if len(labels) and 0 < labels.sum() < len(labels):
+                groups.setdefault(len(labels), []).append(k)
+        for members in groups.values():
+            truth_rows = {k: plans[k][2][~np.isnan(y_truth[plans[k][2]])] for k in members}
+            ceiling_heads = [self._head_like(plans[k][0], aux_max=0.0) for k in members]
+            fit_heads(
+                ceiling_heads,
+                [train_X[plans[k][1]][truth_rows[k]] for k in members],
+                [y_truth[truth_rows[k]] for k in members],
+            )
+            for k, head in zip(members, ceiling_heads):
+                ceilings[k] = head.predict_proba(audit_X[plans[k][1]])
+        return [
+            _Copy(seed, layer, rows, head.predict_proba(audit_X[layer]), head.predict_proba(train_X[layer]), ceilings.get(k))
+            for k, ((seed, layer, rows), head) in enumerate(zip(plans, heads))
+        ]
 
     def _statistic(self, readings: np.ndarray, stated: np.ndarray) -> np.ndarray:
         """Per claim: the copies' mean credence against the stated answer when at least an

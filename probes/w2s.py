@@ -16,7 +16,7 @@ model's answers, or are simulated from the truth with independent flips.
 from __future__ import annotations
 
 import hashlib
-from typing import Literal
+from typing import Literal, Sequence
 
 import numpy as np
 import torch
@@ -27,6 +27,11 @@ from probes.base import ProbeError, Standardizer, check_features, check_width, s
 
 WeakSource = Literal["suite", "noise", "answers"]
 WEAK_SOURCES: tuple[str, ...] = ("suite", "noise", "answers")
+
+
+def ramp(step: int, warmup: float, steps: int) -> float:
+    """Rises linearly from 0 at step 0 to 1 at ``warmup * steps``, then stays at 1."""
+    return min(1.0, step / max(1.0, warmup * steps))
 
 
 class AuxConfidenceHead:
@@ -68,46 +73,11 @@ class AuxConfidenceHead:
 
     def aux_weight(self, step: int) -> float:
         """The weight ``a`` on the self-training term at ``step`` (linear ramp, then flat)."""
-        ramp = max(1.0, self.warmup * self.steps)
-        return self.aux_max * min(1.0, step / ramp)
+        return self.aux_max * ramp(step, self.warmup, self.steps)
 
-    @single_threaded()
     def fit(self, X: np.ndarray, y: np.ndarray) -> "AuxConfidenceHead":
         """Fit on rows ``X`` with (soft) labels ``y`` in [0, 1]."""
-        X = check_features(X)
-        y = np.asarray(y, dtype=np.float64)
-        if y.shape != (len(X),) or not ((y >= 0) & (y <= 1)).all():
-            raise ProbeError(f"weak labels must be {len(X)} probabilities in [0, 1]")
-        balance = float(np.mean(y > 0.5))
-        if balance in (0.0, 1.0):
-            raise ProbeError("weak labels have one class only; a head needs true and false examples")
-        self.standardize = Standardizer(X)
-        Z = torch.from_numpy(self.standardize(X))
-        targets = torch.from_numpy(y)
-        generator = torch.Generator().manual_seed(self.seed)
-        w = torch.zeros(Z.shape[1], dtype=torch.float64, requires_grad=True)
-        b = torch.tensor(float(np.log(balance / (1 - balance))), dtype=torch.float64, requires_grad=True)
-        optimizer = torch.optim.Adam([w, b], lr=self.lr)
-        batch = min(self.batch_size, len(X))
-        order = torch.randperm(len(X), generator=generator)
-        cursor = 0
-        for step in range(self.steps):
-            if cursor + batch > len(X):  # a new epoch: reshuffle
-                order, cursor = torch.randperm(len(X), generator=generator), 0
-            rows = order[cursor : cursor + batch]
-            cursor += batch
-            logits = Z[rows] @ w + b
-            loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, targets[rows])
-            a = self.aux_weight(step)
-            if a > 0:
-                aux = torch.nn.functional.binary_cross_entropy_with_logits(logits, harden(logits.detach(), balance))
-                loss = (1 - a) * loss + a * aux
-            loss = loss + 0.5 * self.l2 * (w @ w)  # L2 on the weights, not the bias
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-        self.weight = w.detach().numpy().copy()
-        self.bias = float(b.detach())
+        fit_heads([self], [X], [y])
         return self
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
@@ -118,12 +88,77 @@ class AuxConfidenceHead:
         return sigmoid(self.standardize(X) @ self.weight + self.bias)
 
 
-def harden(logits: torch.Tensor, balance: float) -> torch.Tensor:
-    """0/1 targets from the head's own logits, cut at the quantile that labels a ``balance``
-    share of the batch "true" (the weak labels' share), so self-training cannot drift to one
-    class."""
-    cut = torch.quantile(logits, 1 - balance)
+def harden(logits: torch.Tensor, balance: float | torch.Tensor) -> torch.Tensor:
+    """0/1 targets from a head's own logits (last axis: the batch), cut at the quantile that
+    labels a ``balance`` share of the batch "true" (the weak labels' share), so self-training
+    cannot drift to one class. ``balance`` may hold one share per leading row."""
+    balance = torch.as_tensor(balance, dtype=logits.dtype)
+    if logits.ndim == 1:
+        cut = torch.quantile(logits, 1 - balance)
+    else:  # one quantile per row: the diagonal of every row's quantiles at every row's share
+        cut = torch.quantile(logits, 1 - balance, dim=-1).diagonal()[:, None]
     return (logits > cut).to(logits.dtype)
+
+
+@single_threaded()
+def fit_heads(heads: Sequence[AuxConfidenceHead], Xs: Sequence[np.ndarray], ys: Sequence[np.ndarray]) -> None:
+    """Fit several heads at once, each on its own rows and labels (all of one shape).
+
+    The heads share steps, batch size, learning rate, L2 and warm-up; seeds and ``aux_max`` may
+    differ. Their losses are summed and Adam's update is elementwise, so this is exactly
+    independent training, with the per-step overhead paid once instead of once per head.
+    """
+    first = heads[0]
+    shared = ("steps", "batch_size", "lr", "l2", "warmup")
+    if any(getattr(h, k) != getattr(first, k) for h in heads for k in shared):
+        raise ValueError(f"heads fitted together must share {', '.join(shared)}")
+    Xs = [check_features(X) for X in Xs]
+    if len({X.shape for X in Xs}) != 1:
+        raise ValueError(f"heads fitted together need rows of one shape, got {sorted({X.shape for X in Xs})}")
+    n = len(Xs[0])
+    targets, balances = [], []
+    for y in ys:
+        y = np.asarray(y, dtype=np.float64)
+        if y.shape != (n,) or not ((y >= 0) & (y <= 1)).all():
+            raise ProbeError(f"weak labels must be {n} probabilities in [0, 1]")
+        balance = float(np.mean(y > 0.5))
+        if balance in (0.0, 1.0):
+            raise ProbeError("weak labels have one class only; a head needs true and false examples")
+        targets.append(y)
+        balances.append(balance)
+    for head, X in zip(heads, Xs):
+        head.standardize = Standardizer(X)
+    Z = torch.from_numpy(np.stack([h.standardize(X) for h, X in zip(heads, Xs)]))  # (heads, n, d)
+    target = torch.from_numpy(np.stack(targets))
+    balance = torch.tensor(balances, dtype=torch.float64)
+    aux_max = torch.tensor([h.aux_max for h in heads], dtype=torch.float64)
+    generators = [torch.Generator().manual_seed(h.seed) for h in heads]
+    w = torch.zeros(Z.shape[0], Z.shape[2], dtype=torch.float64, requires_grad=True)
+    b = torch.log(balance / (1 - balance)).requires_grad_(True)  # start at the weak labels' log-odds
+    optimizer = torch.optim.Adam([w, b], lr=first.lr)
+    batch = min(first.batch_size, n)
+    heads_axis = torch.arange(len(heads))[:, None]
+    order = torch.stack([torch.randperm(n, generator=g) for g in generators])
+    cursor = 0
+    for step in range(first.steps):
+        if cursor + batch > n:  # a new epoch: every head reshuffles its own rows
+            order, cursor = torch.stack([torch.randperm(n, generator=g) for g in generators]), 0
+        rows = order[:, cursor : cursor + batch]
+        cursor += batch
+        logits = torch.einsum("hbd,hd->hb", Z[heads_axis, rows], w) + b[:, None]
+        ce = torch.nn.functional.binary_cross_entropy_with_logits
+        loss = ce(logits, target[heads_axis, rows], reduction="none").mean(dim=1)
+        a = aux_max * ramp(step, first.warmup, first.steps)
+        if bool((a > 0).any()):
+            aux = ce(logits, harden(logits.detach(), balance), reduction="none").mean(dim=1)
+            loss = (1 - a) * loss + a * aux
+        total = loss.sum() + 0.5 * first.l2 * (w**2).sum()  # L2 on the weights, not the biases
+        optimizer.zero_grad()
+        total.backward()
+        optimizer.step()
+    for k, head in enumerate(heads):
+        head.weight = w.detach()[k].numpy().copy()
+        head.bias = float(b.detach()[k])
 
 
 # ----- weak labels ---------------------------------------------------------------------

@@ -16,7 +16,7 @@ from consistency.engine import elicit
 from consistency.suite import Proposition, Suite
 from probes.base import ProbeError
 from probes.metrics import auroc
-from probes.w2s import AuxConfidenceHead, harden, pgr, weak_labels
+from probes.w2s import AuxConfidenceHead, fit_heads, harden, pgr, weak_labels
 
 LIES = {f"p{i}": "consistent" for i in range(150, 165)}
 
@@ -98,6 +98,18 @@ def test_head_is_deterministic_for_a_seed():
     a = AuxConfidenceHead(seed=3).fit(X, y).predict_proba(X)
     b = AuxConfidenceHead(seed=3).fit(X, y).predict_proba(X)
     np.testing.assert_array_equal(a, b)
+
+
+def test_heads_fitted_together_match_heads_fitted_alone():
+    rng = np.random.default_rng(0)
+    Xs = [rng.normal(size=(60, 5)) for _ in range(3)]
+    ys = [(X[:, 0] + 0.5 * rng.normal(size=60) > 0).astype(float) for X in Xs]
+    together = [AuxConfidenceHead(aux_max=a, seed=s) for a, s in ((0.5, 1), (0.0, 2), (0.3, 3))]
+    fit_heads(together, Xs, ys)
+    for head, X, y in zip(together, Xs, ys):
+        alone = AuxConfidenceHead(aux_max=head.aux_max, seed=head.seed).fit(X, y)
+        np.testing.assert_allclose(head.weight, alone.weight, rtol=1e-6, atol=1e-9)
+        assert head.bias == pytest.approx(alone.bias, rel=1e-6, abs=1e-9)
 
 
 def test_pgr_formula():
