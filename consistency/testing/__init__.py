@@ -31,6 +31,8 @@ _EXPORTS = {
     "claims": "consistency.testing.strategies",
     "assert_consistent": "consistency.testing.assertions",
     "ConsistencyError": "consistency.testing.assertions",
+    "run_checks": "consistency.testing.assertions",
+    "Outcome": "consistency.testing.assertions",
     "CachedAdapter": "consistency.testing.models",
     "ModelRef": "consistency.testing.models",
 }

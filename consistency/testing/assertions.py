@@ -4,6 +4,7 @@ with the contradictions in plain words."""
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Callable, Iterable, Mapping, Sequence, Union
 
 import checks as registry
@@ -31,6 +32,30 @@ class ConsistencyError(AssertionError):
         self.results = results
 
 
+@dataclass
+class Outcome:
+    """What the checks found: the claims as a suite, the answers read, each check's result."""
+
+    claims: ClaimsLike
+    suite: Suite
+    answers: Answers
+    results: dict[str, CheckResult]
+
+
+def run_checks(
+    model: ModelLike, claims: ClaimsLike, checks: Sequence[str | Check] = DEFAULT_CHECKS, seed: int = 0
+) -> Outcome:
+    """Ask ``model`` about ``claims`` (from the pool's answers when the claims were drawn from
+    a pool) and run ``checks`` (names or check objects) on the answers."""
+    if not isinstance(claims, (Claims, Structure, Suite)):
+        claims = list(claims)  # read twice: for the suite and for the message
+    suite = _suite_of(claims)
+    check_objects = [registry.get(c) if isinstance(c, str) else c for c in checks]
+    answers = _answers(model, claims, suite, check_objects)
+    context = RunContext(seed=seed, layers=answers.layers)
+    return Outcome(claims, suite, answers, {c.name: c.run(suite, answers, context) for c in check_objects})
+
+
 def assert_consistent(
     model: ModelLike,
     claims: ClaimsLike,
@@ -50,20 +75,14 @@ def assert_consistent(
     worst connected web of claims (``logic.max_r1``; None: no incoherence at all),
     ``max_flip_rate`` the share of propositions whose answer flips with the phrasing
     (``cross-examination.flip_rate``), and ``limits={"check.metric": value}`` any metric.
-    The keyword limits apply to whichever of their checks run. The error names the claims, the failing
-    checks and up to ``show`` conflicts per check, certificates in plain words.
+    The keyword limits apply to whichever of their checks run. The error names the claims,
+    the failing checks and up to ``show`` conflicts per check, certificates in plain words.
     """
-    if not isinstance(claims, (Claims, Structure, Suite)):
-        claims = list(claims)  # read twice: for the suite and for the message
-    suite = _suite_of(claims)
-    check_objects = [registry.get(c) if isinstance(c, str) else c for c in checks]
-    bounds = _limits(max_r1, max_flip_rate, limits, {c.name for c in check_objects})
-    answers = _answers(model, claims, suite, check_objects)
-    context = RunContext(seed=seed, layers=answers.layers)
-    results = {c.name: c.run(suite, answers, context) for c in check_objects}
-
+    names = {c if isinstance(c, str) else c.name for c in checks}
+    bounds = _limits(max_r1, max_flip_rate, limits, names)  # before asking: a typo costs nothing
+    outcome = run_checks(model, claims, checks, seed)
     failures: list[str] = []
-    for name, result in results.items():
+    for name, result in outcome.results.items():
         if result.skipped:
             continue
         mine = {metric: bound for (check, metric), bound in bounds.items() if check == name}
@@ -73,10 +92,10 @@ def assert_consistent(
         else:
             reasons = [f"{len(result.conflicts)} conflict(s)"] if result.conflicts else []
         if reasons:
-            failures.append(_section(name, reasons, result, suite, answers, show))
+            failures.append(_section(name, reasons, result, outcome, show))
     if failures:
-        raise ConsistencyError("\n".join([_header(claims, suite), *failures]), results)
-    return results
+        raise ConsistencyError("\n".join([_header(outcome), *failures]), outcome.results)
+    return outcome.results
 
 
 def _suite_of(claims: ClaimsLike) -> Suite:
@@ -84,9 +103,7 @@ def _suite_of(claims: ClaimsLike) -> Suite:
         return claims.suite
     if isinstance(claims, Suite):
         return claims
-    if isinstance(claims, Structure):
-        return combine([claims])
-    structures = list(claims)
+    structures = [claims] if isinstance(claims, Structure) else list(claims)
     if not structures or not all(isinstance(s, Structure) for s in structures):
         raise TypeError("claims must be Claims, a Structure, a list of Structures, or a Suite")
     return combine(structures)
@@ -107,19 +124,16 @@ def _limits(
 ) -> dict[tuple[str, str], float]:
     bounds: dict[tuple[str, str], float] = {}
     for keyword, value in (("max_r1", max_r1), ("max_flip_rate", max_flip_rate)):
-        if value is not None:
+        if value is not None and NAMED_LIMITS[keyword][0] in enabled:  # defaults: where they apply
             bounds[NAMED_LIMITS[keyword]] = float(value)
     for key, value in (limits or {}).items():
         check, dot, metric = key.partition(".")
         if not dot or not metric:
             raise ValueError(f"limit {key!r} must be named '<check>.<metric>', e.g. 'logic.r1'")
-        bounds[(check, metric)] = float(value)
-    # The keyword defaults apply to whichever of their checks run; explicit limits must
-    # name a check that runs, or a typo would silently test nothing.
-    for key in limits or {}:
-        if key.partition(".")[0] not in enabled:
+        if check not in enabled:  # a typo here would silently test nothing
             raise ValueError(f"limit {key!r} is on a check that is not run; checks run: {', '.join(sorted(enabled))}")
-    return {key: bound for key, bound in bounds.items() if key[0] in enabled}
+        bounds[(check, metric)] = float(value)
+    return bounds
 
 
 # Metrics read off a result where the check reports only a total: the worst connected web
@@ -139,9 +153,10 @@ def metric_value(result: CheckResult, metric: str) -> float:
     return 0.0 if math.isnan(value) else float(value)
 
 
-def _header(claims: ClaimsLike, suite: Suite, limit: int = 10) -> str:
+def _header(outcome: Outcome, limit: int = 10) -> str:
+    claims = outcome.claims
     if isinstance(claims, Suite):
-        return f"inconsistent answers to suite {suite.name!r} ({len(suite.propositions)} propositions)"
+        return f"inconsistent answers to suite {claims.name!r} ({len(claims.propositions)} propositions)"
     if isinstance(claims, Claims):
         lines = [f"  #{i} {s.describe()}" for i, s in zip(claims.indices, claims.structures)]
     else:
@@ -150,11 +165,11 @@ def _header(claims: ClaimsLike, suite: Suite, limit: int = 10) -> str:
     return f"inconsistent answers to {len(lines)} structure(s):\n" + "\n".join(lines[:limit] + more)
 
 
-def _section(name: str, reasons: list[str], result: CheckResult, suite: Suite, answers: Answers, show: int) -> str:
+def _section(name: str, reasons: list[str], result: CheckResult, outcome: Outcome, show: int) -> str:
     conflicts = sorted(result.conflicts, key=lambda c: -c.severity)
     lines = [f"{name} failed: {'; '.join(reasons)}"]
     for conflict in conflicts[:show]:
-        first, *rest = explain(conflict, suite, answers)
+        first, *rest = explain(conflict, outcome.suite, outcome.answers)
         lines += [f"  - {first}", *(f"    {line}" for line in rest)]
     if len(conflicts) > show:
         lines.append(f"  ... and {len(conflicts) - show} more conflict(s)")

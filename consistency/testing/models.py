@@ -73,7 +73,7 @@ class ModelRef:
     def validate(self) -> None:
         """Fail now, in one line, if the reference cannot be opened (without loading weights)."""
         if self._factory() is None:
-            self._directory()
+            self.directory()
 
     def _open(self, words: dict[str, list[str]]) -> Adapter:
         factory = self._factory()
@@ -85,7 +85,7 @@ class ModelRef:
         # Imported here: torch and transformers load only when a checkpoint is really used.
         from consistency.adapters.hf import HFAdapter
 
-        return HFAdapter(str(self._directory()), answer_words=words)
+        return HFAdapter(str(self.directory()), answer_words=words)
 
     def _factory(self):
         """The ``module:attribute`` callable this names, or None when it names a directory."""
@@ -102,7 +102,8 @@ class ModelRef:
             raise ModelError(f"consistency model {self.spec!r}: {attribute} is not callable")
         return target
 
-    def _directory(self) -> Path:
+    def directory(self) -> Path:
+        """The checkpoint directory this names (``organism:<kind>`` or a path)."""
         if self.spec.startswith("organism:"):
             from consistency.organisms import bundled_path
 
