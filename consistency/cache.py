@@ -33,6 +33,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.numpy import save_file
 
 from consistency.adapters.base import Prompt, PromptAnswer
+from consistency.errors import UserError
 
 CACHE_FORMAT = 1
 MANIFEST = "manifest.json"
@@ -40,7 +41,7 @@ MANIFEST = "manifest.json"
 log = logging.getLogger(__name__)
 
 
-class CacheError(Exception):
+class CacheError(UserError):
     """A cache directory that cannot be used (one line, shown to the user as is)."""
 
 
