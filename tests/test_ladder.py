@@ -17,7 +17,7 @@ from consistency.adapters.scripted import ScriptedAdapter
 from consistency.aggregate import aggregate
 from consistency.answers import Answers
 from consistency.engine import elicit
-from consistency.ladder import Ladder, _batches, _HiddenMover, _Repairer, bar_of, run_ladder, threshold
+from consistency.ladder import Ladder, _batches, _HiddenMover, _Repairer, bar_of, is_local, run_ladder, threshold
 from consistency.suite import Decomposition, Proposition, Relation, Suite
 
 
@@ -247,19 +247,23 @@ def test_repair_is_a_minimum_hamming_flip():
 
 def test_hidden_states_move_to_the_lie_and_keep_the_rest():
     suite = ladder_suite(test_groups=2, train_groups=4)
-    checks = [FakeProbe()]
-    answers, _, _ = honest_run(suite, checks)
+    answers, _, _ = honest_run(suite, [FakeProbe(), cross_examination()])  # every framing's states
     mover = _HiddenMover(suite, answers)
-    unit, mid = mover.planes["statement_end"]
-    query = suite.query("a0")  # true
+    means = mover.means["statement_end"]
+    theta = means[True] - means[False]
+    query = suite.query("a0")  # true, and said to be
     before = answers.hidden["statement_end"][query.prompt]
     after = mover.move(answers, query, states_true=False)["statement_end"]
+    np.testing.assert_allclose(after - before, -theta, atol=1e-5)  # moved by the class-mean difference
     top = len(answers.layers) - 1
-    assert (before[top] - mid[top]) @ unit[top] > 0 > (after[top] - mid[top]) @ unit[top]
-    residual = lambda h: h - ((h - mid[top]) @ unit[top]) * unit[top]  # noqa: E731
-    np.testing.assert_allclose(residual(before[top]), residual(after[top]), atol=1e-4)
-    unchanged = mover.move(answers, query, states_true=True)["statement_end"]
-    np.testing.assert_array_equal(unchanged[top], before[top])
+    mid = (means[True][top] + means[False][top]) / 2
+    assert (before[top] - mid) @ theta[top] > 0 > (after[top] - mid) @ theta[top]
+    # at the last token of a negated framing the answer word is the opposite
+    negated = suite.query("a0", 0, "is-false")
+    last = mover.move(answers, negated, states_true=False)["last"]
+    last_means = mover.means["last"]
+    np.testing.assert_allclose(last - answers.hidden["last"][negated.prompt],
+                               last_means[True] - last_means[False], atol=1e-5)
 
 
 def test_liars_in_one_batch_never_share_a_relation():
@@ -269,11 +273,21 @@ def test_liars_in_one_batch_never_share_a_relation():
     ladder = Ladder(suite, answers, checks)
 
     lies = [ladder.lie(p.id, 4) for p in suite.split("test")]
-    batches = _batches(ladder, lies)
+    batches = _batches(lies, ladder.footprint)
     assert len(batches) < len(lies)
     for batch in batches:
         for one, other in itertools.combinations(batch, 2):
             assert not ladder.footprint(one) & set(other.values)
+
+
+def test_answer_only_checks_rerun_on_the_touched_components():
+    suite = ladder_suite()
+    answers, _, _ = honest_run(suite, [FakeLogic()])
+    ladder = Ladder(suite, answers, [FakeLogic()])
+    local = ladder.local_suite([ladder.lie("a0", 4), ladder.lie("nb3", 4)])
+    assert sorted(local.propositions) == sorted(f"{n}{g}" for g in (0, 3) for n in ("a", "b", "c", "na", "nb", "nc"))
+    assert len(local.relations) == 6 and [d.id for d in local.decompositions] == ["d0", "d3"]
+    assert is_local(FakeLogic()) and not is_local(FakeProbe())
 
 
 # ----- the scripted model organisms ---------------------------------------------------------
