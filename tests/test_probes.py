@@ -180,6 +180,23 @@ def test_bootstrap_interval_brackets_the_estimate_and_narrows_with_data():
     assert width(2000) < width(100) / 2
 
 
+def test_bootstrap_counts_give_the_auroc_of_each_expanded_resample():
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 2, 40).astype(bool)
+    scores = np.round(labels + rng.normal(size=40), 1)  # ties within and across classes
+    low, high = bootstrap_auroc_ci(scores, labels, np.random.default_rng(5), n_boot=200)
+    # the same draws, expanded into explicit resamples and scored one by one
+    replay = np.random.default_rng(5)
+    pos, neg = scores[labels], np.sort(scores[~labels])
+    c_pos = replay.multinomial(len(pos), np.full(len(pos), 1 / len(pos)), size=200)
+    c_neg = replay.multinomial(len(neg), np.full(len(neg), 1 / len(neg)), size=200)
+    values = [
+        auroc(np.r_[np.repeat(pos, a), np.repeat(neg, b)], np.r_[np.ones(len(pos)), np.zeros(len(neg))])
+        for a, b in zip(c_pos, c_neg)
+    ]
+    assert (low, high) == pytest.approx(tuple(np.quantile(values, [0.025, 0.975])))
+
+
 def test_out_of_fold_predictions_never_come_from_a_probe_that_saw_the_row():
     seen: list[set] = []
 
