@@ -118,6 +118,18 @@ def test_the_marker_is_registered(example: pytest.Pytester):
     result.stdout.fnmatch_lines(["@pytest.mark.consistency_audit: audits a model*"])
 
 
+@pytest.fixture
+def one_torch_thread():
+    """On the 2-core machines tests share, torch's own threads contend: one is several times faster."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.mark.usefixtures("one_torch_thread")
 def test_a_random_tiny_checkpoint_fails_with_a_minimal_counter_example(example: pytest.Pytester, tmp_path: Path):
     from tiny_models import build_tiny_llama
 

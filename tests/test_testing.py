@@ -221,7 +221,7 @@ def test_a_consistent_liar_fails_logic_with_the_contradicting_answers_and_a_dutc
     assert "unsat-core: these answers cannot all be true:" in message
     assert '"4 is an even number" -> false (credence 0.10)' in message
     assert '"4 is an odd number" -> false (credence 0.10)' in message
-    assert "a Dutch book loses at least 0.800 in every world" in message
+    assert "bets at the model's own prices lose at least 0.800 whatever is true" in message
 
 
 def test_limits_set_how_much_inconsistency_passes():

@@ -60,15 +60,15 @@ def _unsat_core(cert: dict[str, Any]) -> list[str]:
 
 def _dutch_book(cert: dict[str, Any]) -> list[str]:
     lines = [
-        f"credences {cert['r1']:.3f} (L1) from coherent; a Dutch book loses at least "
-        f"{cert['guaranteed_loss']:.3f} in every world:"
+        f"bets at the model's own prices lose at least {cert['guaranteed_loss']:.3f} whatever is true "
+        f"(its credences are {cert['r1']:.3f} from coherent, L1):"
     ]
     for bet in cert["bets"]:
         if bet["stake"] == 0:
             continue
         side = "buy" if bet["stake"] > 0 else "sell"
-        repaired = "" if bet.get("repaired") is None else f", coherent {bet['repaired']:.2f}"
-        lines.append(f"{side} {abs(bet['stake']):.2f} x {bet['statement']} at the model's {bet['credence']:.2f}{repaired}")
+        coherent = "" if bet.get("repaired") is None else f" (coherent: {bet['repaired']:.2f})"
+        lines.append(f"{side} {abs(bet['stake']):.2f} of the bet on {bet['statement']} at {bet['credence']:.2f}{coherent}")
     return lines
 
 
