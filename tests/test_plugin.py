@@ -37,8 +37,8 @@ from consistency.testing import ClaimPool
 
 SUITE = ClaimPool.numbers().suite
 
-def honest():
-    return ScriptedAdapter(SUITE, jitter=0.0)
+def honest():  # confident: credences of 0.9 and 0.1 are not coherent on "exactly one of three"
+    return ScriptedAdapter(SUITE, confidence=0.999, jitter=0.0)
 
 def liar():  # claims that every number is even, unless asked in other words
     return ScriptedAdapter(SUITE, lies={f"n{k}.even": "naive" for k in range(1, 31, 2)}, jitter=0.0)

@@ -35,6 +35,12 @@ FAST = settings(max_examples=60, deadline=None, derandomize=True, database=None,
                 suppress_health_check=[HealthCheck.too_slow])
 
 
+def honest(suite) -> ScriptedAdapter:
+    """A confident honest model: credences of 0.9 and 0.1 would not be coherent, e.g. on
+    exactly one of three (0.9 + 0.1 + 0.1 = 1.1) or on P(div4 | even) for odd numbers."""
+    return ScriptedAdapter(suite, confidence=0.999, jitter=0.0)
+
+
 def truth_holds(structure: Structure) -> bool:
     """Every relation and decomposition of the structure is true under the ground truth."""
     truth = {p.id: p.truth for p in structure.propositions}
@@ -58,7 +64,7 @@ class CountingAdapter:
 # ----- generators: the logic they promise holds ---------------------------------------------
 def test_number_world_relations_hold_under_ground_truth():
     structures = number_world(range(1, 41))
-    assert {s.kind for s in structures} == set(KINDS)
+    assert {s.kind for s in structures} == set(KINDS) - {"relation"}
     assert all(truth_holds(s) for s in structures)
 
 
@@ -66,7 +72,8 @@ def test_number_world_relations_hold_under_ground_truth():
 def test_composed_structures_follow_the_truth_of_their_atoms(values, seed):
     atoms = [Proposition(f"a{i}", f"statement {i}", truth=v) for i, v in enumerate(values)]
     structures = compose(atoms, per_kind=5, seed=seed)
-    assert {s.kind for s in structures} == set(KINDS) - {"paraphrase"}  # atoms have no paraphrases
+    # no paraphrases (the atoms have none), no exclusivity (connectives cannot word one)
+    assert {s.kind for s in structures} == set(KINDS) - {"paraphrase", "exclusivity", "relation"}
     assert all(truth_holds(s) for s in structures)
 
 
@@ -92,7 +99,7 @@ def test_template_fills_every_slot_combination_with_paraphrases_and_truth():
     assert props[1].text == "Paris is the capital of Italy" and props[1].truth is False
     assert props[0].variants == ("the capital of France is Paris",) and props[0].truth is True
     pool = ClaimPool.compose([template], per_kind=3)
-    assert {s.kind for s in pool.structures} == set(KINDS)
+    assert {s.kind for s in pool.structures} == set(KINDS) - {"exclusivity", "relation"}
 
 
 def test_template_names_a_slot_without_values():
@@ -132,8 +139,22 @@ def test_pool_from_a_suite_keeps_every_relation_conditional_and_decomposition():
     assert pool.suite.framings == suite.framings
 
 
+def test_suite_relations_get_the_kind_their_source_or_formula_says():
+    p = {name: Proposition(name, f"statement {name}") for name in "abc"}
+    suite = combine([Structure("paraphrase", (p["a"],))])
+    suite.propositions.update(p)
+    suite.relations = [
+        Relation("r1", "a -> b", "made-up"),
+        Relation("r2", fm.exactly_one("a", "b", "c"), "exclusivity"),
+        Relation("r3", "c <-> a | b", "made-up"),
+        Relation("r4", "!(a & b)", "made-up"),
+    ]
+    kinds = [s.kind for s in split_suite(suite) if s.relations]
+    assert kinds == ["implication", "exclusivity", "or", "relation"]
+
+
 def test_pool_is_elicited_once_per_model_for_all_examples():
-    model = CountingAdapter(ScriptedAdapter(NUMBERS.suite, jitter=0.0))
+    model = CountingAdapter(honest(NUMBERS.suite))
 
     @settings(FAST, max_examples=20)
     @given(claims(NUMBERS))
@@ -191,12 +212,10 @@ def test_shrinking_ends_at_a_single_structure_around_the_lie():
 
 # ----- assert_consistent --------------------------------------------------------------------
 def test_an_honest_model_passes_every_structure():
-    honest = ScriptedAdapter(NUMBERS.suite, jitter=0.0)
-    results = assert_consistent(honest, Claims(NUMBERS, tuple(range(len(NUMBERS)))))
+    results = assert_consistent(honest(NUMBERS.suite), Claims(NUMBERS, tuple(range(len(NUMBERS)))))
     assert results["cross-examination"].metrics["flip_rate"] == 0.0
-    # Credences of 0.9 and 0.1 are coherent everywhere but in P(div4 | even) = 0.1 for odd n
-    # (coherence wants 0.1 / 0.1 = 1): a small repair, under the default max_r1 of 0.1.
-    assert 0 < metric_value(results["logic"], "max_r1") <= 0.1
+    assert results["decomposition"].metrics["disagreement_rate"] == 0.0
+    assert 0 < metric_value(results["logic"], "max_r1") < 0.01  # confident, not certain
 
 
 def test_a_naive_liar_fails_with_the_phrasings_that_disagree():
@@ -237,13 +256,13 @@ def test_limits_set_how_much_inconsistency_passes():
 
 
 def test_limits_must_name_a_check_that_runs_and_a_metric_it_reports():
-    honest = ScriptedAdapter(NUMBERS.suite, jitter=0.0)
+    model = honest(NUMBERS.suite)
     with pytest.raises(ValueError, match="'<check>.<metric>'"):
-        assert_consistent(honest, Claims(NUMBERS, (0,)), limits={"flip_rate": 0.1})
+        assert_consistent(model, Claims(NUMBERS, (0,)), limits={"flip_rate": 0.1})
     with pytest.raises(ValueError, match="'logic.r1' is on a check that is not run"):
-        assert_consistent(honest, Claims(NUMBERS, (0,)), checks=["cross-examination"], limits={"logic.r1": 0.1})
+        assert_consistent(model, Claims(NUMBERS, (0,)), checks=["cross-examination"], limits={"logic.r1": 0.1})
     with pytest.raises(ValueError, match="reports no metric 'accuracy'"):
-        assert_consistent(honest, Claims(NUMBERS, (0,)), checks=["cross-examination"],
+        assert_consistent(model, Claims(NUMBERS, (0,)), checks=["cross-examination"],
                           limits={"cross-examination.accuracy": 0.1})
 
 
@@ -257,8 +276,7 @@ def test_answers_structures_and_suites_are_accepted_as_they_are():
     negation = next(s for s in split_suite(suite) if s.kind == "negation" and "sum0" in {p.id for p in s.propositions})
     with pytest.raises(ConsistencyError, match="logic failed"):
         assert_consistent(liar, [negation])
-    honest = ScriptedAdapter(suite, jitter=0.0)
-    assert_consistent(honest, negation)
+    assert_consistent(honest(suite), negation)
 
 
 def test_a_model_that_is_not_one_gets_a_one_line_error(tmp_path):

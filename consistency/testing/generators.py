@@ -15,6 +15,7 @@ import random
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Mapping, Sequence
 
+from consistency import formula as fm
 from consistency.suite import Conditional, Decomposition, Proposition, Relation
 from consistency.testing.structures import KINDS, Structure
 
@@ -136,11 +137,12 @@ def compose(
 
 
 def number_world(numbers: Iterable[int] = range(1, 31)) -> list[Structure]:
-    """Seven structures per integer ``n``, all arithmetic facts:
+    """Eight structures per integer ``n``, all arithmetic facts:
 
     paraphrase (``n`` is even, three ways), negation (odd = not even), and (even and greater
-    than 10), or (divisible by 2 or by 3), implication (> 20 -> > 10 -> > 5), conditional
-    (divisible by 4 given even) and decomposition (divisible by 6 = even and divisible by 3).
+    than 10), or (divisible by 2 or by 3), implication (> 20 -> > 10 -> > 5), exclusivity
+    (exactly one remainder when divided by 3), conditional (divisible by 4 given even) and
+    decomposition (divisible by 6 = even and divisible by 3).
     """
     out: list[Structure] = []
     for n in numbers:
@@ -155,6 +157,7 @@ def number_world(numbers: Iterable[int] = range(1, 31)) -> list[Structure]:
         div6 = prop("div6", "{n} is divisible by 6", n % 6 == 0, "{n} is a multiple of 6")
         even_big = prop("even_gt10", "{n} is an even number greater than 10", n % 2 == 0 and n > 10)
         div2or3 = prop("div2or3", "{n} is divisible by 2 or by 3", n % 2 == 0 or n % 3 == 0)
+        rest = [prop(f"mod3_{r}", f"{{n}} leaves a remainder of {r} when divided by 3", n % 3 == r) for r in (1, 2)]
         i = lambda p: p.id  # noqa: E731
         out += [
             Structure("paraphrase", (even,)),
@@ -166,6 +169,9 @@ def number_world(numbers: Iterable[int] = range(1, 31)) -> list[Structure]:
             Structure("implication", (gt[20], gt[10], gt[5]), (
                 Relation(f"n{n}.r.gt20", f"{i(gt[20])} -> {i(gt[10])}", "implication"),
                 Relation(f"n{n}.r.gt10", f"{i(gt[10])} -> {i(gt[5])}", "implication"),
+            )),
+            Structure("exclusivity", (div3, *rest), (
+                Relation(f"n{n}.r.mod3", fm.exactly_one(i(div3), *map(i, rest)), "exclusivity"),
             )),
             Structure("conditional", (even, div4), (Relation(f"n{n}.r.div4", f"{i(div4)} -> {i(even)}", "implication"),),
                       (Conditional(f"n{n}.c.div4", i(even), i(div4)),)),

@@ -14,9 +14,9 @@ from typing import Iterable
 from consistency import formula as fm
 from consistency.suite import Conditional, Decomposition, Proposition, Relation, Suite
 
-# Simplest first: pools order their structures by size, then by this order, so that
-# hypothesis, which shrinks a pool index towards 0, ends at the simplest failing structure.
-KINDS = ("paraphrase", "negation", "and", "or", "implication", "conditional", "decomposition")
+# Simplest first: pools order their structures by size, then by this order. "exclusivity" is
+# exactly one of several (one home city); "relation" is any other constraint a suite holds.
+KINDS = ("paraphrase", "negation", "and", "or", "implication", "exclusivity", "conditional", "decomposition", "relation")
 
 
 @dataclass(frozen=True)
@@ -96,22 +96,26 @@ _SOURCE_KINDS = {
     "or": "or",
     "implication": "implication",
     "transitivity": "implication",
+    "exclusivity": "exclusivity",
+    "exactly-one": "exclusivity",
     "decomposition": "decomposition",
 }
 
 
 def _kind_of(relation: Relation) -> str:
-    """A relation's structure kind: from its source, else from its formula's top connective."""
+    """A relation's structure kind: from its source, else from the shape of its formula."""
     if relation.source in _SOURCE_KINDS:
         return _SOURCE_KINDS[relation.source]
     tree = relation.tree
-    if isinstance(tree, fm.BinOp) and tree.op == "->":
+    if not isinstance(tree, fm.BinOp):
+        return "relation"
+    if tree.op == "->":
         return "implication"
-    if isinstance(tree, fm.BinOp) and tree.op == "<->" and isinstance(tree.right, fm.Not):
+    if tree.op == "<->" and isinstance(tree.right, fm.Not):
         return "negation"
-    if isinstance(tree, fm.BinOp) and tree.op == "<->" and isinstance(tree.right, fm.BinOp):
-        return {"&": "and", "|": "or"}.get(tree.right.op, "implication")
-    return "implication"
+    if tree.op == "<->" and isinstance(tree.right, fm.BinOp) and tree.right.op in "&|":
+        return {"&": "and", "|": "or"}[tree.right.op]
+    return "relation"
 
 
 def split_suite(suite: Suite) -> list[Structure]:
