@@ -60,7 +60,7 @@ def elicit(
     log.info("elicit: %d unique prompts, %d cached, %d to compute", len(prompts), len(prompts) - len(todo), len(todo))
 
     results: dict[str, PromptAnswer] = {}
-    with tqdm(total=len(todo), disable=not progress, unit="prompt", desc="eliciting") as bar:
+    with tqdm(total=len(todo), disable=not (progress and todo), unit="prompt", desc="eliciting") as bar:
         for chunk in _chunks(_by_length(todo), chunk_size):
             answered = adapter.answer(chunk, progress=bar.update)
             if cache is not None:
