@@ -25,8 +25,8 @@ the lowest rung that no enabled check catches ("above the ladder" when every run
 
 Liars share one re-run of a check when they cannot interact in it: for a check that reads
 only answers, when their changes and the changes' neighbourhoods in the relation graph do not
-overlap (it is then re-run on the touched components alone); for a check that reads hidden
-states, when their changes do not overlap.
+overlap (it is then re-run on those footprints alone); for a check that reads hidden states,
+when their changes do not overlap.
 """
 
 from __future__ import annotations
@@ -285,12 +285,14 @@ class Ladder:
         return lie
 
     def local_suite(self, lies: Iterable[Lie]) -> Suite:
-        """The components of the relation graph the liars touched, as a suite of their own."""
-        keep: set[str] = set()
-        for lie in lies:
-            for pid in lie.values:
-                if pid not in keep:
-                    keep |= nx.node_connected_component(self.neighbours, pid)
+        """The liars' footprints as a suite of their own: every claim they changed, every claim
+        sharing a relation, decomposition or conditional with one, and the records among them.
+
+        Every relation a lie can break mentions a changed claim, so a check that judges
+        answers against relations sees each new contradiction here, at a fraction of the cost
+        of the whole component.
+        """
+        keep: set[str] = set().union(*(self.footprint(lie) for lie in lies))
         mentions = lambda ids: set(ids) <= keep  # noqa: E731
         suite = self.suite
         return Suite(
@@ -335,11 +337,11 @@ def _batches(lies: list[Lie], footprint: Callable[[Lie], set[str]]) -> list[list
 
 
 def is_local(check: Check) -> bool:
-    """Whether a check judges each claim within its component of the relation graph.
+    """Whether a check judges claims by their answers and the relations between them alone.
 
     Checks that read only answers do (every built-in one works per proposition or per
-    component); checks that read hidden states train on the trusted split and see the whole
-    suite. A check may say otherwise with a ``local`` attribute.
+    component of the relation graph); checks that read hidden states train on the trusted
+    split and see the whole suite. A check may say otherwise with a ``local`` attribute.
     """
     return bool(getattr(check, "local", not check.needs_hidden))
 

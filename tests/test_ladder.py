@@ -280,13 +280,15 @@ def test_liars_in_one_batch_never_share_a_relation():
             assert not ladder.footprint(one) & set(other.values)
 
 
-def test_answer_only_checks_rerun_on_the_touched_components():
+def test_answer_only_checks_rerun_on_the_liars_footprints():
     suite = ladder_suite()
     answers, _, _ = honest_run(suite, [FakeLogic()])
     ladder = Ladder(suite, answers, [FakeLogic()])
-    local = ladder.local_suite([ladder.lie("a0", 4), ladder.lie("nb3", 4)])
-    assert sorted(local.propositions) == sorted(f"{n}{g}" for g in (0, 3) for n in ("a", "b", "c", "na", "nb", "nc"))
-    assert len(local.relations) == 6 and [d.id for d in local.decompositions] == ["d0", "d3"]
+    local = ladder.local_suite([ladder.lie("na0", 2), ladder.lie("b3", 2)])
+    # na0 shares a relation with a0; b3 shares one with nb3 and a decomposition with a3 and c3
+    assert sorted(local.propositions) == ["a0", "a3", "b3", "c3", "na0", "nb3"]
+    assert sorted(r.id for r in local.relations) == ["ra0", "rb3"]
+    assert [d.id for d in local.decompositions] == ["d3"]
     assert is_local(FakeLogic()) and not is_local(FakeProbe())
 
 
