@@ -46,8 +46,7 @@ def bootstrap_auroc_ci(
     pos, neg = scores[labels], np.sort(scores[~labels])
     if len(pos) == 0 or len(neg) == 0:
         return float("nan"), float("nan")
-    c_pos = rng.multinomial(len(pos), np.full(len(pos), 1 / len(pos)), size=n_boot)
-    c_neg = rng.multinomial(len(neg), np.full(len(neg), 1 / len(neg)), size=n_boot)
+    c_pos, c_neg = _resample_counts(len(pos), n_boot, rng), _resample_counts(len(neg), n_boot, rng)
     below = np.concatenate([np.zeros((n_boot, 1)), np.cumsum(c_neg, axis=1)], axis=1)
     lower = below[:, np.searchsorted(neg, pos, side="left")]  # resampled negatives < pos_i
     upper = below[:, np.searchsorted(neg, pos, side="right")]  # resampled negatives <= pos_i
@@ -55,6 +54,12 @@ def bootstrap_auroc_ci(
     tail = (1 - level) / 2
     low, high = np.quantile(values, [tail, 1 - tail])
     return float(low), float(high)
+
+
+def _resample_counts(n: int, n_boot: int, rng: np.random.Generator) -> np.ndarray:
+    """How often each of ``n`` rows is drawn in each of ``n_boot`` resamples with replacement."""
+    draws = rng.integers(0, n, (n_boot, n)) + n * np.arange(n_boot)[:, None]
+    return np.bincount(draws.ravel(), minlength=n_boot * n).reshape(n_boot, n)
 
 
 def stratified_folds(labels: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
@@ -79,13 +84,14 @@ def out_of_fold(
     y = np.asarray(y)
     k = max(2, min(k, int(y.sum()), int(len(y) - y.sum())))  # every fold must see both classes
     folds = stratified_folds(y, k, rng)
+    template = make_probe()
+    if hasattr(template, "fit_subsets"):  # fits every fold in one optimiser run (LogisticProbe)
+        probes = template.fit_subsets(X, y, np.stack([folds != fold for fold in range(k)]))
+    else:
+        probes = [make_probe().fit(X[folds != fold], y[folds != fold]) for fold in range(k)]
     out = np.empty(len(y), dtype=np.float64)
-    probes = []
-    for fold in range(k):
-        held = folds == fold
-        probe = make_probe().fit(X[~held], y[~held])
-        out[held] = probe.predict_proba(X[held])
-        probes.append(probe)
+    for fold, probe in enumerate(probes):
+        out[folds == fold] = probe.predict_proba(X[folds == fold])
     return out, probes
 
 

@@ -188,11 +188,11 @@ def test_bootstrap_counts_give_the_auroc_of_each_expanded_resample():
     # the same draws, expanded into explicit resamples and scored one by one
     replay = np.random.default_rng(5)
     pos, neg = scores[labels], np.sort(scores[~labels])
-    c_pos = replay.multinomial(len(pos), np.full(len(pos), 1 / len(pos)), size=200)
-    c_neg = replay.multinomial(len(neg), np.full(len(neg), 1 / len(neg)), size=200)
+    pos_draws = replay.integers(0, len(pos), (200, len(pos)))
+    neg_draws = replay.integers(0, len(neg), (200, len(neg)))
     values = [
-        auroc(np.r_[np.repeat(pos, a), np.repeat(neg, b)], np.r_[np.ones(len(pos)), np.zeros(len(neg))])
-        for a, b in zip(c_pos, c_neg)
+        auroc(np.r_[pos[a], neg[b]], np.r_[np.ones(len(pos)), np.zeros(len(neg))])
+        for a, b in zip(pos_draws, neg_draws)
     ]
     assert (low, high) == pytest.approx(tuple(np.quantile(values, [0.025, 0.975])))
 
