@@ -252,6 +252,19 @@ def test_missing_directory_and_uncached_hub_id(tmp_path):
     assert "nobody-xyz/not-a-cached-model" in message and "local cache" in message
 
 
+def test_hub_id_in_the_local_cache(model_dir, tmp_path, monkeypatch, prompts, references):
+    import huggingface_hub.constants
+
+    # The hub cache layout: models--<org>--<name>/snapshots/<commit>/ and refs/main -> commit.
+    repo = tmp_path / "hub" / "models--tiny-org--tiny-llama"
+    shutil.copytree(model_dir, repo / "snapshots" / ("0" * 40))
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text("0" * 40)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    adapter = HFAdapter("tiny-org/tiny-llama", device="cpu", dtype="float32")
+    assert adapter.answer(prompts[:1])[0].p_yes == pytest.approx(references[0][0], abs=1e-6)
+
+
 def test_not_a_causal_language_model(tmp_path):
     from transformers import ViTConfig
 
