@@ -19,11 +19,10 @@ import hashlib
 from typing import Literal, Sequence
 
 import numpy as np
-import torch
 
 from consistency.answers import Answers
 from consistency.suite import Suite
-from probes.base import ProbeError, Standardizer, check_features, check_width, sigmoid, single_threaded
+from probes.base import ProbeError, Standardizer, check_features, check_width, sigmoid
 
 WeakSource = Literal["suite", "noise", "answers"]
 WEAK_SOURCES: tuple[str, ...] = ("suite", "noise", "answers")
@@ -88,25 +87,26 @@ class AuxConfidenceHead:
         return sigmoid(self.standardize(X) @ self.weight + self.bias)
 
 
-def harden(logits: torch.Tensor, balance: float | torch.Tensor) -> torch.Tensor:
-    """0/1 targets from a head's own logits (last axis: the batch), cut at the quantile that
-    labels a ``balance`` share of the batch "true" (the weak labels' share), so self-training
-    cannot drift to one class. ``balance`` may hold one share per leading row."""
-    balance = torch.as_tensor(balance, dtype=logits.dtype)
-    if logits.ndim == 1:
-        cut = torch.quantile(logits, 1 - balance)
-    else:  # one quantile per row: the diagonal of every row's quantiles at every row's share
-        cut = torch.quantile(logits, 1 - balance, dim=-1).diagonal()[:, None]
-    return (logits > cut).to(logits.dtype)
+def harden(logits: np.ndarray, balance: float | np.ndarray) -> np.ndarray:
+    """0/1 targets from heads' own logits (rows: heads, last axis: the batch), cut at the
+    quantile that labels a ``balance`` share of each batch "true" (the weak labels' share), so
+    self-training cannot drift to one class. ``balance``: one share, or one per row."""
+    logits = np.atleast_2d(logits)
+    balance = np.broadcast_to(np.asarray(balance, dtype=np.float64), (len(logits),))
+    cut = np.array([np.quantile(row, 1 - share) for row, share in zip(logits, balance)])
+    return (logits > cut[:, None]).astype(np.float64)
 
 
-@single_threaded()
 def fit_heads(heads: Sequence[AuxConfidenceHead], Xs: Sequence[np.ndarray], ys: Sequence[np.ndarray]) -> None:
     """Fit several heads at once, each on its own rows and labels (all of one shape).
 
     The heads share steps, batch size, learning rate, L2 and warm-up; seeds and ``aux_max`` may
-    differ. Their losses are summed and Adam's update is elementwise, so this is exactly
-    independent training, with the per-step overhead paid once instead of once per head.
+    differ. Each head's update depends on its own loss only (Adam is elementwise), so this is
+    exactly independent training with the per-step overhead paid once.
+
+    The loss is linear in the targets, so its gradient with respect to a logit z is
+    sigmoid(z) - ((1 - a) y_weak + a y_hat): written out here (with Adam) instead of going through
+    autograd, whose per-operation overhead dominates a linear head.
     """
     first = heads[0]
     shared = ("steps", "batch_size", "lr", "l2", "warmup")
@@ -128,37 +128,56 @@ def fit_heads(heads: Sequence[AuxConfidenceHead], Xs: Sequence[np.ndarray], ys: 
         balances.append(balance)
     for head, X in zip(heads, Xs):
         head.standardize = Standardizer(X)
-    Z = torch.from_numpy(np.stack([h.standardize(X) for h, X in zip(heads, Xs)]))  # (heads, n, d)
-    target = torch.from_numpy(np.stack(targets))
-    balance = torch.tensor(balances, dtype=torch.float64)
-    aux_max = torch.tensor([h.aux_max for h in heads], dtype=torch.float64)
-    generators = [torch.Generator().manual_seed(h.seed) for h in heads]
-    w = torch.zeros(Z.shape[0], Z.shape[2], dtype=torch.float64, requires_grad=True)
-    b = torch.log(balance / (1 - balance)).requires_grad_(True)  # start at the weak labels' log-odds
-    optimizer = torch.optim.Adam([w, b], lr=first.lr)
+    Z = np.stack([h.standardize(X) for h, X in zip(heads, Xs)])  # (heads, n, d)
+    target = np.stack(targets)
+    balance = np.array(balances)
+    aux_max = np.array([h.aux_max for h in heads])
+    rngs = [np.random.default_rng(h.seed) for h in heads]
+    w = np.zeros((len(heads), Z.shape[2]))
+    b = np.log(balance / (1 - balance))  # start at the weak labels' log-odds
+    adam = _Adam(first.lr, w, b)
     batch = min(first.batch_size, n)
-    heads_axis = torch.arange(len(heads))[:, None]
-    order = torch.stack([torch.randperm(n, generator=g) for g in generators])
+    heads_axis = np.arange(len(heads))[:, None]
+    order = np.stack([rng.permutation(n) for rng in rngs])
     cursor = 0
     for step in range(first.steps):
         if cursor + batch > n:  # a new epoch: every head reshuffles its own rows
-            order, cursor = torch.stack([torch.randperm(n, generator=g) for g in generators]), 0
+            order, cursor = np.stack([rng.permutation(n) for rng in rngs]), 0
         rows = order[:, cursor : cursor + batch]
         cursor += batch
-        logits = torch.einsum("hbd,hd->hb", Z[heads_axis, rows], w) + b[:, None]
-        ce = torch.nn.functional.binary_cross_entropy_with_logits
-        loss = ce(logits, target[heads_axis, rows], reduction="none").mean(dim=1)
+        Zb = Z[heads_axis, rows]  # (heads, batch, d)
+        logits = np.einsum("hbd,hd->hb", Zb, w) + b[:, None]
+        wanted = target[heads_axis, rows]
         a = aux_max * ramp(step, first.warmup, first.steps)
-        if bool((a > 0).any()):
-            aux = ce(logits, harden(logits.detach(), balance), reduction="none").mean(dim=1)
-            loss = (1 - a) * loss + a * aux
-        total = loss.sum() + 0.5 * first.l2 * (w**2).sum()  # L2 on the weights, not the biases
-        optimizer.zero_grad()
-        total.backward()
-        optimizer.step()
+        if (a > 0).any():
+            wanted = (1 - a[:, None]) * wanted + a[:, None] * harden(logits, balance)
+        grad = (sigmoid(logits) - wanted) / batch  # d(mean cross-entropy) / d(logit)
+        adam.step(np.einsum("hb,hbd->hd", grad, Zb) + first.l2 * w, grad.sum(axis=1))  # L2 on w, not b
     for k, head in enumerate(heads):
-        head.weight = w.detach()[k].numpy().copy()
-        head.bias = float(b.detach()[k])
+        head.weight = w[k].copy()
+        head.bias = float(b[k])
+
+
+class _Adam:
+    """Adam (Kingma & Ba), updating the given arrays in place; torch's default constants."""
+
+    def __init__(self, lr: float, *params: np.ndarray, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8):
+        self.lr, self.betas, self.eps = lr, betas, eps
+        self.params = params
+        self.moments = [(np.zeros_like(p), np.zeros_like(p)) for p in params]
+        self.t = 0
+
+    def step(self, *grads: np.ndarray) -> None:
+        self.t += 1
+        b1, b2 = self.betas
+        for param, grad, (m, v) in zip(self.params, grads, self.moments):
+            m *= b1
+            m += (1 - b1) * grad
+            v *= b2
+            v += (1 - b2) * grad**2
+            m_hat = m / (1 - b1**self.t)
+            v_hat = v / (1 - b2**self.t)
+            param -= self.lr * m_hat / (np.sqrt(v_hat) + self.eps)
 
 
 # ----- weak labels ---------------------------------------------------------------------
