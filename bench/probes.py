@@ -10,7 +10,8 @@ For each model with known lies it measures
   lie" (and against "is lied about in the primary query", the one probes and copies read).
 
     python bench/probes.py                        # the bundled organisms that exist, else scripted
-    python bench/probes.py --scripted             # the scripted model (planted direction and lies)
+    python bench/probes.py --scripted             # the scripted model (planted direction and lies),
+                                                  # and a scripted liar that also moves its hidden states
     python bench/probes.py --checks all --out runs/bench-probes.json
 
 Organisms are read from consistency/organisms/bundled/<kind>/ (checkpoint + lies.json).
@@ -130,9 +131,10 @@ def measure(
 # ----- targets ------------------------------------------------------------------------------
 
 
-def scripted_target(seed: int) -> tuple[Suite, Any, dict[str, list[int]]]:
+def scripted_target(seed: int, hidden_follows_lies: bool = False) -> tuple[Suite, Any, dict[str, list[int]]]:
     """A 300 + 300 suite with ground truth and human-like weak labels (15% flipped); the scripted
-    model lies consistently on 60 audited claims."""
+    model lies consistently on 60 audited claims (and, with ``hidden_follows_lies``, its hidden
+    states at the statement's end encode the lies too: a liar that controls its internals)."""
     from consistency.adapters.scripted import ScriptedAdapter
 
     rng = np.random.default_rng(seed)
@@ -146,7 +148,9 @@ def scripted_target(seed: int) -> tuple[Suite, Any, dict[str, list[int]]]:
         )
     suite = Suite("scripted-bench", props)
     lie_ids = [f"p{i}" for i in range(300, 360)]
-    adapter = ScriptedAdapter(suite, lies={pid: "consistent" for pid in lie_ids}, signal=2.0, seed=seed)
+    adapter = ScriptedAdapter(
+        suite, lies={pid: "consistent" for pid in lie_ids}, signal=2.0, hidden_follows_lies=hidden_follows_lies, seed=seed
+    )
     return suite, adapter, {pid: [0, 1] for pid in lie_ids}
 
 
@@ -225,6 +229,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not args.scripted:
             print(f"no organisms under {organisms}; measuring the scripted model", flush=True)
         results["scripted"] = run_target("scripted", *scripted_target(args.seed), names, args.seed)
+        results["scripted, hidden states follow the lies"] = run_target(
+            "scripted, hidden states follow the lies", *scripted_target(args.seed, True), names, args.seed
+        )
     for kind in kinds:
         results[kind] = run_target(kind, *organism_target(organisms / kind), names, args.seed)
     if args.out:
