@@ -257,13 +257,26 @@ class Ladder:
         return query.claim
 
     def _state(self, values: Mapping[str, bool]) -> dict[Query, float]:
-        """Beliefs that make every asked phrasing of each proposition state its new value."""
+        """Beliefs that make every asked phrasing of each proposition state its new value.
+
+        Claims turned false and claims turned true swap their credences pairwise, phrasing by
+        phrasing (one city was home, now another is): the credences keep their sums, so a
+        coordinated lie adds no probabilistic incoherence of its own. A claim without a
+        partner has each credence mirrored (b becomes 1 - b).
+        """
+        downs = sorted(p for p, v in values.items() if not v and self.stated.get(p) is not False)
+        ups = sorted(p for p, v in values.items() if v and self.stated.get(p) is not True)
+        partner = {**dict(zip(downs, ups)), **dict(zip(ups, downs))}
         beliefs = {}
         for pid, value in values.items():
+            twins = {(q.variant, q.framing, q.given): q for q in self.queries.get(partner.get(pid, ""), [])}
             for query in self.queries[pid]:
                 belief = self.answers.belief(query)
-                if (belief > 0.5) != value:
-                    beliefs[query] = 1.0 - belief
+                if (belief > 0.5) == value:
+                    continue
+                twin = twins.get((query.variant, query.framing, query.given))
+                swapped = self.answers.belief(twin) if twin is not None else None
+                beliefs[query] = swapped if swapped is not None and (swapped > 0.5) == value else 1.0 - belief
         return beliefs
 
     def lie(self, target: str, level: int) -> Lie:
