@@ -266,6 +266,23 @@ def test_hidden_states_move_to_the_lie_and_keep_the_rest():
                                last_means[True] - last_means[False], atol=1e-5)
 
 
+def test_coordinated_liars_swap_credences():
+    props = {p: Proposition(p, f"the capital is {p}", (), p == "x", None, "test") for p in ("x", "y", "z")}
+    suite = Suite("one-capital", props, [Relation("r", fm.exactly_one("x", "y", "z"))])
+    check = cross_examination()
+    answers, _, _ = honest_run(suite, [check])
+    ladder = Ladder(suite, answers, [check])
+    lie = ladder.lie("x", 3)
+    assert len(lie.values) == 2 and lie.values["x"] is False  # x and one other city swap
+    other = next(p for p in lie.values if p != "x")
+    for query, belief in lie.beliefs.items():
+        twin = suite.query(other if query.claim == "x" else "x", query.variant, query.framing)
+        assert belief == answers.belief(twin)
+    assert len(lie.beliefs) == 6  # three framings of each
+    # a lone flip has no partner: its credences are mirrored
+    assert all(b == 1 - answers.belief(q) for q, b in ladder.lie("x", 2).beliefs.items())
+
+
 def test_liars_in_one_batch_never_share_a_relation():
     suite = ladder_suite()
     checks = [FakeLogic()]
