@@ -1,4 +1,7 @@
-"""The pytest plugin, run inline with pytester on the copyable example in examples/ci/."""
+"""The pytest plugin, run inline with pytester on the copyable example in examples/ci/.
+
+The plugin loads through its ``pytest11`` entry point, as in a user's environment.
+"""
 
 from __future__ import annotations
 
@@ -29,7 +32,6 @@ with warnings.catch_warnings():
         importlib.import_module(_module)
 
 EXAMPLE = Path(__file__).parent.parent / "examples" / "ci" / "test_model_consistency.py"
-PLUGIN = ("-p", "consistency.testing.plugin")
 # Scripted models of the claims the plugin asks by default (the built-in number world).
 FACTORIES = """
 from consistency.adapters.scripted import ScriptedAdapter
@@ -76,13 +78,13 @@ def test_plugin_imports_nothing_heavy():
 
 
 def test_an_honest_model_passes_the_example(example: pytest.Pytester):
-    result = example.runpytest(*PLUGIN, "--consistency-model", "factories:honest")
+    result = example.runpytest("--consistency-model", "factories:honest")
     result.assert_outcomes(passed=2)
     result.stdout.fnmatch_lines(["consistency model: factories:honest; claims: numbers"])
 
 
 def test_a_liar_fails_the_example_with_a_minimal_counter_example(example: pytest.Pytester):
-    result = example.runpytest(*PLUGIN, "--consistency-model", "factories:liar")
+    result = example.runpytest("--consistency-model", "factories:liar")
     result.assert_outcomes(failed=2)
     output = result.stdout.str()
     assert structure_lines(output) == ["#0 paraphrase: n1.even = '1 is an even number'"]
@@ -93,28 +95,28 @@ def test_a_liar_fails_the_example_with_a_minimal_counter_example(example: pytest
 
 def test_the_model_can_come_from_the_ini_file(example: pytest.Pytester):
     example.makeini("[pytest]\nconsistency_model = factories:honest\nconsistency_suite = numbers\n")
-    example.runpytest(*PLUGIN).assert_outcomes(passed=2)
+    example.runpytest().assert_outcomes(passed=2)
 
 
 def test_without_a_model_audit_tests_are_skipped_with_the_reason(example: pytest.Pytester):
-    result = example.runpytest(*PLUGIN, "-rs")
+    result = example.runpytest("-rs")
     result.assert_outcomes(skipped=2)
     result.stdout.fnmatch_lines(["*no model to audit: pass --consistency-model SPEC*"])
 
 
 def test_a_wrong_model_or_suite_fails_in_one_line(example: pytest.Pytester):
-    result = example.runpytest(*PLUGIN, "--consistency-model", "no/such/dir")
+    result = example.runpytest("--consistency-model", "no/such/dir")
     result.assert_outcomes(errors=2)
     result.stdout.fnmatch_lines(["*consistency model 'no/such/dir': * is not a checkpoint directory"])
     assert "Traceback" not in result.stdout.str()
-    result = example.runpytest(*PLUGIN, "--consistency-model", "factories:honest", "--consistency-suite", "builtin:nope")
+    result = example.runpytest("--consistency-model", "factories:honest", "--consistency-suite", "builtin:nope")
     result.assert_outcomes(errors=2)
     result.stdout.fnmatch_lines(["*consistency suite 'builtin:nope': unknown built-in suite*"])
     assert "During handling" not in result.stdout.str()
 
 
 def test_the_marker_is_registered(example: pytest.Pytester):
-    result = example.runpytest(*PLUGIN, "--markers")
+    result = example.runpytest("--markers")
     result.stdout.fnmatch_lines(["@pytest.mark.consistency_audit: audits a model*"])
 
 
@@ -135,7 +137,7 @@ def test_a_random_tiny_checkpoint_fails_with_a_minimal_counter_example(example: 
 
     checkpoint = build_tiny_llama(tmp_path / "tiny")
     combine(number_world(range(1, 5)), name="numbers-1-4").save(example.path / "numbers.jsonl")
-    result = example.runpytest(*PLUGIN, "--consistency-model", str(checkpoint), "--consistency-suite", "numbers.jsonl")
+    result = example.runpytest("--consistency-model", str(checkpoint), "--consistency-suite", "numbers.jsonl")
     result.assert_outcomes(failed=2)  # random weights answer nothing consistently
     assert len(structure_lines(result.stdout.str())) == 1
 
@@ -148,7 +150,7 @@ ORGANISMS = pytest.mark.skipif(
 @ORGANISMS
 @pytest.mark.parametrize("kind, passes", [("honest", True), ("naive-liar", False)])
 def test_the_example_tells_the_bundled_organisms_apart(example: pytest.Pytester, kind: str, passes: bool):
-    result = example.runpytest(*PLUGIN, "--consistency-model", f"organism:{kind}", "--consistency-suite", "builtin:organism")
+    result = example.runpytest("--consistency-model", f"organism:{kind}", "--consistency-suite", "builtin:organism")
     outcomes = result.parseoutcomes()
     if passes:
         assert outcomes.get("failed", 0) == 0, result.stdout.str()

@@ -100,7 +100,11 @@ def compose(
         raise ValueError(f"unknown structure kinds {sorted(unknown)}; expected some of {', '.join(KINDS)}")
     rng = random.Random(seed)
     c = _Composer(connectives)
-    pairs = rng.sample(list(itertools.permutations(atoms, 2)), min(per_kind, len(atoms) * (len(atoms) - 1)))
+    n = len(atoms)
+    # Ordered pairs by number (k -> atom k // (n-1) and one of the n-1 others), so that picking
+    # a few of a million atoms' pairs never lists them all.
+    picks = rng.sample(range(n * (n - 1)), min(per_kind, n * (n - 1))) if n > 1 else []
+    pairs = [(atoms[k // (n - 1)], atoms[(k // (n - 1) + 1 + k % (n - 1)) % n]) for k in picks]
     triples = [(a, b, rng.choice([x for x in atoms if x not in (a, b)])) for a, b in pairs] if len(atoms) > 2 else []
     out: list[Structure] = []
     if "paraphrase" in kinds:

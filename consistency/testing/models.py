@@ -37,7 +37,6 @@ class CachedAdapter:
         self.layers = tuple(adapter.layers)
         self.supports_hidden = adapter.supports_hidden
         self._memo: dict[str, PromptAnswer] = {}
-        self.asked = 0  # prompts forwarded to the wrapped adapter
 
     def answer(self, prompts: Sequence[Prompt], progress: ProgressCallback | None = None) -> list[PromptAnswer]:
         def known(prompt: Prompt) -> bool:
@@ -48,7 +47,6 @@ class CachedAdapter:
         if todo:
             for prompt, result in zip(todo, self.adapter.answer(todo, progress)):
                 self._memo[prompt.text] = result
-            self.asked += len(todo)
         return [self._memo[p.text] for p in prompts]
 
 

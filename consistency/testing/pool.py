@@ -97,7 +97,7 @@ class ClaimPool:
         the first time and only for what is new afterwards."""
         answers = self._answers.setdefault(model.fingerprint, Answers(layers=tuple(model.layers), source=model.fingerprint))
         # Listing the pool's queries costs more than a check on a small example: do it once.
-        key = (model.fingerprint, repr([(type(c).__qualname__, sorted(vars(c).items())) for c in checks]))
+        key = (model.fingerprint, repr([(type(c).__qualname__, sorted(getattr(c, "__dict__", {}).items())) for c in checks]))
         if key in self._complete:
             return answers
         queries, hidden_for = needed_queries(self.suite, checks)

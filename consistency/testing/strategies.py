@@ -31,12 +31,14 @@ def claims(pool: ClaimPool, kinds: Sequence[str] | None = None, min_size: int = 
 
 
 @st.composite
-def _drawn(draw: st.DrawFn, pool: ClaimPool, choices: tuple[tuple[int, ...], ...], min_size: int, max_size: int) -> Claims:
-    # A composite (not .map) makes hypothesis print the drawn value's repr, which names the
-    # structures in words, in its "Falsifying example" line.
-    def one() -> int:
-        structures = choices[draw(st.integers(0, len(choices) - 1))]
-        return structures[draw(st.integers(0, len(structures) - 1))]
+def _structure(draw: st.DrawFn, choices: tuple[tuple[int, ...], ...]) -> int:
+    """A pool index: a proposition, then one of the structures around it (simplest first)."""
+    structures = choices[draw(st.integers(0, len(choices) - 1))]
+    return structures[draw(st.integers(0, len(structures) - 1))]
 
-    count = draw(st.integers(min_size, max_size))
-    return Claims(pool, tuple(one() for _ in range(count)))
+
+@st.composite
+def _drawn(draw: st.DrawFn, pool: ClaimPool, choices: tuple[tuple[int, ...], ...], min_size: int, max_size: int) -> Claims:
+    # A composite rather than .map: hypothesis then prints the drawn value's repr, which
+    # names the structures in words, in its "Falsifying example" line.
+    return Claims(pool, draw(st.lists(_structure(choices), min_size=min_size, max_size=max_size)))
