@@ -7,6 +7,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from consistency import formula as fm
+from checks.base import CheckResult, Conflict
 from consistency.adapters.scripted import ScriptedAdapter
 from consistency.answers import Answers
 from consistency.engine import elicit
@@ -286,3 +287,29 @@ def test_a_model_that_is_not_one_gets_a_one_line_error(tmp_path):
         assert_consistent(42, Claims(NUMBERS, (0,)))
     with pytest.raises(ModelError, match="cannot import it"):
         ModelRef("no_such_module:make").validate()
+
+
+class Hunch:
+    """A check of a kind assert_consistent has no special wording for."""
+
+    name = "hunch"
+    needs_hidden = False
+
+    def queries(self, suite):
+        return [suite.query(pid) for pid in suite.propositions]
+
+    def run(self, suite, answers, context):
+        pid = next(iter(suite.propositions))
+        certificate = {"kind": "hunch", "summary": "I do not believe it."}
+        return CheckResult(self.name, conflicts=[Conflict(self.name, [pid, f"{pid}#v1:is-false"], 0.5, certificate)])
+
+
+def test_other_certificates_show_their_summary_and_the_answers_to_their_claims():
+    with pytest.raises(ConsistencyError) as failure:
+        assert_consistent(honest(NUMBERS.suite), Claims(NUMBERS, (3,)), checks=[Hunch()])
+    assert str(failure.value).splitlines()[-4:] == [
+        "hunch failed: 1 conflict(s)",
+        "  - hunch: I do not believe it.",
+        '    "4 is an even number" -> true (credence 1.00)',
+        '    "the number 4 is even" [is-false] -> not answered',  # the check never asked that phrasing
+    ]

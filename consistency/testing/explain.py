@@ -43,8 +43,9 @@ def answer_line(suite: Suite, answers: Answers, key: str) -> str | None:
         statement = f'"{suite.propositions[then].text}", supposing "{suite.propositions[query.given].text}"'
     else:
         statement = f'"{suite.propositions[query.claim].phrasings[query.variant]}"'
+    framing = f" [{query.framing}]" if "#v" in key else ""  # a phrasing key names its framing
     belief = answers.belief(query)
-    return f"{statement} -> " + ("not answered" if belief is None else says(belief))
+    return f"{statement}{framing} -> " + ("not answered" if belief is None else says(belief))
 
 
 def _phrasings(cert: dict[str, Any]) -> list[str]:

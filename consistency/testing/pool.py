@@ -82,6 +82,9 @@ class ClaimPool:
     def __len__(self) -> int:
         return len(self.structures)
 
+    def __repr__(self) -> str:
+        return f"ClaimPool({self.suite.name!r}, {len(self.structures)} structures)"
+
     def indices(self, kinds: Sequence[str] | None = None) -> list[int]:
         """Positions of the structures of the given kinds (all when None)."""
         if kinds is not None and set(kinds) - set(KINDS):
