@@ -131,7 +131,7 @@ class W2SCopies:
         n_true = int(np.sum(y_weak > 0.5))
         if min(n_true, len(y_weak) - n_true) < MIN_PER_CLASS:
             hint = ""
-            if self.weak_source == "suite" and not trusted:
+            if self.weak_source == "suite" and all(p.weak is None for p in suite.split("train")):
                 hint = "; the suite has no 'weak' labels: use a weak model's answers or simulated noise"
             return CheckResult(
                 self.name,
