@@ -55,7 +55,7 @@ def test_answers_are_consistent(consistency_model, consistency_pool, data):
 def test_logic_holds_across_related_claims(consistency_model, consistency_pool, data):
     # Only the structures with logical relations, judged by logic alone: a model may be
     # unsure how to phrase something and still never contradict itself.
-    kinds = ["negation", "and", "or", "implication", "conditional"]
+    kinds = ["negation", "and", "or", "implication", "exclusivity", "conditional", "relation"]
     if not consistency_pool.indices(kinds):
         pytest.skip("the claim pool has no logically related claims")
     drawn = data.draw(claims(consistency_pool, kinds=kinds, max_size=3), label="claims")
