@@ -218,6 +218,7 @@ class Ladder:
     def __init__(self, suite: Suite, answers: Answers, checks: Sequence[Check], timeout_ms: int = 10_000):
         self.suite = suite
         self.answers = answers
+        self._then = {c.id: c.then for c in suite.conditionals}
         self.queries: dict[str, list[Query]] = {p: [] for p in suite.propositions}
         seen: set[str] = set()
         for check in checks:
@@ -252,8 +253,9 @@ class Ladder:
             self.neighbours.add_edge(c.given, c.then)
 
     def _about(self, query: Query) -> str:
+        """The proposition a query asks about (for P(then | given), the 'then')."""
         if query.given is not None:
-            return next((c.then for c in self.suite.conditionals if c.id == query.claim), query.claim)
+            return self._then.get(query.claim, query.claim)
         return query.claim
 
     def _state(self, values: Mapping[str, bool]) -> dict[Query, float]:
@@ -293,11 +295,15 @@ class Ladder:
         if values is None:  # the lie contradicts relations that hold whatever the answers: L2 is all it can do
             values = {target: lie_value}
         lie = Lie(target, values, self._state(values), feasible=feasible)
-        if level == 5 and self.mover.available:
-            for query, belief in lie.beliefs.items():
-                for site, states in self.mover.move(self.answers, query, belief > 0.5).items():
-                    lie.hidden.setdefault(site, {})[query.prompt] = states
-        return lie
+        return self.disguise(lie) if level == 5 else lie
+
+    def disguise(self, lie: Lie) -> Lie:
+        """The same lie with the hidden states of every changed prompt moved to match it."""
+        hidden: dict[str, dict[str, np.ndarray]] = {}
+        for query, belief in lie.beliefs.items():
+            for site, states in self.mover.move(self.answers, query, belief > 0.5).items():
+                hidden.setdefault(site, {})[query.prompt] = states
+        return Lie(lie.target, lie.values, lie.beliefs, hidden, lie.feasible)
 
     def local_suite(self, lies: Iterable[Lie]) -> Suite:
         """The liars' footprints as a suite of their own: every claim they changed, every claim
@@ -430,8 +436,11 @@ def run_ladder(
         report["notes"].append("no trusted labels with hidden states to fit a truth direction: L5 moves no hidden states")
 
     reruns = _Reruns(ladder, context)
+    lies: list[Lie] = []
     for level in LEVELS:
-        lies = [ladder.lie(t, level.number) for t in sample]
+        # L5 is L4's liar with its hidden states moved: the same repair, not a fresh one (z3
+        # may pick another of several equally small repairs)
+        lies = [ladder.disguise(lie) for lie in lies] if level.number == 5 else [ladder.lie(t, level.number) for t in sample]
         # A local check sees liars interact through relations, so their footprints must not
         # overlap; a check that reads hidden states judges each claim on its own, so only
         # their changes must not.
