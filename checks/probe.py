@@ -108,7 +108,7 @@ class ProbeCheck:
         folds: int = 5,
         n_boot: int = 1000,
         l2: float = 1e-2,
-        embedding_margin: float = 0.1,
+        embedding_margin: float = 0.05,
     ):
         if method not in METHODS:
             raise ProbeError(f"unknown probe method {method!r}; expected one of {', '.join(METHODS)}")

@@ -83,12 +83,13 @@ def earliest_informative(aurocs: Mapping[int, float], fraction: float = 0.95) ->
     return min(layer for layer, gain in gains.items() if gain >= fraction * best)
 
 
-def embedding_sanity(fits: list[LayerFit], margin: float = 0.1) -> dict[str, Any] | None:
+def embedding_sanity(fits: list[LayerFit], margin: float = 0.05) -> dict[str, Any] | None:
     """Whether the embedding-layer probe sits near chance (None when layer 0 was not swept).
 
     Flagged when the whole bootstrap interval of its cross-fitted AUROC lies outside
     0.5 +- ``margin``: a statement's truth readable from token embeddings means a leak (labels
-    correlated with surface tokens, or features read at the wrong position), not knowledge.
+    correlated with surface tokens, or features read at the wrong position), not knowledge, and
+    inflates every deeper layer's AUROC by the same surface cue.
     """
     fit = next((f for f in fits if f.layer == EMBEDDING_LAYER), None)
     if fit is None:
@@ -103,7 +104,8 @@ def embedding_sanity(fits: list[LayerFit], margin: float = 0.1) -> dict[str, Any
         "near_chance": not flagged,
         "message": (
             f"embedding-layer probe AUROC {fit.cv_auroc:.2f} (95% CI {low:.2f}-{high:.2f}) is far from chance: "
-            "truth should not be readable from token embeddings; check the labels and the read position"
+            "truth should not be readable from token embeddings: check the labels, the read position, and "
+            "surface cues in the suite (a statement's last word that predicts its truth)"
             if flagged
             else ""
         ),
