@@ -30,10 +30,9 @@ class ClaimPool:
         condition_template: str = DEFAULT_CONDITION_TEMPLATE,
         answer_words: dict[str, list[str]] | None = None,
     ):
+        structures = list(structures)
         # A stable sort keeps the generators' order among equally simple structures.
-        self.structures: tuple[Structure, ...] = tuple(
-            sorted(structures, key=lambda s: (s.size, KINDS.index(s.kind)))
-        )
+        self.structures: tuple[Structure, ...] = tuple(sorted(structures, key=lambda s: (s.size, KINDS.index(s.kind))))
         if not self.structures:
             raise ValueError(f"claim pool {name!r} is empty")
         self._style = Suite(name, {}, framings=framings, condition_template=condition_template,
@@ -41,12 +40,15 @@ class ClaimPool:
         self.suite = combine(self.structures, like=self._style, name=name)  # also validates shared ids
         self._answers: dict[str, Answers] = {}  # model fingerprint -> answers to the pool so far
         self._complete: set[tuple[str, str]] = set()  # (fingerprint, checks) fully answered
-        # Every proposition, in order of first appearance, with the structures that mention it
-        # (simplest first): the strategies draw a proposition, then one of its structures.
-        self.containing: dict[str, list[int]] = {}
+        # Every proposition with the structures that mention it (simplest first): the
+        # strategies draw a proposition, then one of its structures. Propositions keep the
+        # order they were generated in, which keeps the claims about one subject together
+        # (n4 is even, n4 is odd, ...): when hypothesis shrinks the proposition it draws, the
+        # ones that still fail then form a run, and its binary search ends at the run's start.
+        self.containing: dict[str, list[int]] = {p.id: [] for s in structures for p in s.propositions}
         for index, structure in enumerate(self.structures):
             for prop in structure.propositions:
-                self.containing.setdefault(prop.id, []).append(index)
+                self.containing[prop.id].append(index)
 
     # ----- building -------------------------------------------------------------------
     @classmethod
