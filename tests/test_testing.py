@@ -287,6 +287,10 @@ def test_a_model_that_is_not_one_gets_a_one_line_error(tmp_path):
         assert_consistent(42, Claims(NUMBERS, (0,)))
     with pytest.raises(ModelError, match="cannot import it"):
         ModelRef("no_such_module:make").validate()
+    with pytest.raises(ModelError, match="unknown organism 'sneaky'"):
+        ModelRef("organism:sneaky").validate()
+    with pytest.raises(ModelError, match="the factory returned a str, not an adapter"):
+        ModelRef("os:getcwd").adapter()
 
 
 class Hunch:
