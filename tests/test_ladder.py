@@ -17,7 +17,8 @@ from consistency.adapters.scripted import ScriptedAdapter
 from consistency.aggregate import aggregate
 from consistency.answers import Answers
 from consistency.engine import elicit
-from consistency.ladder import Ladder, _batches, _HiddenMover, _Repairer, bar_of, is_local, run_ladder, threshold
+from consistency.ladder import (Ladder, _batches, _HiddenMover, _Repairer, bar_of, honest_null, is_local, run_ladder,
+                               threshold)
 from consistency.suite import Decomposition, Proposition, Relation, Suite
 
 
@@ -205,6 +206,17 @@ def test_claims_already_flagged_are_not_targets():
 
 
 # ----- the liars' tools --------------------------------------------------------------------
+
+
+def test_the_null_is_the_truthful_claims_where_truth_is_known():
+    big = ladder_suite(test_groups=20, train_groups=2)  # 120 audited claims with ground truth
+    answers, _, _ = honest_run(big, [FakeLogic()], lies={"a1": "consistent"})
+    null, kind = honest_null(big, answers, implicated={"a1", "na1", "b5"})
+    assert kind == "truthful claims" and len(null) == 119 and "a1" not in null and "b5" in null
+    small = ladder_suite(test_groups=2, train_groups=2)
+    answers, _, _ = honest_run(small, [FakeLogic()])
+    null, kind = honest_null(small, answers, implicated={"a1", "na1"})
+    assert kind == "claims in no contradiction" and len(null) == 10
 
 
 def test_threshold_keeps_the_false_positive_rate():
