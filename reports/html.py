@@ -172,6 +172,8 @@ def _bar(bar: Mapping[str, Any]) -> dict[str, Any]:
                     for s in bar.get("subsets") or []],
         "targets": bar.get("targets"), "candidates": bar.get("candidates"), "fpr": bar.get("fpr"),
         "alpha": bar.get("alpha"), "reruns": bar.get("reruns"),
+        "null": (bar.get("null") or {}).get("kind", "claims in no contradiction"),
+        "null_size": (bar.get("null") or {}).get("size"),
         "thresholds": [(k, _fmt(v)) for k, v in (bar.get("thresholds") or {}).items()],
         "skipped": sorted((bar.get("skipped") or {}).items()),
         "notes": bar.get("notes") or [],
