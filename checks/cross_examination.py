@@ -17,6 +17,8 @@ from checks.base import CheckResult, Conflict, RunContext, answered
 from consistency.answers import Answers
 from consistency.suite import Query, Suite
 
+_EPS = 1e-6
+
 
 def arbitrage(a: float, b: float) -> float:
     """Log-score arbitrage between two credences in the same event.
@@ -24,6 +26,9 @@ def arbitrage(a: float, b: float) -> float:
     ``-2 log(sqrt(a b) + sqrt((1-a)(1-b)))``: the guaranteed log-score profit of a trader
     who moves both credences to their best common point (zero iff a == b).
     """
+    # Credences of exactly 0 and 1 would make the arbitrage infinite (and unrepresentable in
+    # JSON); clipping at 1e-6 caps it near 26.6 while leaving realistic values untouched.
+    a, b = (min(max(x, _EPS), 1 - _EPS) for x in (a, b))
     overlap = math.sqrt(a * b) + math.sqrt((1 - a) * (1 - b))
     return -2.0 * math.log(min(1.0, overlap))
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+from functools import cached_property
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator
@@ -63,7 +64,7 @@ class Relation:
     formula: str
     source: str = "relation"
 
-    @property
+    @cached_property
     def tree(self) -> fm.Formula:
         return fm.parse(self.formula)
 
@@ -82,7 +83,7 @@ class Decomposition:
     parts: tuple[str, ...]
     formula: str
 
-    @property
+    @cached_property
     def tree(self) -> fm.Formula:
         return fm.parse(self.formula)
 

@@ -51,6 +51,10 @@ def test_arbitrage_is_a_symmetric_divergence(a, b):
     assert arbitrage(a, a) == pytest.approx(0, abs=1e-12)
 
 
+def test_arbitrage_of_certain_opposite_answers_is_finite():
+    assert 20 < arbitrage(0.0, 1.0) < 30
+
+
 def test_arbitrage_value():
     # -2 log(sqrt(.9 * .1) + sqrt(.1 * .9)) = -2 log(0.6)
     assert arbitrage(0.9, 0.1) == pytest.approx(-2 * math.log(0.6))
