@@ -27,7 +27,7 @@ def arbitrage(a: float, b: float) -> float:
     who moves both credences to their best common point (zero iff a == b).
     """
     # Credences of exactly 0 and 1 would make the arbitrage infinite (and unrepresentable in
-    # JSON); clipping at 1e-6 caps it near 26.6 while leaving realistic values untouched.
+    # JSON); clipping at 1e-6 caps it at -2 log(2e-3) = 12.4 while leaving realistic values untouched.
     a, b = (min(max(x, _EPS), 1 - _EPS) for x in (a, b))
     overlap = math.sqrt(a * b) + math.sqrt((1 - a) * (1 - b))
     return -2.0 * math.log(min(1.0, overlap))
