@@ -29,6 +29,7 @@ MAX_SUSPECTS = 100
 MAX_CONFLICTS_PER_CHECK = 25
 MAX_WEBS_DRAWN = 9
 MAX_NODES_PER_WEB = 40
+MAX_LABELLED_NODES = 16
 MAX_TABLE_ROWS = 30
 MAX_WEB_ROWS = 50
 MAX_JSON_CHARS = 4000
@@ -201,7 +202,9 @@ def _graph(graph: Mapping[str, Any], nodes: Mapping[str, Any]) -> dict[str, Any]
             "label": f"{web['id']}: severity {_fmt(web.get('severity'), 2)}, {len(web.get('conflicts', [])):,} conflicts",
             "edges": [{"x1": _r(place[a][0]), "y1": _r(place[a][1]), "x2": _r(place[b][0]), "y2": _r(place[b][1]),
                        "dashed": d.get("role") != "claim"} for a, b, d in sub.edges(data=True)],
-            "nodes": [_svg_node(n, place[n], nodes.get(n, {}), colour) for n in sorted(sub)],
+            # labels only where they stay legible; every node keeps its tooltip
+            "nodes": [_svg_node(n, place[n], nodes.get(n, {}), colour, labelled=len(sub) <= MAX_LABELLED_NODES)
+                      for n in sorted(sub)],
             "hidden": len(members) - len(keep),
         })
     rows = (len(drawn) + columns - 1) // columns
@@ -238,7 +241,8 @@ def _r(value: float) -> float:
     return round(float(value), 1)
 
 
-def _svg_node(node: str, position: tuple[float, float], data: Mapping[str, Any], colour: str) -> dict[str, Any]:
+def _svg_node(node: str, position: tuple[float, float], data: Mapping[str, Any], colour: str,
+              labelled: bool) -> dict[str, Any]:
     kind = data.get("kind", "claim")
     if kind == "conflict":
         tip = f"{data.get('check', '')} conflict, severity {_fmt(data.get('severity'), 2)}: " + \
@@ -248,7 +252,7 @@ def _svg_node(node: str, position: tuple[float, float], data: Mapping[str, Any],
     else:
         tip = f"{node}: {data.get('text', '')} (belief {_fmt(data.get('belief'), 2)})"
     return {"kind": kind, "x": _r(position[0]), "y": _r(position[1]), "colour": colour, "tip": tip[:300],
-            "label": node if kind == "claim" and len(node) <= 18 else ""}
+            "label": node if labelled and kind == "claim" and len(node) <= 24 else ""}
 
 
 # ----- suspicious claims and certificates ---------------------------------------------------
