@@ -138,7 +138,16 @@ def run_audit(config: AuditConfig, log: Log = print, progress: bool = True) -> d
         answers = elicit(adapter, queries, hidden_for, cache=cache, progress=progress)
         elicit_seconds = time.perf_counter() - start
         model_info = {"name": config.model, "adapter": "hf", "fingerprint": adapter.fingerprint}
-    context = RunContext(seed=config.seed, layers=tuple(answers.layers))
+    context = RunContext(
+        seed=config.seed,
+        layers=tuple(answers.layers),
+        options={
+            "ladder": config.ladder,
+            "ladder_targets": config.ladder_targets,
+            "ladder_fpr": config.ladder_fpr,
+            "min_severity": config.min_severity,
+        },
+    )
     results, check_seconds = run_checks(suite, answers, enabled, context, log)
 
     from consistency.aggregate import aggregate

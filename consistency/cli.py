@@ -69,6 +69,13 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--no", default=_env("no"), help="comma-separated 'no' answer words")
     audit.add_argument("--option", action="append", type=_check_option, default=[], metavar="CHECK.KEY=VALUE",
                        help="an option for one check, e.g. probe.fpr=0.05")
+    audit.add_argument("--ladder-targets", type=int, default=int(_env("ladder_targets", 200)),
+                       help="claims the simulated liars lie about (default 200)")
+    audit.add_argument("--ladder-fpr", type=float, default=float(_env("ladder_fpr", 0.01)),
+                       help="false-positive rate at which each check's threshold is set (default 0.01)")
+    audit.add_argument("--no-ladder", action="store_true", help="skip the simulated liars and the bar")
+    audit.add_argument("--min-severity", type=float, default=float(_env("min_severity", 0.1)),
+                       help="conflicts below this severity stay out of the graph (default 0.1)")
     audit.add_argument("--trust-remote-code", action="store_true", help="allow the checkpoint's own Python code")
     audit.add_argument("--no-cache", action="store_true", help="do not read or write the answer cache")
     audit.add_argument("--no-report", action="store_true", help="write results.json only")
@@ -119,6 +126,10 @@ def _audit_config(args: argparse.Namespace):
         yes_words=_list(args.yes),
         no_words=_list(args.no),
         trust_remote_code=args.trust_remote_code,
+        ladder=not args.no_ladder,
+        ladder_targets=args.ladder_targets,
+        ladder_fpr=args.ladder_fpr,
+        min_severity=args.min_severity,
         cache=not args.no_cache,
         report=not args.no_report,
         check_options=options,

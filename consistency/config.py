@@ -34,6 +34,10 @@ class AuditConfig(BaseModel):
     yes_words: list[str] = Field(default_factory=list, description="override the suite's 'yes' answer words")
     no_words: list[str] = Field(default_factory=list, description="override the suite's 'no' answer words")
     trust_remote_code: bool = False
+    ladder: bool = Field(True, description="run the simulated liars and compute the bar")
+    ladder_targets: int = Field(200, ge=1, description="target claims the simulated liars lie about")
+    ladder_fpr: float = Field(0.01, gt=0, lt=1, description="false-positive rate of each check's threshold")
+    min_severity: float = Field(0.1, ge=0, le=1, description="conflicts below it stay out of the graph")
     cache: bool = True
     report: bool = True
     check_options: dict[str, dict[str, Any]] = Field(default_factory=dict)
