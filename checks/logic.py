@@ -10,8 +10,11 @@ and words. Definitions: docs/checks/logic.md.
 
 from __future__ import annotations
 
+import multiprocessing
 from collections import Counter
-from typing import Any, Iterable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 
@@ -38,6 +41,7 @@ from consistency.suite import Query, Suite
 INCOHERENT = 1e-9  # R1 above this is incoherence (HiGHS's own tolerance; exact paths are exact)
 WORLD_ROWS = 32  # loss-per-world tables list every world up to this many
 DETAIL_COMPONENTS = 200  # components described in details, worst first
+PARALLEL_CHUNK = 64  # fewest components per worker task (smaller is all pickling overhead)
 
 
 @register("logic")
@@ -45,10 +49,13 @@ class LogicCheck:
     name = "logic"
     needs_hidden = False
 
-    def __init__(self, max_cores: int = 20, max_worlds: int = MAX_WORLDS, exact_worlds: int = EXACT_WORLDS):
+    def __init__(self, max_cores: int = 20, max_worlds: int = MAX_WORLDS, exact_worlds: int = EXACT_WORLDS, processes: int = 1):
+        if processes < 1:
+            raise ValueError(f"logic: processes must be at least 1, got {processes}")
         self.max_cores = max_cores
         self.max_worlds = max_worlds
         self.exact_worlds = exact_worlds
+        self.processes = processes
 
     # ----- asking -------------------------------------------------------------------
     @staticmethod
@@ -69,25 +76,18 @@ class LogicCheck:
         result = CheckResult(self.name)
         claims, missing = read_claims(suite, answers, self.involved(suite))
         constraints = [Constraint(r.id, r.tree, r.source) for r in suite.relations]
-        components = split_components(constraints, claims)
-        worlds: list[np.ndarray | None] = []
-        broken: list[RelationsUnsatisfiable] = []
-        kept: list[Component] = []
-        for component in components:
-            try:
-                worlds.append(enumerate_worlds(component, self.max_worlds))
-                kept.append(component)
-            except RelationsUnsatisfiable as exc:
-                broken.append(exc)
-        repairs = repair_components(kept, exact_worlds=self.exact_worlds, worlds=worlds)
-        booleans = [analyse(c, w, self.max_cores) for c, w in zip(kept, worlds)]
+        assessed = assess(split_components(constraints, claims), self.max_worlds, self.exact_worlds, self.max_cores, self.processes)
+        broken = [a for a in assessed if isinstance(a, RelationsUnsatisfiable)]
+        kept = [a for a in assessed if not isinstance(a, RelationsUnsatisfiable)]
+        repairs = [a.repair for a in kept]
+        booleans = [a.boolean for a in kept]
 
         describe = _Describer(suite)
         rows = []
-        for index, (component, repair, boolean) in enumerate(zip(kept, repairs, booleans)):
-            assert isinstance(repair, Repair)
+        for index, assessment in enumerate(kept):
+            component, repair, boolean = assessment.component, assessment.repair, assessment.boolean
             repaired = repair.repaired(component)
-            for claim, d, q in zip(component.claims, repair.deviation, repaired):
+            for claim, d in zip(component.claims, repair.deviation):
                 result.claim_scores[claim.id] = float(min(1.0, abs(d)))
             for i in boolean.flips:
                 lit = boolean.literals[i]
@@ -100,7 +100,7 @@ class LogicCheck:
             if repair.r1 > INCOHERENT or not boolean.satisfiable:
                 rows.append(_component_row(index, component, repair, boolean))
 
-        r1s = [r.r1 for r in repairs if isinstance(r, Repair)]
+        r1s = [r.r1 for r in repairs]
         views = relation_views(suite, {c.id: c.credence for c in claims})
         result.metrics = {
             "r1": float(sum(r1s)),
@@ -118,9 +118,9 @@ class LogicCheck:
             "claims": len(claims),
             "claims_missing": missing,
             "components": len(kept),
-            "methods": dict(Counter(r.method for r in repairs if isinstance(r, Repair))),
-            "relations_unsatisfiable": [list(exc.relation_ids) for exc in broken],
-            "blame": {c.id: float(abs(d)) for comp, r in zip(kept, repairs) for c, d in zip(comp.claims, r.deviation)},
+            "methods": dict(Counter(r.method for r in repairs)),
+            "relations_unsatisfiable": [list(a.relation_ids) for a in broken],
+            "blame": {c.id: float(abs(d)) for a in kept for c, d in zip(a.component.claims, a.repair.deviation)},
             "worst_components": rows[:DETAIL_COMPONENTS],
             "views": {kind: {"mean": float(np.mean(v)), "max": float(np.max(v)), "n": len(v)} for kind, v in sorted(views.items())},
         }
@@ -195,6 +195,51 @@ class LogicCheck:
                 for world, loss in zip(worlds, losses)
             ]
         return Conflict(self.name, involved, float(min(1.0, repair.r1)), certificate)
+
+
+@dataclass
+class Assessment:
+    """One component's probabilistic repair and Boolean analysis."""
+
+    component: Component
+    repair: Repair
+    boolean: BooleanResult
+
+
+def assess(
+    components: Sequence[Component], max_worlds: int, exact_worlds: int, max_cores: int, processes: int = 1
+) -> list[Assessment | RelationsUnsatisfiable]:
+    """Assess every component, in ``processes`` worker processes when more than one.
+
+    Components are independent, so they are dealt out in contiguous chunks (a few per
+    worker, to even out their sizes) and the results come back in input order.
+    """
+    if processes == 1 or len(components) < 2 * PARALLEL_CHUNK:
+        return _assess_chunk((list(components), max_worlds, exact_worlds, max_cores))
+    size = max(PARALLEL_CHUNK, -(-len(components) // (4 * processes)))
+    chunks = [(list(components[i : i + size]), max_worlds, exact_worlds, max_cores) for i in range(0, len(components), size)]
+    # never fork: HiGHS keeps a thread pool, and a forked child that inherits it can hang
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+    with ProcessPoolExecutor(processes, mp_context=context) as pool:
+        return [a for part in pool.map(_assess_chunk, chunks) for a in part]
+
+
+def _assess_chunk(job: tuple[list[Component], int, int, int]) -> list[Assessment | RelationsUnsatisfiable]:
+    components, max_worlds, exact_worlds, max_cores = job
+    out: list[Assessment | RelationsUnsatisfiable | None] = [None] * len(components)
+    kept, worlds = [], []
+    for i, component in enumerate(components):
+        try:
+            worlds.append(enumerate_worlds(component, max_worlds))
+            kept.append(i)
+        except RelationsUnsatisfiable as exc:
+            out[i] = exc
+    repairs = repair_components([components[i] for i in kept], exact_worlds=exact_worlds, worlds=worlds)
+    for i, repair, enumerated in zip(kept, repairs, worlds):
+        assert isinstance(repair, Repair)
+        out[i] = Assessment(components[i], repair, analyse(components[i], enumerated, max_cores))
+    return out  # type: ignore[return-value]
 
 
 def read_claims(suite: Suite, answers: Answers, propositions: list[str]) -> tuple[list[Claim], int]:

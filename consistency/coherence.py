@@ -15,20 +15,21 @@ units of the bet on claim j at the stated price) whose total loss
 
 Three solvers, one answer:
 
-- small components (worlds enumerated, at most ``exact_worlds`` of them) are solved with
-  HiGHS, many components per LP, and the optimal basis is then rebuilt in exact rationals:
-  the repaired distribution and the stakes are exact fractions, checked against every world,
-  and their objectives must be equal (that equality *is* the optimality proof). Where the
-  basis cannot be rebuilt (a degenerate vertex), z3's rational simplex solves the component;
-- components with more worlds than ``max_worlds`` are solved by column generation: a
-  master LP over a growing set of worlds, the next world found by a MILP over the relations
-  (that search is exactly "the bettor's best world against the current stakes", so every
-  iteration also yields a Dutch book and a lower bound);
+- components whose worlds are enumerated (at most ``max_worlds``) are solved with HiGHS,
+  many components per LP; for an incoherent one (at most ``exact_worlds`` worlds) the vertex
+  HiGHS ends on is rebuilt in exact rationals and finished with exact simplex pivots
+  (:func:`exact_simplex`), giving an exact distribution and exact stakes whose equal
+  objectives prove optimality;
+- components with too many worlds are solved by column generation: a master LP over a
+  growing set of worlds, the next world found by a MILP over the relations (that search is
+  exactly "the bettor's best world against the current stakes", so every round also yields
+  a Dutch book and a lower bound);
 - :func:`solve_z3` solves any enumerated component in rational arithmetic with z3 (primal and
-  dual); it is the reference the tests hold the fast paths to.
+  dual; tens of ms per small component); it is the reference the tests hold the fast paths
+  to, and ``repair_components(..., exact="z3")`` uses it instead of the exact simplex.
 
 World enumeration uses a numpy truth table up to ``TABLE_ATOMS`` atoms (all 2^n assignments
-evaluated at once, microseconds) and z3 with blocking clauses above that, up to a cap:
+evaluated at once, microseconds) and z3 with blocking clauses up to ``Z3_ATOMS``, up to a cap:
 enumerating a component's models one z3 call at a time costs ~0.5 ms per world, so a
 truth table is ~1000x faster where it fits, and the cap keeps a loosely constrained large
 component (2^500 worlds) from ever being enumerated.
@@ -37,7 +38,7 @@ component (2^500 worlds) from ever being enumerated.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
 from typing import Iterable, Mapping, Sequence
 
@@ -49,6 +50,9 @@ from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 from consistency import formula as fm
 
 TABLE_ATOMS = 16  # 2^16 rows x a few relations: the largest truth table worth building
+# z3 enumerates at most this many atoms: its blocking clauses grow with the atoms, and a big
+# loosely constrained component would take minutes to reach the world cap
+Z3_ATOMS = 64
 MAX_WORLDS = 4096  # above this many worlds a component goes to column generation
 EXACT_WORLDS = 4096  # exact rational certificates for components up to this many worlds
 TOLERANCE = 1e-9  # HiGHS feasibility tolerance: below it a float is read as zero
@@ -164,9 +168,11 @@ def truth_table(n_atoms: int) -> np.ndarray:
 
 
 def enumerate_worlds(component: Component, cap: int = MAX_WORLDS) -> np.ndarray | None:
-    """The models of the component's relations, shape (worlds, atoms); None above ``cap``.
+    """The models of the component's relations, shape (worlds, atoms); None above ``cap``
+    worlds or ``Z3_ATOMS`` atoms (column generation's territory).
 
-    Raises :class:`RelationsUnsatisfiable` when there is no model at all.
+    Raises :class:`RelationsUnsatisfiable` when there is no model at all (for components
+    past ``Z3_ATOMS``, column generation finds that out).
     """
     n = len(component.atoms)
     if n <= TABLE_ATOMS:
@@ -178,10 +184,12 @@ def enumerate_worlds(component: Component, cap: int = MAX_WORLDS) -> np.ndarray 
         worlds = table[keep]
         if len(worlds) > cap:
             return None
-    else:
+    elif n <= Z3_ATOMS:
         worlds = _z3_worlds(component, cap)
         if worlds is None:
             return None
+    else:
+        return None
     if len(worlds) == 0:
         raise RelationsUnsatisfiable([c.id for c in component.constraints])
     return worlds
@@ -264,7 +272,7 @@ class Repair:
     probabilities: np.ndarray  # (K,)
     stakes: np.ndarray  # (claims,) in [-1, 1]
     guaranteed_loss: float  # min over every world of the stakes' loss (a lower bound on R1)
-    method: str  # "exact", "z3", "highs" or "column-generation"
+    method: str  # "simplex" or "z3" (exact), "highs" or "column-generation"
     n_worlds: int | None  # worlds enumerated (None: too many, column generation)
     exact: ExactCertificate | None = None
     iterations: int = 0  # column generation rounds
@@ -542,8 +550,8 @@ def exact_simplex(pay: Payoffs, solution: _Solution, max_pivots: int = 500) -> t
 def solve_z3(pay: Payoffs) -> tuple[ExactCertificate, np.ndarray]:
     """R1 in rational arithmetic with z3: the primal (distribution) and the dual (stakes).
 
-    Slow (tens of ms per small component) and used where the HiGHS basis cannot be rebuilt
-    exactly, and as the reference in tests. Returns the certificate and the exact deviations.
+    Slow (tens of ms per small component): the reference for the tests and the ``exact="z3"``
+    option. Returns the certificate and the exact deviations.
     """
     import z3
 
@@ -589,12 +597,13 @@ def _fraction(value) -> Fraction:
 # ===== column generation for components too large to enumerate ==========================
 
 
-class _Pricer:
+class WorldPricer:
     """The bettor's best world against stakes ``y``: max_w sum_j y_j a_j(w) over the models
     of the relations, as a 0/1 program (each formula node becomes a linearised variable)."""
 
     def __init__(self, component: Component):
         self.component = component
+        self._constraint: LinearConstraint | None = None
         self.index = {name: i for i, name in enumerate(component.atoms)}
         self.n_vars = len(component.atoms)
         self.rows: list[tuple[dict[int, float], float, float]] = []  # (coefficients, low, high)
@@ -650,30 +659,38 @@ class _Pricer:
             row([(1, a), (1, b)], 1, 1, inf)
         return {v: 1.0}, 0.0
 
+    def _matrix(self) -> LinearConstraint:
+        if self._constraint is None:
+            rows, cols, vals = [], [], []
+            for i, (coef, _, _) in enumerate(self.rows):
+                rows += [i] * len(coef)
+                cols += list(coef)
+                vals += list(coef.values())
+            matrix = sp.csr_matrix((vals, (rows, cols)), shape=(len(self.rows), self.n_vars))
+            self._constraint = LinearConstraint(matrix, [r[1] for r in self.rows], [r[2] for r in self.rows])
+        return self._constraint
+
     def best_world(self, weights: np.ndarray) -> tuple[np.ndarray, float]:
         """The world maximising sum_j weights_j a_j(w), and that maximum."""
         cost = np.zeros(self.n_vars)
         constant = 0.0
         for y, claim, hit, given in zip(weights, self.component.claims, self.hit, self.given):
-            for expr, scale in ((hit, y), (given, -y * (claim.credence if claim.given else 0.0))):
-                coef, const = expr
+            for (coef, const), scale in ((hit, y), (given, -y * (claim.credence if claim.given else 0.0))):
                 for key, value in coef.items():
                     cost[key] -= scale * value  # milp minimises
                 constant += scale * const
-        matrix = sp.lil_matrix((len(self.rows), self.n_vars))
-        low, high = np.empty(len(self.rows)), np.empty(len(self.rows))
-        for i, (coef, lo, hi) in enumerate(self.rows):
-            for key, value in coef.items():
-                matrix[i, key] = value
-            low[i], high[i] = lo, hi
-        result = milp(cost, constraints=LinearConstraint(matrix.tocsr(), low, high), integrality=np.ones(self.n_vars), bounds=Bounds(0, 1))
-        if result.status != 0:
+        result = milp(cost, constraints=self._matrix(), integrality=np.ones(self.n_vars), bounds=Bounds(0, 1))
+        if result.status == 2:
             raise RelationsUnsatisfiable([c.id for c in self.component.constraints])
+        if result.status != 0:
+            raise RuntimeError(f"HiGHS failed to price a world: {result.message}")
         x = np.round(result.x).astype(bool)
         return x[: len(self.component.atoms)], float(-result.fun + constant)
 
 
-def column_generation(component: Component, objective: str = "l1", max_rounds: int = 5000) -> tuple[_Solution, np.ndarray, float, int]:
+def column_generation(
+    component: Component, objective: str = "l1", max_rounds: int = 5000, initial: np.ndarray | None = None
+) -> tuple[_Solution, np.ndarray, float, int]:
     """Solve the coherence LP over a growing set of worlds.
 
     Each round solves the master LP over the worlds found so far, reads its duals as stakes
@@ -682,13 +699,13 @@ def column_generation(component: Component, objective: str = "l1", max_rounds: i
     then optimal over all worlds. Returns the solution, its worlds, the Dutch book's
     guaranteed loss (the lower bound) and the rounds used.
     """
-    pricer = _Pricer(component)
+    pricer = WorldPricer(component)
     credences = np.array([c.credence for c in component.claims])
     plain = np.array([c.given is None for c in component.claims])
     # warm start: the worlds that round the credences at a spread of thresholds (for chains
     # of implications these are exactly the support of the repair)
-    seen: dict[bytes, np.ndarray] = {}
-    for threshold in np.linspace(0.05, 0.95, 19):
+    seen: dict[bytes, np.ndarray] = {world.tobytes(): world for world in (initial if initial is not None else [])}
+    for threshold in np.linspace(0.05, 0.95, 19) if not seen else []:
         world, _ = pricer.best_world(np.where(plain, credences - threshold, 0.0))
         seen.setdefault(world.tobytes(), world)
     rounds = 0
@@ -702,6 +719,27 @@ def column_generation(component: Component, objective: str = "l1", max_rounds: i
             loss = float(solution.duals @ pay.target) - best
             return solution, worlds, loss, rounds
         seen[world.tobytes()] = world
+        for neighbour in _improving_neighbours(component, world, solution):
+            seen.setdefault(neighbour.tobytes(), neighbour)
+
+
+def _improving_neighbours(component: Component, world: np.ndarray, solution: _Solution, keep: int = 16) -> list[np.ndarray]:
+    """Worlds one atom away from ``world`` that satisfy the relations and would also improve
+    the master LP (positive reduced cost), best first: a MILP call buys one column, this
+    local search buys up to ``keep`` more for the price of one vectorised evaluation."""
+    n = len(world)
+    flips = np.repeat(world[None, :], n, axis=0)
+    flips[np.arange(n), np.arange(n)] ^= True
+    columns = dict(zip(component.atoms, flips.T))
+    ok = np.ones(n, dtype=bool)
+    for constraint in component.constraints:
+        ok &= evaluate_columns(constraint.tree, columns)
+    candidates = flips[ok]
+    if not len(candidates):
+        return []
+    gain = payoffs(component, candidates).matrix.T @ solution.duals + solution.convexity_dual
+    order = np.argsort(-gain)[:keep]
+    return [candidates[i] for i in order if gain[i] > TOLERANCE]
 
 
 # ===== the entry point ==================================================================
@@ -753,8 +791,11 @@ def repair_components(
 def _repair_small(worlds: np.ndarray, pay: Payoffs, sol: _Solution, r_inf: float, exact: str | None) -> Repair:
     if exact is None:
         support = np.flatnonzero(sol.mu > TOLERANCE)
+        if sol.objective <= TOLERANCE:  # coherent up to HiGHS's tolerance: no book to make
+            zeros = np.zeros(len(pay.target))
+            return Repair(0.0, max(r_inf, 0.0), zeros, worlds[support], sol.mu[support], zeros, 0.0, "highs", len(worlds))
         loss = float(sol.duals @ pay.target - (pay.matrix.T @ sol.duals).max())
-        return Repair(sol.objective, r_inf, sol.deviation, worlds[support], sol.mu[support], sol.duals, loss, "highs", len(worlds))
+        return Repair(float(np.abs(sol.deviation).sum()), r_inf, sol.deviation, worlds[support], sol.mu[support], sol.duals, loss, "highs", len(worlds))
     if exact == "z3":
         cert, deviation = solve_z3(pay)
         support = [w for w, p in enumerate(cert.probabilities) if p > 0]
@@ -781,7 +822,7 @@ def _repair_small(worlds: np.ndarray, pay: Payoffs, sol: _Solution, r_inf: float
 
 def _repair_large(component: Component) -> Repair:
     sol, worlds, loss, rounds = column_generation(component, "l1")
-    worst, _, _, _ = column_generation(component, "linf")
+    worst, _, _, _ = column_generation(component, "linf", initial=worlds)
     support = np.flatnonzero(sol.mu > TOLERANCE)
     return Repair(sol.objective, worst.objective, sol.deviation, worlds[support], sol.mu[support], sol.duals, loss, "column-generation", None, iterations=rounds)
 

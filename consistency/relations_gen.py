@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from consistency import formula as fm
-from consistency.coherence import Claim, Component, Constraint, enumerate_worlds, payoffs
+from consistency.coherence import Claim, Component, Constraint, WorldPricer, enumerate_worlds, payoffs
 
 # relation shapes binding a new atom ``n`` to earlier atoms ``a`` (and ``b``)
 SHAPES = {
@@ -26,20 +26,31 @@ SHAPES = {
 
 
 def tree_relations(n_atoms: int, rng: np.random.Generator, extra: float = 0.2) -> list[Constraint]:
-    """A connected random relation set: each atom after the first is tied to earlier ones by a
-    random shape, plus about ``extra`` * n further implications between random earlier atoms."""
+    """A connected, satisfiable random relation set: each atom after the first is tied to
+    earlier ones by a random shape, plus about ``extra`` * n further implications between
+    random atoms. A planted world (each new atom's value forced by its shape, or drawn when
+    free) satisfies every relation, so the set always has a model."""
     names = [f"x{i}" for i in range(n_atoms)]
+    value = [bool(rng.integers(2))]
     relations = []
     for i in range(1, n_atoms):
         shapes = list(SHAPES) if i >= 2 else [s for s in SHAPES if s not in ("and", "or")]
         shape = shapes[rng.integers(len(shapes))]
-        a, b = rng.choice(i, size=2, replace=False) if i >= 2 else (0, 0)
+        a, b = (int(k) for k in rng.choice(i, size=2, replace=False)) if i >= 2 else (0, 0)
+        free = bool(rng.integers(2))
+        value.append({
+            "implication": value[a] or free,
+            "converse": value[a] and free,
+            "negation": not value[a],
+            "paraphrase": value[a],
+            "exclusion": (not value[a]) and free,
+            "and": value[a] and value[b],
+            "or": value[a] or value[b],
+        }[shape])
         text = SHAPES[shape].format(n=names[i], a=names[a], b=names[b])
         relations.append(Constraint(f"r{i}", fm.parse(text), shape))
-    for k in range(int(extra * n_atoms)):
-        if n_atoms < 3:
-            break
-        a, b = sorted(rng.choice(n_atoms, size=2, replace=False))
+    pairs = [tuple(int(k) for k in rng.choice(n_atoms, size=2, replace=False)) for _ in range(int(extra * n_atoms))] if n_atoms >= 3 else []
+    for k, (a, b) in enumerate(p for p in pairs if not (value[p[0]] and not value[p[1]])):
         relations.append(Constraint(f"e{k}", fm.parse(f"{names[a]} -> {names[b]}"), "implication"))
     return relations
 
@@ -53,9 +64,9 @@ def coherent_credences(component: Component, worlds: np.ndarray, rng: np.random.
 def random_component(n_atoms: int, rng: np.random.Generator, noise: float = 0.0, prefix: str = "") -> Component:
     """A random connected component with one claim per atom.
 
-    Credences are coherent (marginals of a random distribution over the worlds) when the
-    worlds can be enumerated, moved by uniform noise of size ``noise`` and clipped to
-    [0.01, 0.99]; without enumerable worlds they are uniform at random.
+    Credences are coherent (marginals of a random distribution over the worlds, or over
+    8 random worlds when there are too many to enumerate), moved by uniform noise of size
+    ``noise`` and clipped to [0.01, 0.99].
     """
     relations = tree_relations(n_atoms, rng)
     if prefix:
@@ -64,10 +75,10 @@ def random_component(n_atoms: int, rng: np.random.Generator, noise: float = 0.0,
     claims = tuple(Claim(a, 0.5, a) for a in atoms)
     component = Component(atoms, tuple(relations), claims)
     worlds = enumerate_worlds(component) if n_atoms <= 16 else None
-    if worlds is None:
-        credences = rng.uniform(0.01, 0.99, len(atoms))
-    else:
-        credences = coherent_credences(component, worlds, rng) + rng.uniform(-noise, noise, len(atoms))
+    if worlds is None:  # too many to enumerate: a mixture of a few worlds the MILP finds
+        pricer = WorldPricer(component)
+        worlds = np.array([pricer.best_world(rng.normal(size=len(claims)))[0] for _ in range(8)])
+    credences = coherent_credences(component, worlds, rng) + rng.uniform(-noise, noise, len(atoms))
     credences = np.clip(credences, 0.01, 0.99)
     return Component(atoms, tuple(relations), tuple(Claim(a, float(p), a) for a, p in zip(atoms, credences)))
 
@@ -141,3 +152,20 @@ def with_credences(component: Component, credences) -> Component:
     """The component with its claims' credences replaced (in claim order)."""
     claims = tuple(Claim(c.id, float(p), c.then, c.given) for c, p in zip(component.claims, credences))
     return Component(component.atoms, component.constraints, claims)
+
+
+def as_suite(components: list[Component], name: str = "generated"):
+    """A suite holding the components' atoms and relations, and the answers that state their
+    claims' credences (plain claims only), so a check can run on generated structures."""
+    from consistency.answers import Answers
+    from consistency.suite import Proposition, Relation, Suite
+
+    props = {a: Proposition(a, f"statement {a}") for comp in components for a in comp.atoms}
+    relations = [Relation(c.id, fm.to_string(c.tree), c.source) for comp in components for c in comp.constraints]
+    suite = Suite(name, props, relations)
+    answers = Answers(source=name)
+    for comp in components:
+        for claim in comp.claims:
+            if claim.given is None:
+                answers.credences[suite.query(claim.then).prompt] = claim.credence
+    return suite, answers

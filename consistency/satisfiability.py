@@ -103,8 +103,9 @@ class _Z3Oracle:
         self.rels = [z3.Bool(f"__rel{k}") for k in range(len(component.constraints))]
         for guard, constraint in zip(self.rels, component.constraints):
             self.solver.add(z3.Implies(guard, fm.to_z3(constraint.tree, atoms)))
-        for guard, literal in zip(self.lits, literals):
-            self.solver.add(z3.Implies(guard, fm.to_z3(literal.formula(), atoms)))
+        self.literal_formulas = [fm.to_z3(literal.formula(), atoms) for literal in literals]
+        for guard, formula in zip(self.lits, self.literal_formulas):
+            self.solver.add(z3.Implies(guard, formula))
         self.atoms = atoms
 
     def __call__(self, lits: Sequence[int], rels: Sequence[int]) -> bool:
@@ -113,11 +114,16 @@ class _Z3Oracle:
     def check(self, lits: Sequence[int], rels: Sequence[int]):
         return self.solver.check(*[self.lits[i] for i in lits], *[self.rels[k] for k in rels])
 
-    def core(self, lits: Sequence[int], rels: Sequence[int]) -> list[int]:
-        """The literals in z3's (not necessarily minimal) unsat core of an unsat check."""
+    def core(self, lits: Sequence[int], rels: Sequence[int]) -> tuple[list[int], list[int]]:
+        """The literals and relations in z3's (not necessarily minimal) core of an unsat check."""
         self.check(lits, rels)
         names = {str(c) for c in self.solver.unsat_core()}
-        return [i for i in lits if str(self.lits[i]) in names]
+        return [i for i in lits if str(self.lits[i]) in names], [k for k in rels if str(self.rels[k]) in names]
+
+    def satisfied(self, n_literals: int) -> list[int]:
+        """After a sat check: every literal the model makes true."""
+        model = self.solver.model()
+        return [i for i in range(n_literals) if self.z3.is_true(model.eval(self.literal_formulas[i], model_completion=True))]
 
 
 # ===== MUS enumeration ==================================================================
@@ -171,13 +177,14 @@ def _marco(oracle: _Z3Oracle, n_literals: int, relations: Sequence[int], cap: in
         model = explore.model()
         seed = [i for i in range(n_literals) if not z3.is_false(model.eval(selectors[i]))]
         if oracle(seed, relations):
-            grown = list(seed)
+            # the model already satisfies more than the seed: start growing from all of it
+            grown = sorted(set(seed) | set(oracle.satisfied(n_literals)))
             for i in range(n_literals):
                 if i not in grown and oracle(grown + [i], relations):
                     grown.append(i)
             explore.add(z3.Or([selectors[i] for i in range(n_literals) if i not in grown] or [z3.BoolVal(False)]))
         else:
-            core = oracle.core(seed, relations)
+            core, _ = oracle.core(seed, relations)
             for i in list(core):
                 trial = [j for j in core if j != i]
                 if not oracle(trial, relations):
@@ -188,9 +195,14 @@ def _marco(oracle: _Z3Oracle, n_literals: int, relations: Sequence[int], cap: in
 
 
 def _minimal_relations(oracle: Oracle, core: Sequence[int], n_relations: int) -> tuple[int, ...]:
-    """Deletion-based: a smallest-by-inclusion set of relations that keeps ``core`` unsatisfiable."""
+    """Deletion-based: a smallest-by-inclusion set of relations that keeps ``core`` unsatisfiable.
+
+    With z3, deletion starts from z3's own core (a handful of relations, not all of a big
+    component's hundreds)."""
     keep = list(range(n_relations))
-    for k in range(n_relations):
+    if isinstance(oracle, _Z3Oracle):
+        _, keep = oracle.core(core, keep)
+    for k in list(keep):
         trial = [r for r in keep if r != k]
         if not oracle(core, trial):
             keep = trial
