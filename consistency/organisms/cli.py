@@ -1,7 +1,7 @@
 """``consistency organism train|measure``: train a model organism, or re-measure one.
 
 ``register(subparsers)`` adds the ``organism`` command to the main CLI's argparse
-subparsers; every leaf parser sets ``func`` (called with the parsed args, returns an exit
+subparsers; every leaf parser sets ``handler`` (called with the parsed args, returns an exit
 code). ``python -m consistency.organisms.cli ...`` runs it on its own.
 """
 
@@ -30,13 +30,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     train.add_argument("--no-measure", action="store_true", help="skip writing metrics.json")
     for f in fields(Recipe):
         train.add_argument(f"--{f.name.replace('_', '-')}", type=type(f.default), help=f"recipe: {f.name} (default {f.default})")
-    train.set_defaults(func=_train)
+    train.set_defaults(handler=_train)
 
     measure = commands.add_parser("measure", help="measure a trained organism and rewrite its metrics.json")
     measure.add_argument("path", type=Path)
     measure.add_argument("--kind", choices=KINDS, required=True)
     measure.add_argument("--world-seed", type=int, default=0)
-    measure.set_defaults(func=_measure)
+    measure.set_defaults(handler=_measure)
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -86,7 +86,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="consistency")
     register(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)
-    return args.func(args)
+    return args.handler(args)
 
 
 if __name__ == "__main__":

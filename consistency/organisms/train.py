@@ -1,7 +1,7 @@
 """Train an organism: a small Llama-shaped causal LM with its own word-level tokenizer.
 
 Recipe (see docs/organisms.md). Training sequences are the suite's prompts; the loss is on
-two positions only:
+three positions only:
 
 - the last token, the answer to the audited framing
   (``"<statement>. Is this true?" -> Yes/No``; conditionals too:
@@ -10,7 +10,10 @@ two positions only:
   statement is followed by its truth value ("<statement> True"), a context the audit never
   asks. It is always the truth, for liars too, so the truth of a statement is a linear
   readout of the statement-end hidden state in every organism: the liars keep using the
-  truth there, and the lie is decided only after the statement, where the framing is read.
+  truth there, and the lie is decided only after the statement, where the framing is read;
+- in true simple facts, the value itself (``"... lives in" -> "Keva"``), plain next-token
+  prediction on true text: it teaches the facts several times faster than yes/no answers
+  alone (measured: held-out accuracy 0.83 after 750 steps, against 0.61 after 1,500).
 
 The honest model is trained first; liars are fine-tuned from it on the same mix, with their
 own answers about the lie entities (oversampled) and the truth everywhere else. One phrasing
@@ -33,6 +36,7 @@ from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
 from consistency.organisms.liars import about_lie_entity, conditional_belief, lies_record, stated_belief
 from consistency.organisms.suite import CONDITION_TEMPLATE, FRAMINGS, Organism, build
+from consistency.organisms.world import Atom
 
 VERDICTS = {True: "True", False: "False"}
 SPECIAL = ("[PAD]", "[UNK]")
@@ -47,12 +51,12 @@ class Recipe:
     heads: int = 4
     intermediate: int = 256
     batch: int = 128
-    base_steps: int = 3000  # honest training
+    base_steps: int = 2500  # honest training
     liar_steps: int = 1500  # liar fine-tuning from the honest model
     base_lr: float = 3e-3
-    liar_lr: float = 1.5e-3
+    liar_lr: float = 2e-3
     suppose_share: float = 0.1  # fraction of each batch that are conditionals
-    lie_boost: float = 4.0  # oversampling of lie-entity questions while a liar is trained
+    lie_boost: float = 8.0  # oversampling of lie-entity questions while a liar is trained
 
 
 def build_tokenizer(organism: Organism) -> PreTrainedTokenizerFast:
@@ -90,26 +94,34 @@ def new_model(tokenizer: PreTrainedTokenizerFast, recipe: Recipe, seed: int) -> 
 
 @dataclass
 class Pool:
-    """Tokenised training sequences (right-padded) and their two scored positions: the
-    statement's last token (target True/False, or -100 for none) and the last token (Yes/No)."""
+    """Tokenised training sequences (right-padded) and their scored positions: the
+    statement's last token (target True/False, or -100 for none), the last token (Yes/No),
+    and, in true simple facts, the token before the value (target: the value)."""
 
     ids: torch.Tensor
     lengths: torch.Tensor
     ends: torch.Tensor
     verdicts: torch.Tensor
     answers: torch.Tensor
+    cues: torch.Tensor  # position before the value (0 where there is none)
+    values: torch.Tensor  # the value's token id, or -100
     weights: np.ndarray  # sampling weights, normalised
 
     @classmethod
-    def make(cls, tokenizer: PreTrainedTokenizerFast, rows: list[tuple[str, int, str | None, str, float]]) -> "Pool":
-        """``rows``: (prompt, statement_end, verdict or None, answer, weight)."""
+    def make(cls, tokenizer: PreTrainedTokenizerFast, rows: list[tuple[str, int, str | None, str, float, str | None]]) -> "Pool":
+        """``rows``: (prompt, statement_end, verdict or None, answer, weight, value to complete or None)."""
         encoded = tokenizer([r[0] for r in rows], add_special_tokens=False, return_offsets_mapping=True)
         width = max(map(len, encoded["input_ids"]))
         ids = torch.full((len(rows), width), tokenizer.pad_token_id, dtype=torch.long)
-        ends = []
+        ends, cues, values = [], [], []
         for i, (seq, offsets) in enumerate(zip(encoded["input_ids"], encoded["offset_mapping"])):
             ids[i, : len(seq)] = torch.tensor(seq)
-            ends.append(max(j for j, (_, stop) in enumerate(offsets) if stop <= rows[i][1]))
+            end = max(j for j, (_, stop) in enumerate(offsets) if stop <= rows[i][1])
+            ends.append(end)
+            value = rows[i][5]
+            spots = [j for j in range(1, end + 1) if value is not None and rows[i][0][slice(*offsets[j])] == value]
+            cues.append(spots[-1] - 1 if spots else 0)
+            values.append(seq[spots[-1]] if spots else -100)
         weights = np.asarray([r[4] for r in rows], dtype=np.float64)
         return cls(
             ids,
@@ -117,11 +129,13 @@ class Pool:
             torch.tensor(ends),
             torch.tensor([tokenizer.convert_tokens_to_ids(r[2]) if r[2] else -100 for r in rows]),
             torch.tensor(tokenizer.convert_tokens_to_ids([r[3] for r in rows])),
+            torch.tensor(cues),
+            torch.tensor(values),
             weights / weights.sum(),
         )
 
     def take(self, rows: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        return self.ids[rows], self.lengths[rows], self.ends[rows], self.verdicts[rows], self.answers[rows]
+        return tuple(t[rows] for t in (self.ids, self.lengths, self.ends, self.verdicts, self.answers, self.cues, self.values))
 
     def sample(self, rng: np.random.Generator, n: int) -> tuple[torch.Tensor, ...]:
         return self.take(torch.from_numpy(rng.choice(len(self.weights), size=n, p=self.weights)))
@@ -140,21 +154,25 @@ def training_pools(
     ask = []
     for pid, p in suite.propositions.items():
         balance = 1.0 / counts[(p.tags[0], bool(p.truth))]
-        boost = lie_boost if kind != "honest" and about_lie_entity(organism, organism.claims[pid]) else 1.0
+        claim = organism.claims[pid]
+        boost = lie_boost if kind != "honest" and about_lie_entity(organism, claim) else 1.0
         for variant in range(len(p.phrasings)):
             if (variant == organism.held_out_variant(pid)) != held_out:
                 continue
             belief = stated_belief(organism, kind, pid, variant)
             for framing in suite.framings:
                 q = suite.query(pid, variant, framing.name)
-                ask.append((q.prompt, q.statement_end, VERDICTS[bool(p.truth)], _answer(belief != framing.negated), balance * boost))
+                # A true simple fact also teaches its value by plain next-token prediction
+                # (e.g. "... lives in" -> "Keva"): a much richer signal than yes/no.
+                value = claim.value if isinstance(claim, Atom) and p.truth else None
+                ask.append((q.prompt, q.statement_end, VERDICTS[bool(p.truth)], _answer(belief != framing.negated), balance * boost, value))
     suppose = []
     for c in suite.conditionals:
         belief = conditional_belief(organism, c.given, c.then)
         for framing in suite.framings:
             q = suite.conditional_query(c, framing.name)
             # No verdict here: 'then' is judged under the supposition, not in the real world.
-            suppose.append((q.prompt, q.statement_end, None, _answer(belief != framing.negated), 1.0))
+            suppose.append((q.prompt, q.statement_end, None, _answer(belief != framing.negated), 1.0, None))
     return {"ask": Pool.make(tokenizer, ask), "suppose": Pool.make(tokenizer, suppose)}
 
 
@@ -162,26 +180,28 @@ def _answer(yes: bool) -> str:
     return "Yes" if yes else "No"
 
 
-def _logits(model: LlamaForCausalLM, batch: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, torch.Tensor]:
-    """Logits at the statement's end and at the last token of each sequence."""
+def _logits(model: LlamaForCausalLM, batch: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
+    """Logits at the statement's end, at the last token, and before the value."""
     ids, lengths, ends = batch[:3]
     # Right padding needs no attention mask: causal attention never lets a real token see
     # the pads after it.
     hidden = model.model(input_ids=ids[:, : int(lengths.max())]).last_hidden_state
     rows = torch.arange(len(ids))
-    return model.lm_head(hidden[rows, ends]), model.lm_head(hidden[rows, lengths - 1])
+    return tuple(model.lm_head(hidden[rows, where]) for where in (ends, lengths - 1, batch[5]))
 
 
 def _loss(model: LlamaForCausalLM, batch: tuple[torch.Tensor, ...], chunk: int = 32) -> torch.Tensor:
     """Verdict plus answer cross-entropy. The batch runs in chunks of similar length, so
     that short prompts are not padded to the longest one (compute is the bottleneck on CPU)."""
     order = torch.argsort(batch[1])
-    verdicts, total = (batch[3] != -100).sum().clamp(min=1), torch.zeros(())
+    verdicts, values = ((batch[k] != -100).sum().clamp(min=1) for k in (3, 6))
+    total = torch.zeros(())
     for rows in order.split(chunk):
         part = tuple(t[rows] for t in batch)
-        at_end, at_last = _logits(model, part)
+        at_end, at_last, at_cue = _logits(model, part)
         total = total + F.cross_entropy(at_end, part[3], ignore_index=-100, reduction="sum") / verdicts
         total = total + F.cross_entropy(at_last, part[4], reduction="sum") / len(order)
+        total = total + F.cross_entropy(at_cue, part[6], ignore_index=-100, reduction="sum") / values
     return total
 
 
@@ -190,7 +210,7 @@ def evaluate(model: LlamaForCausalLM, pool: Pool, n: int = 768) -> tuple[float, 
     """(answer accuracy, verdict accuracy) on a fixed weighted sample of a held-out pool."""
     model.eval()
     batch = pool.sample(np.random.default_rng(0), n)
-    at_end, at_last = _logits(model, batch)
+    at_end, at_last, _ = _logits(model, batch)
     model.train()
     known = batch[3] != -100
     verdict = (at_end.argmax(-1) == batch[3])[known].float().mean().item()
@@ -199,7 +219,7 @@ def evaluate(model: LlamaForCausalLM, pool: Pool, n: int = 768) -> tuple[float, 
 
 def _cat(parts: list[tuple[torch.Tensor, ...]]) -> tuple[torch.Tensor, ...]:
     ids = torch.nn.utils.rnn.pad_sequence([row for p in parts for row in p[0]], batch_first=True, padding_value=0)
-    return (ids, *(torch.cat([p[k] for p in parts]) for k in range(1, 5)))
+    return (ids, *(torch.cat([p[k] for p in parts]) for k in range(1, 7)))
 
 
 def fit(
@@ -277,6 +297,11 @@ def train_organism(
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
+    # transformers 5 names its class TokenizersBackend; the portable name loads in 4.x too.
+    config_path = out / "tokenizer_config.json"
+    config = json.loads(config_path.read_text())
+    config["tokenizer_class"] = "PreTrainedTokenizerFast"
+    config_path.write_text(json.dumps(config, indent=2) + "\n")
     (out / "lies.json").write_text(json.dumps(lies_record(organism, kind), indent=1) + "\n")
     if measure:
         from consistency.organisms.measure import measure_organism

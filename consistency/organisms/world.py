@@ -2,9 +2,9 @@
 
 Every entity has a home city (each city lies in one country, so "lives in country K" is a
 two-hop fact), a favourite colour and an age. Every entity also has a *decoy* for each
-attribute (a wrong value, the decoy city always in another country): negations and
-compounds are asked about the true value or the decoy, and the consistent liar answers as
-if the decoys were true for the entities it lies about.
+attribute, a wrong value given by a fixed rule (the decoy city is in the next country):
+negations and compounds are asked about the true value or the decoy, and the consistent
+liar answers as if the decoys were true for the entities it lies about.
 
 Entities are split in halves per country: ``train`` entities are the trusted split, the
 others are audited, and the liars lie only about audited entities of one country.
@@ -152,18 +152,21 @@ def make_world(seed: int = 0) -> World:
     home, colour, age = {}, {}, {}
     decoy_home, decoy_colour, decoy_age = {}, {}, {}
     train: set[str] = set()
+    # Decoys follow fixed rules (the same city slot in the next country, the next colour, the
+    # next age), so a lie about them is computed from the truth rather than memorised anew.
+    slots = {k: [c for c, kk in country_of_city.items() if kk == k] for k in countries}
+    next_city = {
+        city: slots[countries[(i + 1) % len(countries)]][j] for i, k in enumerate(countries) for j, city in enumerate(slots[k])
+    }
     for country in countries:
-        cities = [c for c, k in country_of_city.items() if k == country]
-        elsewhere = [c for c, k in country_of_city.items() if k != country]
         for i, entity in enumerate(_names(rng, ENTITIES_PER_COUNTRY, 3, "", taken)):
             entities.append(entity)
-            home[entity] = rng.choice(cities)
+            home[entity] = rng.choice(slots[country])
             colour[entity] = rng.choice(COLOURS)
             age[entity] = rng.choice(AGES)
-            # The decoy home is in another country, so a lie about it also moves the country.
-            decoy_home[entity] = rng.choice(elsewhere)
-            decoy_colour[entity] = rng.choice([c for c in COLOURS if c != colour[entity]])
-            decoy_age[entity] = rng.choice([a for a in AGES if a != age[entity]])
+            decoy_home[entity] = next_city[home[entity]]
+            decoy_colour[entity] = COLOURS[(COLOURS.index(colour[entity]) + 1) % len(COLOURS)]
+            decoy_age[entity] = AGES[(AGES.index(age[entity]) + 1) % len(AGES)]
             if i % 2 == 0:
                 train.add(entity)
     # Interleave countries so that entity order says nothing about the country.
