@@ -8,8 +8,9 @@ own. The baseline is one monolithic z3 Optimize for the L1 repair over every sma
 component's world distribution at once (build + solve), at the sizes where it finishes
 within ``--baseline-timeout``.
 
-    python bench/logic.py                          # 1k, 10k, 100k with 2 worker processes
-    python bench/logic.py --sizes 1000 --processes 1
+    python bench/logic.py                          # 1k, 10k, 100k, one process
+    python bench/logic.py --sizes 1000
+    python bench/logic.py --no-large                # small components only
 """
 
 from __future__ import annotations
@@ -27,31 +28,31 @@ import numpy as np
 LARGE = 500  # propositions in the one large component
 
 
-def build(size: int, seed: int = 0):
+def build(size: int, large: bool = True, seed: int = 0):
     from consistency.relations_gen import random_component
 
     rng = np.random.default_rng(seed)
-    components, total = [], LARGE
+    components, total = [], LARGE if large else 0
     while total < size:
         n = int(rng.integers(2, 13))
         components.append(random_component(n, rng, noise=0.15 if len(components) % 2 else 0.0, prefix=f"c{len(components)}_"))
         total += n
-    components.append(random_component(LARGE, rng, prefix="big_"))
+    if large:
+        components.append(random_component(LARGE, rng, prefix="big_"))
     return components
 
 
-def run_one(size: int, processes: int, baseline_timeout: float) -> dict:
+def run_one(size: int, baseline_timeout: float, large: bool) -> dict:
     from checks.base import RunContext
     from checks.logic import LogicCheck
     from consistency.relations_gen import as_suite
 
-    components = build(size)
+    components = build(size, large)
     suite, answers = as_suite(components, f"bench-{size}")
     start = time.perf_counter()
-    result = LogicCheck(processes=processes).run(suite, answers, RunContext())
+    result = LogicCheck().run(suite, answers, RunContext())
     seconds = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     row = {
         "propositions": len(suite.propositions),
         "relations": len(suite.relations),
@@ -59,14 +60,13 @@ def run_one(size: int, processes: int, baseline_timeout: float) -> dict:
         "seconds": round(seconds, 2),
         "ms_per_component": round(1000 * seconds / result.metrics["components"], 3),
         "peak_rss_mb": round(peak, 1),
-        "worker_peak_rss_mb": round(workers, 1),
         "r1": result.metrics["r1"],
         "incoherent_components": int(result.metrics["incoherent_components"]),
         "unsat_components": int(result.metrics["unsat_components"]),
         "methods": result.details["methods"],
         "conflicts": len(result.conflicts),
     }
-    row.update(monolithic_z3(components[:-1], baseline_timeout))
+    row.update(monolithic_z3(components[:-1] if large else components, baseline_timeout))
     if row.get("z3_seconds"):
         row["z3_over_ours"] = round(row["z3_seconds"] / seconds, 1)
     return row
@@ -105,30 +105,31 @@ def monolithic_z3(components, timeout: float) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10_000, 100_000])
-    parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--baseline-timeout", type=float, default=120.0)
+    parser.add_argument("--no-large", dest="large", action="store_false", help="leave out the 500-proposition component")
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)  # internal: run one size here
     args = parser.parse_args()
     if args.one:
-        print(json.dumps(run_one(args.one, args.processes, args.baseline_timeout)))
+        print(json.dumps(run_one(args.one, args.baseline_timeout, args.large)))
         return
     print(f"load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores", flush=True)
     rows = []
     for size in args.sizes:
         out = subprocess.run(
-            [sys.executable, __file__, "--one", str(size), "--processes", str(args.processes), "--baseline-timeout", str(args.baseline_timeout)],
+            [sys.executable, __file__, "--one", str(size), "--baseline-timeout", str(args.baseline_timeout)]
+            + ([] if args.large else ["--no-large"]),
             capture_output=True, text=True, check=True,
         )
         rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
         print(json.dumps(rows[-1]), flush=True)
     print()
-    print("| propositions | components | logic check (s) | ms / component | peak RSS MB (main / workers) | monolithic z3 (s) | ratio |")
+    print("| propositions | components | logic check (s) | ms / component | peak RSS MB | monolithic z3 (s) | ratio |")
     print("|---|---|---|---|---|---|---|")
     for r in rows:
         z3_cell = r["z3_seconds"] if r.get("z3_seconds") else r.get("z3_note", "-")
         print(
             f"| {r['propositions']:,} | {r['components']:,} | {r['seconds']} | {r['ms_per_component']} | "
-            f"{r['peak_rss_mb']} / {r['worker_peak_rss_mb']} | {z3_cell} | {r.get('z3_over_ours', '-')} |"
+            f"{r['peak_rss_mb']} | {z3_cell} | {r.get('z3_over_ours', '-')} |"
         )
 
 

@@ -10,9 +10,7 @@ and words. Definitions: docs/checks/logic.md.
 
 from __future__ import annotations
 
-import multiprocessing
 from collections import Counter
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
 
@@ -41,7 +39,6 @@ from consistency.suite import Query, Suite
 INCOHERENT = 1e-9  # R1 above this is incoherence (HiGHS's own tolerance; exact paths are exact)
 WORLD_ROWS = 32  # loss-per-world tables list every world up to this many
 DETAIL_COMPONENTS = 200  # components described in details, worst first
-PARALLEL_CHUNK = 64  # fewest components per worker task (smaller is all pickling overhead)
 
 
 @register("logic")
@@ -49,13 +46,10 @@ class LogicCheck:
     name = "logic"
     needs_hidden = False
 
-    def __init__(self, max_cores: int = 20, max_worlds: int = MAX_WORLDS, exact_worlds: int = EXACT_WORLDS, processes: int = 1):
-        if processes < 1:
-            raise ValueError(f"logic: processes must be at least 1, got {processes}")
+    def __init__(self, max_cores: int = 20, max_worlds: int = MAX_WORLDS, exact_worlds: int = EXACT_WORLDS):
         self.max_cores = max_cores
         self.max_worlds = max_worlds
         self.exact_worlds = exact_worlds
-        self.processes = processes
 
     # ----- asking -------------------------------------------------------------------
     @staticmethod
@@ -76,7 +70,7 @@ class LogicCheck:
         result = CheckResult(self.name)
         claims, missing = read_claims(suite, answers, self.involved(suite))
         constraints = [Constraint(r.id, r.tree, r.source) for r in suite.relations]
-        assessed = assess(split_components(constraints, claims), self.max_worlds, self.exact_worlds, self.max_cores, self.processes)
+        assessed = assess(split_components(constraints, claims), self.max_worlds, self.exact_worlds, self.max_cores)
         broken = [a for a in assessed if isinstance(a, RelationsUnsatisfiable)]
         kept = [a for a in assessed if not isinstance(a, RelationsUnsatisfiable)]
         repairs = [a.repair for a in kept]
@@ -206,27 +200,11 @@ class Assessment:
     boolean: BooleanResult
 
 
-def assess(
-    components: Sequence[Component], max_worlds: int, exact_worlds: int, max_cores: int, processes: int = 1
-) -> list[Assessment | RelationsUnsatisfiable]:
-    """Assess every component, in ``processes`` worker processes when more than one.
+def assess(components: Sequence[Component], max_worlds: int, exact_worlds: int, max_cores: int) -> list[Assessment | RelationsUnsatisfiable]:
+    """Repair and Boolean analysis of every component, in input order.
 
-    Components are independent, so they are dealt out in contiguous chunks (a few per
-    worker, to even out their sizes) and the results come back in input order.
+    Components are independent: to use several cores, split them and call this per part.
     """
-    if processes == 1 or len(components) < 2 * PARALLEL_CHUNK:
-        return _assess_chunk((list(components), max_worlds, exact_worlds, max_cores))
-    size = max(PARALLEL_CHUNK, -(-len(components) // (4 * processes)))
-    chunks = [(list(components[i : i + size]), max_worlds, exact_worlds, max_cores) for i in range(0, len(components), size)]
-    # never fork: HiGHS keeps a thread pool, and a forked child that inherits it can hang
-    methods = multiprocessing.get_all_start_methods()
-    context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
-    with ProcessPoolExecutor(processes, mp_context=context) as pool:
-        return [a for part in pool.map(_assess_chunk, chunks) for a in part]
-
-
-def _assess_chunk(job: tuple[list[Component], int, int, int]) -> list[Assessment | RelationsUnsatisfiable]:
-    components, max_worlds, exact_worlds, max_cores = job
     out: list[Assessment | RelationsUnsatisfiable | None] = [None] * len(components)
     kept, worlds = [], []
     for i, component in enumerate(components):

@@ -166,22 +166,3 @@ def test_honest_jitter_is_slight_incoherence_without_boolean_conflict():
     assert result.metrics["unsat_components"] == 0
     assert 0 < result.metrics["r1"] < 0.2
     assert all(c.certificate["kind"] == "dutch-book" and c.severity < 0.2 for c in result.conflicts)
-
-
-def test_worker_processes_give_the_same_result():
-    import numpy as np
-
-    from consistency.relations_gen import as_suite, random_component
-
-    rng = np.random.default_rng(7)
-    components = [random_component(int(rng.integers(2, 6)), rng, noise=0.2, prefix=f"k{i}_") for i in range(140)]
-    suite, answers = as_suite(components)
-    one = LogicCheck().run(suite, answers, RunContext())
-    two = LogicCheck(processes=2).run(suite, answers, RunContext())
-    assert one.metrics["components"] == 140
-    assert json.dumps(one.to_dict(), sort_keys=True) == json.dumps(two.to_dict(), sort_keys=True)
-
-
-def test_bad_processes_option_is_one_clear_line():
-    with pytest.raises(ValueError, match="logic: processes must be at least 1, got 0"):
-        LogicCheck(processes=0)
