@@ -96,9 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("checks", help="list the registered checks")
 
-    from consistency.organisms.cli import register as register_organism_commands
-
-    register_organism_commands(commands)
+    # Listed here for --help; parsed by consistency.organisms.cli (see main), which imports torch.
+    commands.add_parser("organism", help="train or measure a model organism (see 'consistency organism --help')")
     return parser
 
 
@@ -197,7 +196,7 @@ def _run(args: argparse.Namespace) -> int:
         for name in checks.available():
             print(name)
         return 0
-    return args.handler(args)  # subcommands registered by other modules (organism)
+    raise AssertionError(f"unhandled command {args.command!r}")
 
 
 def _suite_command(args: argparse.Namespace) -> int:
@@ -224,10 +223,14 @@ def _suite_command(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        return _run(args)
+        if argv[:1] == ["organism"]:
+            # Delegated whole, so that other commands never pay for importing torch and transformers.
+            from consistency.organisms.cli import main as organism_main
+
+            return organism_main(argv)
+        return _run(build_parser().parse_args(argv))
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(map(str, first["loc"])) or "config"
