@@ -459,8 +459,10 @@ class _ExactLP:
 
     def trivial_basis(self, world: int) -> list[int]:
         """Always feasible: all mass on one world, every claim's gap in its own e+ or e- column."""
-        column = self.column(world)
-        return [world] + [self.n_worlds + j + (0 if self.rhs[j] >= column[j] else self.m) for j in range(self.m)]
+        column = self.column(world)  # rhs carries the common denominator, the column does not
+        return [world] + [
+            self.n_worlds + j + (0 if self.rhs[j] >= column[j] * self.denominator else self.m) for j in range(self.m)
+        ]
 
     def warm_basis(self, solution: _Solution) -> list[int]:
         """HiGHS's support worlds and moved claims' gap columns, completed to a basis.
@@ -511,7 +513,7 @@ def exact_simplex(pay: Payoffs, solution: _Solution, max_pivots: int = 500) -> t
     if state is None or not _nonnegative(state[0]):
         basis = lp.trivial_basis(int(np.argmax(solution.mu)))
         state = lp.basics(basis)
-    assert state is not None
+    assert state is not None and _nonnegative(state[0]), "the starting basis is infeasible"
     for _ in range(max_pivots):
         x, y = state
         stakes = np.array([v * s / y[1] for v, s in zip(y[0], lp.row_scale)])

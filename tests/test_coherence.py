@@ -274,3 +274,18 @@ def test_z3_highs_and_exact_simplex_agree(comp, credences):
     assert highs.objective == pytest.approx(float(z3_cert.r1), abs=1e-9)
     generated, _, _, _ = column_generation(comp)
     assert generated.objective == pytest.approx(float(z3_cert.r1), abs=1e-7)
+
+
+def test_exact_simplex_from_a_cold_start_still_reaches_the_optimum():
+    # a useless warm start (all mass on one world, nothing moved) forces the always-feasible
+    # start and real pivots; the result must still be z3's rational optimum
+    from consistency.coherence import _Solution
+
+    rng = np.random.default_rng(5)
+    for _ in range(15):
+        comp = random_component(int(rng.integers(2, 7)), rng, noise=0.3)
+        pay = payoffs(comp, enumerate_worlds(comp))
+        m, w = pay.hit.shape
+        cold = _Solution(0.0, np.eye(w)[0], np.zeros(m), np.zeros(m), 0.0)
+        _, exact = exact_simplex(pay, cold)
+        assert exact.r1 == solve_z3(pay)[0].r1 and exact.r1 >= 0
