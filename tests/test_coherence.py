@@ -271,7 +271,7 @@ def test_z3_highs_and_exact_simplex_agree(comp, credences):
     z3_cert, _ = solve_z3(pay)
     _, exact = exact_simplex(pay, highs)
     assert exact.r1 == z3_cert.r1  # the same rational number
-    assert highs.objective == pytest.approx(float(z3_cert.r1), abs=1e-9)
+    assert highs.objective == pytest.approx(float(z3_cert.r1), abs=1e-6)  # HiGHS tolerances
     generated, _, _, _ = column_generation(comp)
     assert generated.objective == pytest.approx(float(z3_cert.r1), abs=1e-7)
 
