@@ -53,12 +53,28 @@ def prepare_suite(config: AuditConfig) -> Suite:
     return suite
 
 
-def build_checks(config: AuditConfig) -> list[Check]:
+def build_checks(config: AuditConfig, weak_answers: Answers | None = None) -> list[Check]:
+    """The enabled checks with their options; ``weak_answers`` feed the w2s-copies' weak labels."""
     names = check_registry.available() if config.checks == ["all"] else config.checks
     unknown_options = set(config.check_options) - set(names)
     if unknown_options:
         raise UserError(f"options given for checks that are not enabled: {sorted(unknown_options)}")
-    return [check_registry.get(name, **config.check_options.get(name, {})) for name in names]
+    options = {name: dict(config.check_options.get(name, {})) for name in names}
+    if "w2s-copies" in options:
+        if weak_answers is not None:
+            options["w2s-copies"].update(weak_source="answers", weak_answers=weak_answers)
+        elif config.weak_noise is not None:
+            options["w2s-copies"].update(weak_source="noise", weak_noise=config.weak_noise)
+    return [check_registry.get(name, **options[name]) for name in names]
+
+
+def weak_model_answers(config: AuditConfig, suite: Suite) -> Answers:
+    """The weak model's answers to the w2s-copies' questions (no hidden states needed)."""
+    from consistency.engine import elicit
+
+    assert config.weak_model is not None
+    weak = build_adapter(config.model_copy(update={"model": config.weak_model, "layers": [0]}), suite)
+    return elicit(weak, check_registry.get("w2s-copies").queries(suite))
 
 
 def resolve_model(model: str) -> str:
@@ -118,7 +134,8 @@ def run_audit(config: AuditConfig, log: Log = print, progress: bool = True) -> d
     started = time.perf_counter()
     out = Path(config.out)
     suite = prepare_suite(config)
-    enabled = build_checks(config)
+    build_checks(config)  # unknown names and options fail here, before any model loads
+    enabled = build_checks(config, weak_model_answers(config, suite) if config.weak_model else None)
     if config.answers:
         from consistency.adapters.recorded import load_recorded_answers
 

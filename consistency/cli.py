@@ -76,6 +76,10 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--no-ladder", action="store_true", help="skip the simulated liars and the bar")
     audit.add_argument("--min-severity", type=float, default=float(_env("min_severity", 0.1)),
                        help="conflicts below this severity stay out of the graph (default 0.1)")
+    audit.add_argument("--weak-model", default=_env("weak_model"),
+                       help="a weaker model whose answers are the w2s-copies' weak labels (default: the suite's 'weak')")
+    audit.add_argument("--weak-noise", type=float, default=_env("weak_noise"),
+                       help="simulate weak labels: the truth with this share flipped (for demos)")
     audit.add_argument("--trust-remote-code", action="store_true", help="allow the checkpoint's own Python code")
     audit.add_argument("--no-cache", action="store_true", help="do not read or write the answer cache")
     audit.add_argument("--no-report", action="store_true", help="write results.json only")
@@ -124,6 +128,8 @@ def _audit_config(args: argparse.Namespace):
         negated_templates=args.negated_template,
         yes_words=_list(args.yes),
         no_words=_list(args.no),
+        weak_model=args.weak_model,
+        weak_noise=args.weak_noise,
         trust_remote_code=args.trust_remote_code,
         ladder=not args.no_ladder,
         ladder_targets=args.ladder_targets,

@@ -33,6 +33,12 @@ class AuditConfig(BaseModel):
     )
     yes_words: list[str] = Field(default_factory=list, description="override the suite's 'yes' answer words")
     no_words: list[str] = Field(default_factory=list, description="override the suite's 'no' answer words")
+    weak_model: str | None = Field(
+        None, description="a weaker model whose answers on the trusted split are the w2s-copies' weak labels"
+    )
+    weak_noise: float | None = Field(
+        None, ge=0, lt=0.5, description="simulate weak labels by flipping this share of the truth (demos)"
+    )
     trust_remote_code: bool = False
     ladder: bool = Field(True, description="run the simulated liars and compute the bar")
     ladder_targets: int = Field(200, ge=1, description="target claims the simulated liars lie about")

@@ -99,3 +99,13 @@ def test_recorded_answers_skip_the_hidden_state_checks(tmp_path):
 def test_the_console_script_runs(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "consistency.cli", "checks"], capture_output=True, text=True)
     assert proc.returncode == 0 and "cross-examination" in proc.stdout.split()
+
+
+@pytest.mark.parametrize("weak", ["model", "noise"])
+def test_weak_labels_from_a_weaker_model_or_simulated_noise(tiny_model, tmp_path, weak):
+    out = tmp_path / "run"
+    extra = ["--weak-model", str(tiny_model)] if weak == "model" else ["--weak-noise", "0.2"]
+    assert main(["audit", str(tiny_model), "--suite", "builtin:comparisons", "--limit", "8", "--checks", "w2s-copies",
+                 "--out", str(out), "--quiet", "--no-report", "--no-ladder", *extra]) == 0
+    details = json.loads((out / "results.json").read_text())["checks"]["w2s-copies"]["details"]
+    assert details["weak_source"] == ("answers" if weak == "model" else "noise")
