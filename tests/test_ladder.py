@@ -15,7 +15,6 @@ from checks.base import CheckResult, Conflict, RunContext
 from consistency import formula as fm
 from consistency.adapters.scripted import ScriptedAdapter
 from consistency.aggregate import aggregate
-from consistency.answers import Answers
 from consistency.engine import elicit
 from consistency.ladder import (Ladder, _batches, _HiddenMover, _Repairer, bar_of, honest_null, is_local, run_ladder,
                                threshold)

@@ -10,11 +10,10 @@ import pytest
 from checks import get
 from checks.base import RunContext
 from checks.probe import ProbeCheck
-from consistency.adapters.scripted import ScriptedAdapter
-from consistency.engine import elicit
 from consistency.suite import Proposition, Suite
 from probes.base import ProbeError
 from probes.metrics import auroc
+from scripted_audit import audit
 
 LIES = {f"p{i}": "consistent" for i in range(100, 115)}
 
@@ -32,13 +31,6 @@ def make_suite(n_train: int = 100, n_test: int = 100, seed: int = 0) -> Suite:
             split="train" if i < n_train else "test",
         )
     return Suite("synthetic", props)
-
-
-def audit(check, suite: Suite, hidden: bool = True, seed: int = 0, **adapter):
-    model = ScriptedAdapter(suite, **adapter)
-    queries = list(check.queries(suite))
-    answers = elicit(model, queries, hidden_for=queries if hidden else ())
-    return check.run(suite, answers, RunContext(seed=seed, layers=answers.layers)), answers
 
 
 @pytest.fixture(scope="module")

@@ -16,6 +16,7 @@ from consistency.suite import Proposition, Suite
 from probes.base import ProbeError
 from probes.metrics import auroc
 from probes.w2s import AuxConfidenceHead, fit_heads, harden, pgr, weak_labels
+from scripted_audit import audit
 
 LIES = {f"p{i}": "consistent" for i in range(150, 165)}
 
@@ -33,13 +34,6 @@ def make_suite(n_train: int = 150, n_test: int = 150, seed: int = 0, weak: dict[
             split="train" if i < n_train else "test",
         )
     return Suite("synthetic", props)
-
-
-def audit(check, suite: Suite, hidden: bool = True, seed: int = 0, **adapter):
-    model = ScriptedAdapter(suite, **adapter)
-    queries = list(check.queries(suite))
-    answers = elicit(model, queries, hidden_for=queries if hidden else ())
-    return check.run(suite, answers, RunContext(seed=seed, layers=answers.layers)), answers
 
 
 @pytest.fixture(scope="module")
