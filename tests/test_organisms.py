@@ -6,6 +6,8 @@ import json
 
 import numpy as np
 import pytest
+
+from consistency.errors import UserError
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from consistency import formula as fm
@@ -85,7 +87,7 @@ def test_consistent_liar_differs_only_on_audited_lie_entities(organism):
 
 
 def test_bundled_path_rejects_unknown_kind():
-    with pytest.raises(ValueError, match="unknown organism"):
+    with pytest.raises(UserError, match="unknown organism"):
         bundled_path("liar")
 
 

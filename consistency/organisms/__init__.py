@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from consistency.errors import UserError
 from consistency.organisms.suite import organism_suite
 
 KINDS = ("honest", "naive-liar", "consistent-liar")
@@ -17,7 +18,7 @@ BUNDLED = Path(__file__).parent / "bundled"
 def bundled_path(kind: str) -> Path:
     """The directory of the bundled checkpoint of ``kind`` (loadable with AutoModelForCausalLM)."""
     if kind not in KINDS:
-        raise ValueError(f"unknown organism {kind!r}; expected one of {', '.join(KINDS)}")
+        raise UserError(f"unknown organism {kind!r}; expected one of {', '.join(KINDS)}")
     return BUNDLED / kind
 
 

@@ -107,7 +107,7 @@ class ModelRef:
 
             try:
                 directory = bundled_path(self.spec.removeprefix("organism:"))
-            except ValueError as exc:
+            except UserError as exc:
                 raise ModelError(f"consistency model {self.spec!r}: {exc}") from None
         else:
             directory = (self.base / Path(self.spec).expanduser()).resolve()
