@@ -6,11 +6,10 @@ import json
 
 import numpy as np
 import pytest
-
-from consistency.errors import UserError
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from consistency import formula as fm
+from consistency.errors import UserError
 from consistency.organisms import KINDS, bundled_path, organism_suite
 from consistency.organisms.liars import stated_belief
 from consistency.organisms.measure import auroc, read
