@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from checks.base import CheckResult, RunContext
 from consistency.adapters.scripted import ScriptedAdapter
 from consistency.answers import Answers
 from consistency.engine import elicit
-from consistency.suite import Suite
+from consistency.suite import Proposition, Suite
 
 
 def audit(check, suite: Suite, hidden: bool = True, seed: int = 0, **adapter) -> tuple[CheckResult, Answers]:
@@ -15,3 +17,22 @@ def audit(check, suite: Suite, hidden: bool = True, seed: int = 0, **adapter) ->
     queries = list(check.queries(suite))
     answers = elicit(model, queries, hidden_for=queries if hidden else ())
     return check.run(suite, answers, RunContext(seed=seed, layers=answers.layers)), answers
+
+
+def synthetic_suite(
+    n_train: int, n_test: int, seed: int = 0, weak: dict[str, float] | None = None, paraphrase: bool = False
+) -> Suite:
+    """``p0..``: the first ``n_train`` trusted, the rest audited, truth drawn from ``seed``."""
+    rng = np.random.default_rng(seed)
+    props = {}
+    for i in range(n_train + n_test):
+        pid = f"p{i}"
+        props[pid] = Proposition(
+            pid,
+            f"statement {i} holds",
+            variants=(f"it is the case that statement {i} holds",) if paraphrase else (),
+            truth=bool(rng.integers(0, 2)),
+            weak=None if weak is None else weak.get(pid),
+            split="train" if i < n_train else "test",
+        )
+    return Suite("synthetic", props)

@@ -13,24 +13,13 @@ from checks.probe import ProbeCheck
 from consistency.suite import Proposition, Suite
 from probes.base import ProbeError
 from probes.metrics import auroc
-from scripted_audit import audit
+from scripted_audit import audit, synthetic_suite
 
 LIES = {f"p{i}": "consistent" for i in range(100, 115)}
 
 
 def make_suite(n_train: int = 100, n_test: int = 100, seed: int = 0) -> Suite:
-    rng = np.random.default_rng(seed)
-    props = {}
-    for i in range(n_train + n_test):
-        pid = f"p{i}"
-        props[pid] = Proposition(
-            pid,
-            f"statement {i} holds",
-            variants=(f"it is the case that statement {i} holds",),
-            truth=bool(rng.integers(0, 2)),
-            split="train" if i < n_train else "test",
-        )
-    return Suite("synthetic", props)
+    return synthetic_suite(n_train, n_test, seed, paraphrase=True)
 
 
 @pytest.fixture(scope="module")

@@ -12,28 +12,17 @@ from checks.base import RunContext
 from checks.w2s_copies import W2SCopies
 from consistency.adapters.scripted import ScriptedAdapter
 from consistency.engine import elicit
-from consistency.suite import Proposition, Suite
+from consistency.suite import Suite
 from probes.base import ProbeError
 from probes.metrics import auroc
 from probes.w2s import AuxConfidenceHead, fit_heads, harden, pgr, weak_labels
-from scripted_audit import audit
+from scripted_audit import audit, synthetic_suite
 
 LIES = {f"p{i}": "consistent" for i in range(150, 165)}
 
 
 def make_suite(n_train: int = 150, n_test: int = 150, seed: int = 0, weak: dict[str, float] | None = None) -> Suite:
-    rng = np.random.default_rng(seed)
-    props = {}
-    for i in range(n_train + n_test):
-        pid = f"p{i}"
-        props[pid] = Proposition(
-            pid,
-            f"statement {i} holds",
-            truth=bool(rng.integers(0, 2)),
-            weak=None if weak is None else weak.get(pid),
-            split="train" if i < n_train else "test",
-        )
-    return Suite("synthetic", props)
+    return synthetic_suite(n_train, n_test, seed, weak)
 
 
 @pytest.fixture(scope="module")
