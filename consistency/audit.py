@@ -134,8 +134,9 @@ def run_audit(config: AuditConfig, log: Log = print, progress: bool = True) -> d
     started = time.perf_counter()
     out = Path(config.out)
     suite = prepare_suite(config)
-    build_checks(config)  # unknown names and options fail here, before any model loads
-    enabled = build_checks(config, weak_model_answers(config, suite) if config.weak_model else None)
+    enabled = build_checks(config)  # unknown names and options fail here, before any model loads
+    if config.weak_model:
+        enabled = build_checks(config, weak_model_answers(config, suite))
     if config.answers:
         from consistency.adapters.recorded import load_recorded_answers
 
