@@ -56,6 +56,22 @@ class _Encoded:
     statement_index: int  # index in ``ids`` of the statement's last token
 
 
+@dataclass(frozen=True)
+class _Pending:
+    """A launched batch: its results on the host once ``ready`` has passed (None: already there)."""
+
+    p_yes: torch.Tensor
+    hidden: torch.Tensor | None
+    ready: torch.cuda.Event | None
+
+    def collect(self) -> tuple[np.ndarray, np.ndarray]:
+        """P(yes) and the hidden states as fresh float32 arrays (the buffers get reused)."""
+        if self.ready is not None:
+            self.ready.synchronize()
+        hidden = self.hidden.to(torch.float32, copy=True).numpy() if self.hidden is not None else np.empty(0)
+        return self.p_yes.to(torch.float32, copy=True).numpy(), hidden
+
+
 class HFAdapter:
     """A local transformers causal LM behind the :class:`~consistency.adapters.base.Adapter` protocol."""
 
@@ -90,6 +106,8 @@ class HFAdapter:
 
         self.model = _load_model(self.directory, config, self.dtype, trust_remote_code).to(self.device)
         self.model.eval().requires_grad_(False)
+        self._pinned: dict[tuple[int, str], torch.Tensor] = {}  # see _stage
+        self._launches = 0
         self._blocks = _decoder_blocks(self.model, config)
         self.layers = _choose_layers(layers, len(self._blocks))
         # Only the last position goes through the LM head: with a vocabulary of 32k-150k
@@ -114,25 +132,42 @@ class HFAdapter:
         # auto batch size settles at once, and equal lengths in a batch mean little padding.
         order = sorted(range(len(prompts)), key=lambda i: len(encoded[i].ids), reverse=True)
         out: list[PromptAnswer | None] = [None] * len(prompts)
+        in_flight: tuple[list[int], _Pending] | None = None
         start = 0
         while start < len(order):
             rows = order[start : start + self.batch_size]
             want_hidden = any(prompts[i].want_hidden for i in rows)
-            result = self._try_forward([encoded[i] for i in rows], want_hidden)
-            if result is None:  # out of memory: retry the same prompts in a smaller batch
+            pending = self._try_forward([encoded[i] for i in rows], want_hidden)
+            if pending is None:  # out of memory: retry the same prompts in a smaller batch
                 self._back_off(len(encoded[rows[0]].ids))
                 continue
-            p_yes, hidden = result
-            for j, i in enumerate(rows):
-                states = {site: hidden[j, s] for s, site in enumerate(SITES)} if prompts[i].want_hidden else {}
-                out[i] = PromptAnswer(float(p_yes[j]), states)
+            # The previous batch is unpacked only now, while the GPU computes this one: its
+            # host-side work (upcasting, first touch of fresh memory) then costs no GPU time.
+            if in_flight is not None:
+                self._unpack(*in_flight, prompts, out, progress)
+            in_flight = rows, pending
             start += len(rows)
-            if progress:
-                progress(len(rows))
+        if in_flight is not None:
+            self._unpack(*in_flight, prompts, out, progress)
         return out  # type: ignore[return-value]
 
-    def _try_forward(self, batch: list[_Encoded], want_hidden: bool) -> tuple[np.ndarray, np.ndarray] | None:
-        """The forward pass, or None when it ran out of memory."""
+    @staticmethod
+    def _unpack(
+        rows: list[int],
+        pending: _Pending,
+        prompts: Sequence[Prompt],
+        out: list[PromptAnswer | None],
+        progress: ProgressCallback | None,
+    ) -> None:
+        p_yes, hidden = pending.collect()
+        for j, i in enumerate(rows):
+            states = {site: hidden[j, s] for s, site in enumerate(SITES)} if prompts[i].want_hidden else {}
+            out[i] = PromptAnswer(float(p_yes[j]), states)
+        if progress:
+            progress(len(rows))
+
+    def _try_forward(self, batch: list[_Encoded], want_hidden: bool) -> _Pending | None:
+        """The launched forward pass, or None when it ran out of memory."""
         try:
             return self._forward(batch, want_hidden)
         except RuntimeError as error:  # torch.OutOfMemoryError is a RuntimeError
@@ -176,7 +211,8 @@ class HFAdapter:
         return out
 
     @torch.inference_mode()
-    def _forward(self, batch: list[_Encoded], want_hidden: bool) -> tuple[np.ndarray, np.ndarray]:
+    def _forward(self, batch: list[_Encoded], want_hidden: bool) -> _Pending:
+        """Launch one batch; on a GPU this returns before the results are computed."""
         width = max(len(e.ids) for e in batch)
         ids = np.full((len(batch), width), self.pad_id, dtype=np.int64)
         mask = np.zeros((len(batch), width), dtype=np.int64)
@@ -207,11 +243,34 @@ class HFAdapter:
         # P(yes) = sigmoid(logsumexp(yes logits) - logsumexp(no logits)), in float32.
         logits = output.logits[:, -1].float()
         p_yes = torch.sigmoid(logits[:, self.yes_ids].logsumexp(-1) - logits[:, self.no_ids].logsumexp(-1))
-        hidden = torch.empty(0)
-        if want_hidden:
-            # (batch, site, layer, hidden_size)
-            hidden = torch.stack([captured[layer] for layer in self.layers], dim=2).float()
-        return p_yes.cpu().numpy(), hidden.cpu().numpy()
+        # (batch, site, layer, hidden_size), still in the model's dtype: upcasting after the
+        # copy moves half the bytes for bf16/fp16, and bf16 -> float32 is exact either way.
+        hidden = torch.stack([captured[layer] for layer in self.layers], dim=2) if want_hidden else None
+        if self.device.type != "cuda":
+            return _Pending(p_yes, hidden, None)
+        # Two sets of page-locked buffers, used in turn: batch k+1 is copied into one while
+        # batch k is still being read out of the other (see answer).
+        slot = self._launches % 2
+        self._launches += 1
+        host_p_yes = self._stage(p_yes, (slot, "p_yes"))
+        host_hidden = self._stage(hidden, (slot, "hidden")) if hidden is not None else None
+        ready = torch.cuda.Event()
+        ready.record()
+        return _Pending(host_p_yes, host_hidden, ready)
+
+    def _stage(self, tensor: torch.Tensor, key: tuple[int, str]) -> torch.Tensor:
+        """Start copying a GPU ``tensor`` into the reused page-locked buffer ``key``.
+
+        On an H200, a 50 MB copy into fresh pageable memory took 40 ms and into page-locked
+        memory 1 ms; at batch size 1024 the pageable copy was a fifth of the batch's time.
+        """
+        size = tensor.numel()
+        buffer = self._pinned.get(key)
+        if buffer is None or buffer.numel() < size or buffer.dtype != tensor.dtype:
+            buffer = self._pinned[key] = torch.empty(size, dtype=tensor.dtype, pin_memory=True)
+        host = buffer[:size].view(tensor.shape)
+        host.copy_(tensor, non_blocking=True)
+        return host
 
     def _hooks(self, captured: dict[int, torch.Tensor], sites: torch.Tensor) -> list:
         rows = torch.arange(sites.shape[0], device=sites.device)[:, None]
