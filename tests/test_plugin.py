@@ -19,6 +19,7 @@ import checks
 import consistency.testing.assertions  # noqa: F401
 import consistency.testing.strategies  # noqa: F401
 from consistency.organisms import bundled_path
+from consistency.testing import ClaimPool, assert_within_budget, read_baseline
 from consistency.testing.generators import number_world
 from consistency.testing.structures import combine
 
@@ -27,10 +28,15 @@ pytest_plugins = ("pytester",)
 # pytester runs inline and afterwards drops every module imported since the test began, but
 # numpy's, z3's and torch's extension modules cannot be imported twice in one process: they
 # (and what hypothesis loads to report a failure) are imported here, before any test starts.
+# Loading a Llama checkpoint imports modeling_llama, which imports torch.distributed's
+# functional collectives: imported a second time, they register their TORCH_LIBRARY
+# namespace again, torch refuses, and transformers reports "Could not import module
+# 'LlamaConfig'", so every inline run after the first that loads a checkpoint failed to
+# open it (an error, not a counter-example).
 checks.available()
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)  # libcst's, not ours
-    for _module in ("numpy.fft", "hypothesis.extra._patching", "consistency.adapters.hf"):
+    for _module in ("numpy.fft", "hypothesis.extra._patching", "consistency.adapters.hf", "transformers.models.llama.modeling_llama"):
         try:
             importlib.import_module(_module)
         except ImportError:  # hypothesis's patch writer needs libcst, which is optional
@@ -64,6 +70,14 @@ def example(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytes
     return pytester
 
 
+def failure(output: str, test: str) -> str:
+    """One test's section of pytest's failure report."""
+    sections = re.split(r"\n_{3,} (\S+) _{3,}\n", output)
+    found = dict(zip(sections[1::2], sections[2::2]))
+    assert test in found, f"no failure of {test}:\n{output}"
+    return found[test]
+
+
 def structure_lines(output: str) -> list[str]:
     """The counter-example's structures, as the failure message lists them."""
     lines = output.splitlines()
@@ -85,38 +99,78 @@ def test_plugin_imports_nothing_heavy():
 
 def test_an_honest_model_passes_the_example(example: pytest.Pytester):
     result = example.runpytest("--consistency-model", "factories:honest")
-    result.assert_outcomes(passed=2)
+    result.assert_outcomes(passed=3)
     result.stdout.fnmatch_lines(["consistency model: factories:honest; claims: numbers"])
 
 
 def test_a_liar_fails_the_example_with_a_minimal_counter_example(example: pytest.Pytester):
     result = example.runpytest("--consistency-model", "factories:liar")
-    result.assert_outcomes(failed=2)
+    result.assert_outcomes(failed=3)
     output = result.stdout.str()
-    assert structure_lines(output) == ["#0 paraphrase: n1.even = '1 is an even number'"]
+    assert structure_lines(failure(output, "test_answers_are_consistent")) == ["#0 paraphrase: n1.even = '1 is an even number'"]
+    assert len(structure_lines(failure(output, "test_logic_holds_across_related_claims"))) == 1
     assert '"1 is an even number" [is-true] -> true (credence 0.90)' in output
     assert "logic failed: max_r1 = 0.800 > 0.1" in output
     assert "unsat-core: these answers cannot all be true:" in output
+    # The budget: every structure judged, the share measured, the smallest shown.
+    budget = failure(output, "test_share_within_budget")
+    assert re.search(r"inconsistent on \d+ of 240 structures \(\d+\.\d%\), over the budget of 5\.0%", budget), budget
+    assert "by kind: paraphrase 15 of 30; negation 15 of 30;" in budget
+    assert structure_lines(budget)[0] == "#0 paraphrase: n1.even = '1 is an even number'"
+
+
+def test_a_baseline_written_by_the_tests_makes_its_model_pass_and_only_its_model(example: pytest.Pytester):
+    result = example.runpytest("--consistency-model", "factories:liar", "--consistency-write-baseline", "liar.json")
+    result.assert_outcomes(passed=3)  # writing: what fails on its own is recorded, not failed
+    result.stdout.fnmatch_lines(["*writing baseline liar.json", "consistency baseline: wrote 90 inconsistent structure(s) of 240 to liar.json"])
+    accepted = read_baseline(example.path / "liar.json")
+    # The same structures the budget finds, under the example's checks and limits.
+    namespace: dict = {}
+    exec(FACTORIES, namespace)
+    pool = ClaimPool.numbers()
+    assert accepted.keys() == assert_within_budget(namespace["liar"](), pool, max_inconsistent_share=1.0).keys()
+    assert accepted["paraphrase:n1.even"].startswith("cross-examination: flip_rate = 1.000 > 0 -- paraphrase: 1 is an even number")
+
+    result = example.runpytest("--consistency-model", "factories:liar", "--consistency-baseline", "liar.json")
+    result.assert_outcomes(passed=3)
+    result.stdout.fnmatch_lines(["consistency model: factories:liar; claims: numbers; baseline: liar.json"])
+    example.makefile(".json", honest=json.dumps({"consistency_baseline": 1, "accepted": {}}))
+    result = example.runpytest("--consistency-model", "factories:liar", "--consistency-baseline", "honest.json")
+    result.assert_outcomes(failed=3)
+
+
+def test_a_wrong_baseline_fails_in_one_line(example: pytest.Pytester):
+    result = example.runpytest("--consistency-model", "factories:honest", "--consistency-baseline", "nope.json")
+    result.assert_outcomes(errors=3)
+    result.stdout.fnmatch_lines(["consistency baseline '*/nope.json': no such file (write one with --consistency-write-baseline)"])
+    example.makefile(".json", other=json.dumps({"consistency_baseline": 1, "accepted": {"negation:n99.r.odd": ""}}))
+    result = example.runpytest("--consistency-model", "factories:honest", "--consistency-baseline", "other.json")
+    result.assert_outcomes(errors=3)
+    result.stdout.fnmatch_lines(["*consistency baseline 'other.json': 1 baseline structure(s) are not in claim pool 'numbers'*"])
+    assert "Traceback" not in result.stdout.str() and "During handling" not in result.stdout.str()
 
 
 def test_the_model_can_come_from_the_ini_file(example: pytest.Pytester):
-    example.makeini("[pytest]\nconsistency_model = factories:honest\nconsistency_suite = numbers\n")
-    example.runpytest().assert_outcomes(passed=2)
+    example.makeini("[pytest]\nconsistency_model = factories:honest\nconsistency_suite = numbers\nconsistency_baseline = b.json\n")
+    example.makefile(".json", b=json.dumps({"consistency_baseline": 1, "accepted": {"paraphrase:n1.even": "reviewed"}}))
+    result = example.runpytest()
+    result.assert_outcomes(passed=3)
+    result.stdout.fnmatch_lines(["consistency model: factories:honest; claims: numbers; baseline: b.json"])
 
 
 def test_without_a_model_audit_tests_are_skipped_with_the_reason(example: pytest.Pytester):
     result = example.runpytest("-rs")
-    result.assert_outcomes(skipped=2)
+    result.assert_outcomes(skipped=3)
     result.stdout.fnmatch_lines(["*no model to audit: pass --consistency-model SPEC*"])
 
 
 def test_a_wrong_model_or_suite_fails_in_one_line(example: pytest.Pytester):
     result = example.runpytest("--consistency-model", "no/such/dir")
-    result.assert_outcomes(errors=2)
+    result.assert_outcomes(errors=3)
     result.stdout.fnmatch_lines(["*consistency model 'no/such/dir': * is not a checkpoint directory"])
     assert "Traceback" not in result.stdout.str()
     result = example.runpytest("--consistency-model", "factories:honest", "--consistency-suite", "builtin:nope")
-    result.assert_outcomes(errors=2)
+    result.assert_outcomes(errors=3)
     result.stdout.fnmatch_lines(["*consistency suite 'builtin:nope': unknown built-in suite*"])
     assert "During handling" not in result.stdout.str()
 
@@ -144,8 +198,8 @@ def test_a_random_tiny_checkpoint_fails_with_a_minimal_counter_example(example: 
     checkpoint = build_tiny_llama(tmp_path / "tiny")
     combine(number_world(range(1, 5)), name="numbers-1-4").save(example.path / "numbers.jsonl")
     result = example.runpytest("--consistency-model", str(checkpoint), "--consistency-suite", "numbers.jsonl")
-    result.assert_outcomes(failed=2)  # random weights answer nothing consistently
-    assert len(structure_lines(result.stdout.str())) == 1
+    result.assert_outcomes(failed=3)  # random weights answer nothing consistently
+    assert len(structure_lines(failure(result.stdout.str(), "test_answers_are_consistent"))) == 1
 
 
 ORGANISMS = pytest.mark.skipif(

@@ -45,6 +45,13 @@ class Structure:
         phrasings = sum(len(p.phrasings) for p in self.propositions)
         return phrasings + len(self.relations) + len(self.conditionals) + len(self.decompositions)
 
+    @property
+    def key(self) -> str:
+        """A stable name for baselines: the kind and the ids of its constraints (of its
+        proposition for a paraphrase set), e.g. ``negation:n4.r.odd``."""
+        ids = [r.id for r in self.relations] + [c.id for c in self.conditionals] + [d.id for d in self.decompositions]
+        return f"{self.kind}:{'+'.join(ids or [p.id for p in self.propositions])}"
+
     def constraints(self) -> list[str]:
         """The structure's logic, one plain line per constraint."""
         lines = [r.formula for r in self.relations]
