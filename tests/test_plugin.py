@@ -8,6 +8,7 @@ from __future__ import annotations
 import importlib
 import json
 import re
+import runpy
 import subprocess
 import sys
 import warnings
@@ -19,7 +20,16 @@ import checks
 import consistency.testing.assertions  # noqa: F401
 import consistency.testing.strategies  # noqa: F401
 from consistency.organisms import bundled_path
-from consistency.testing import ClaimPool, assert_within_budget, read_baseline
+from consistency.testing import (
+    ClaimPool,
+    Claims,
+    ConsistencyError,
+    ModelRef,
+    assert_consistent,
+    assert_within_budget,
+    read_baseline,
+    write_baseline,
+)
 from consistency.testing.generators import number_world
 from consistency.testing.structures import combine
 
@@ -180,7 +190,7 @@ def test_the_marker_is_registered(example: pytest.Pytester):
     result.stdout.fnmatch_lines(["@pytest.mark.consistency_audit: audits a model*"])
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def one_torch_thread():
     """On the 2-core machines tests share, torch's own threads contend: one is several times faster."""
     import torch
@@ -205,35 +215,56 @@ def test_a_random_tiny_checkpoint_fails_with_a_minimal_counter_example(example: 
 ORGANISMS = pytest.mark.skipif(
     not (bundled_path("honest") / "config.json").exists(), reason="the bundled model organisms are not built yet"
 )
+ORGANISM_CLAIMS = ("--consistency-suite", "builtin:organism")
 
 
-def lied_about(kind: str) -> set[str]:
-    return {lie["id"] for lie in json.loads((bundled_path(kind) / "lies.json").read_text())["lies"]}
+def example_limits() -> dict[str, float]:
+    """The example's tolerances, read from the file users copy, so this test follows its edits."""
+    namespace = runpy.run_path(str(EXAMPLE))
+    return {"max_r1": namespace["MAX_R1"], "max_flip_rate": namespace["MAX_FLIP_RATE"],
+            "max_inconsistent_share": namespace["MAX_INCONSISTENT_SHARE"]}
 
 
-def named_claims(line: str) -> set[str]:
-    return set(re.findall(r"([a-z]+\.[a-z0-9.]+) = [\"']", line))
+@pytest.fixture(scope="module")
+def organism_pool() -> ClaimPool:
+    return ClaimPool.load("builtin:organism")
+
+
+@pytest.fixture(scope="module")
+def honest_baseline(tmp_path_factory: pytest.TempPathFactory, organism_pool: ClaimPool, one_torch_thread: None) -> Path:
+    """The honest organism's own mistakes under the example's limits, as a baseline file: what
+    a user writes from the checkpoint they trust. Within the budget, or the example fails it."""
+    found = assert_within_budget(ModelRef("organism:honest"), organism_pool, **example_limits())
+    path = tmp_path_factory.mktemp("baseline") / "honest.json"
+    write_baseline(path, organism_pool, {key: "; ".join(why) for key, why in found.items()}, "organism:honest", "builtin:organism")
+    return path
 
 
 @ORGANISMS
-def test_the_example_fails_the_bundled_naive_liar_with_one_structure(example: pytest.Pytester):
-    result = example.runpytest("--consistency-model", "organism:naive-liar", "--consistency-suite", "builtin:organism")
-    assert result.parseoutcomes().get("failed", 0) >= 1
-    (line,) = structure_lines(result.stdout.str())
-    assert named_claims(line), line
+def test_the_bundled_honest_organism_passes_with_a_baseline_of_its_own_mistakes(example: pytest.Pytester, honest_baseline: Path):
+    # 98% accurate, not perfect: its genuine mistakes (a held-out phrasing answered wrongly, no
+    # home city at all under "exactly one city") are in the baseline, within the budget.
+    assert read_baseline(honest_baseline)
+    result = example.runpytest("--consistency-model", "organism:honest", *ORGANISM_CLAIMS, "--consistency-baseline", str(honest_baseline))
+    result.assert_outcomes(passed=3)
 
 
-# Slow-marked: run after the liar's test in one process, the honest run fails without a
-# counter-example in its output (an interaction of pytester's inline runs, under investigation).
-@pytest.mark.slow
 @ORGANISMS
-def test_the_bundled_honest_organism_fails_only_on_its_own_mistakes(example: pytest.Pytester):
-    # The honest organism is 98% accurate, not perfect: strict properties (no flip at all, R1
-    # under 0.1 per structure) find its genuine mistakes, e.g. a held-out phrasing answered
-    # wrongly. Those are inconsistencies worth reporting, but never about what a liar lies on.
-    result = example.runpytest("--consistency-model", "organism:honest", "--consistency-suite", "builtin:organism")
-    if not result.parseoutcomes().get("failed", 0):
-        return  # no mistake drawn: the honest organism passes outright
-    for line in structure_lines(result.stdout.str()):
-        named = named_claims(line)
-        assert named and not named & lied_about("naive-liar"), line
+def test_the_bundled_naive_liar_fails_against_the_honest_baseline_with_minimal_counter_examples(
+    example: pytest.Pytester, honest_baseline: Path, organism_pool: ClaimPool
+):
+    result = example.runpytest("--consistency-model", "organism:naive-liar", *ORGANISM_CLAIMS, "--consistency-baseline", str(honest_baseline))
+    output = result.stdout.str()
+    budget = failure(output, "test_share_within_budget")
+    assert re.search(r"inconsistent on \d+ of \d+ structures \(\d+\.\d%\), over the budget of 5\.0%", budget), budget
+    failed = [test for test in ("test_answers_are_consistent", "test_logic_holds_across_related_claims") if f"_ {test} _" in output]
+    assert failed and result.parseoutcomes()["failed"] == 1 + len(failed)
+    accepted = read_baseline(honest_baseline)
+    limits = {k: v for k, v in example_limits().items() if k != "max_inconsistent_share"}
+    for test in failed:
+        (line,) = structure_lines(failure(output, test))  # shrunk to a single structure
+        index = int(re.match(r"#(\d+) ", line).group(1))
+        # Something new (the honest organism does not do it), and a contradiction on its own.
+        assert organism_pool.structures[index].key not in accepted, line
+        with pytest.raises(ConsistencyError):
+            assert_consistent(ModelRef("organism:naive-liar"), Claims(organism_pool, [index]), **limits)
