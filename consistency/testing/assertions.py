@@ -89,19 +89,18 @@ def assert_consistent(
     The keyword limits apply to whichever of their checks run. The error names the claims,
     the failing checks and up to ``show`` conflicts per check, certificates in plain words.
 
-    Claims drawn from a pool with a baseline are judged without the baseline's structures
-    (none of them: an empty dict is returned); while the pool records a baseline, the first
-    call judges every structure of the pool on its own and records those that fail.
+    Claims drawn from a pool are judged without the structures in its baseline (``{}`` is
+    returned when all of them are); while the pool records a baseline, the first call with
+    these checks and limits judges every structure of the pool on its own and records those
+    that fail, which are then accepted like the baseline's.
     """
     names = {c if isinstance(c, str) else c.name for c in checks}
     bounds = _limits(max_r1, max_flip_rate, limits, names)  # before asking: a typo costs nothing
     if isinstance(claims, Claims) and (claims.pool.recording or claims.pool.accepted):
         pool = claims.pool
         if pool.recording:
-            unjudged = [i for i in range(len(pool)) if not pool.is_accepted(i)]
-            for index, reasons in sweep(model, pool, checks, bounds, unjudged, seed).items():
-                if reasons:
-                    pool.accepted.setdefault(pool.structures[index].key, "; ".join(reasons))
+            outside = [i for i in range(len(pool)) if not pool.is_accepted(i)]
+            _record(pool, sweep(model, pool, checks, bounds, outside, seed))
         new = [i for i in claims.indices if not pool.is_accepted(i)]
         if not new:
             return {}
@@ -132,7 +131,8 @@ def assert_within_budget(
 
     Exhaustive rather than sampled: the pool's answers are in memory, so the measured share
     is exact and the same on every run. The error gives the share against the budget, the
-    count per kind, and the ``show`` smallest inconsistent structures in plain words.
+    count per kind, and the ``show`` smallest inconsistent structures in plain words. While
+    the pool records a baseline, what fails is recorded instead and ``{}`` returned.
     """
     if not 0 <= max_inconsistent_share <= 1:
         raise ValueError(f"max_inconsistent_share must be in [0, 1], got {max_inconsistent_share}")
@@ -142,8 +142,7 @@ def assert_within_budget(
     verdicts = sweep(model, pool, checks, bounds, judged, seed)
     failing = [i for i in judged if verdicts[i]]
     if pool.recording:  # writing a baseline: what fails now is accepted, so nothing is over budget
-        for i in failing:
-            pool.accepted.setdefault(pool.structures[i].key, "; ".join(verdicts[i]))
+        _record(pool, verdicts)
         return {}
     inconsistent = {pool.structures[i].key: verdicts[i] for i in failing}
     share = len(failing) / len(judged) if judged else 0.0
@@ -162,6 +161,13 @@ def assert_within_budget(
         results = results or outcome.results
         lines += [_header(outcome), *(_section(n, r, outcome.results[n], outcome, 1) for n, r in judge(outcome, bounds).items())]
     raise BudgetExceeded("\n".join(lines), results, share, inconsistent)
+
+
+def _record(pool: ClaimPool, verdicts: Mapping[int, list[str]]) -> None:
+    """Accept every structure with a failing verdict into the pool's baseline, with why."""
+    for index, reasons in verdicts.items():
+        if reasons:
+            pool.accepted.setdefault(pool.structures[index].key, "; ".join(reasons))
 
 
 def judge(outcome: Outcome, bounds: Mapping[tuple[str, str], float]) -> dict[str, list[str]]:
