@@ -271,6 +271,10 @@ def test_structure_keys_name_each_structure_of_a_pool_once():
     keys = [s.key for s in NUMBERS.structures]
     assert len(set(keys)) == len(keys) == 96
     assert {"paraphrase:n4.even", "negation:n4.r.odd", "conditional:n4.r.div4+n4.c.div4", "decomposition:n4.d.div6"} <= set(keys)
+    cities = [Proposition(f"c{i}", f"Ada lives in city {i}") for i in range(12)]
+    one_city = Structure("exclusivity", tuple(cities), (Relation("one", fm.exactly_one(*(c.id for c in cities)), "exclusivity"),))
+    assert one_city.key == "exclusivity:one"
+    assert one_city.describe().endswith("...]") and len(one_city.describe()) < 600  # not the 1,000-character formula
     twice = NUMBERS.structures[0]
     with pytest.raises(ValueError, match="holds the same structure twice"):
         ClaimPool([twice, twice])
