@@ -20,12 +20,17 @@ from consistency.testing import (
     Claims,
     ConsistencyError,
     Connectives,
+    BudgetExceeded,
     ModelRef,
     Structure,
     Template,
     assert_consistent,
+    assert_within_budget,
     claims,
+    read_baseline,
+    write_baseline,
 )
+from consistency.errors import UserError
 from consistency.testing.assertions import metric_value
 from consistency.testing.generators import compose, number_world
 from consistency.testing.models import ModelError
@@ -254,6 +259,109 @@ def test_limits_set_how_much_inconsistency_passes():
     assert 0 < results["logic"].metrics["r1"] <= 0.2
     liar = ScriptedAdapter(NUMBERS.suite, lies={"n4.even": "naive"}, jitter=0.0)
     assert_consistent(liar, Claims(NUMBERS, (3,)), checks=["cross-examination"], limits={"cross-examination.flip_rate": 1.0})
+
+
+# ----- budgets and baselines ----------------------------------------------------------------
+def fresh_numbers() -> ClaimPool:
+    """A pool of its own: baselines and sweeps are remembered on the pool."""
+    return ClaimPool.numbers(range(1, 13))
+
+
+def test_structure_keys_name_each_structure_of_a_pool_once():
+    keys = [s.key for s in NUMBERS.structures]
+    assert len(set(keys)) == len(keys) == 96
+    assert {"paraphrase:n4.even", "negation:n4.r.odd", "conditional:n4.r.div4+n4.c.div4", "decomposition:n4.d.div6"} <= set(keys)
+    cities = [Proposition(f"c{i}", f"Ada lives in city {i}") for i in range(12)]
+    one_city = Structure("exclusivity", tuple(cities), (Relation("one", fm.exactly_one(*(c.id for c in cities)), "exclusivity"),))
+    assert one_city.key == "exclusivity:one"
+    assert one_city.describe().endswith("...]") and len(one_city.describe()) < 600  # not the 1,000-character formula
+    twice = NUMBERS.structures[0]
+    with pytest.raises(ValueError, match="holds the same structure twice"):
+        ClaimPool([twice, twice])
+
+
+def test_the_budget_is_the_share_of_structures_inconsistent_on_their_own():
+    pool = fresh_numbers()
+    liar = ScriptedAdapter(pool.suite, lies={"n4.even": "naive", "n6.even": "naive"}, jitter=0.0)
+    # Every structure around n4.even and n6.even, by kind; "exactly one remainder" and the
+    # implication chain never mention evenness.
+    found = assert_within_budget(liar, pool, max_inconsistent_share=12 / 96)
+    assert sorted(found) == sorted(
+        f"{kind}:n{n}.{key}" for n in (4, 6)
+        for kind, key in [("paraphrase", "even"), ("negation", "r.odd"), ("and", "r.even_gt10"), ("or", "r.div2or3"),
+                          ("conditional", "r.div4+n%d.c.div4" % n), ("decomposition", "d.div6")]
+    )
+    with pytest.raises(BudgetExceeded) as failure:
+        assert_within_budget(liar, pool, max_inconsistent_share=0.1, show=1)
+    message = str(failure.value)
+    assert message.splitlines()[:2] == [
+        "inconsistent on 12 of 96 structures (12.5%), over the budget of 10.0%",
+        "  by kind: paraphrase 2 of 12; negation 2 of 12; and 2 of 12; or 2 of 12; conditional 2 of 12; decomposition 2 of 12",
+    ]
+    assert "#3 paraphrase: n4.even = '4 is an even number'" in message  # the smallest, in words
+    assert '"4 is an even number" [is-true] -> false (credence 0.10)' in message
+    assert failure.value.share == 0.125 and len(failure.value.inconsistent) == 12
+    assert assert_within_budget(liar, pool, kinds=["implication", "exclusivity"], max_inconsistent_share=0.0) == {}
+    with pytest.raises(ValueError, match="max_inconsistent_share must be in"):
+        assert_within_budget(liar, pool, max_inconsistent_share=5)
+
+
+def test_a_baseline_is_never_drawn_nor_judged_so_failures_are_new(tmp_path):
+    pool = fresh_numbers()
+    old = ScriptedAdapter(pool.suite, lies={"n4.even": "naive"}, jitter=0.0)
+    path = tmp_path / "baseline.json"
+    accepted = {key: "; ".join(why) for key, why in assert_within_budget(old, pool, max_inconsistent_share=1.0).items()}
+    write_baseline(path, pool, accepted, "old", "numbers")
+    assert read_baseline(path).keys() == accepted.keys()
+    assert '"paraphrase:n4.even": "cross-examination: flip_rate = 1.000 > 0 -- paraphrase: 4 is an even number"' in path.read_text()
+
+    pool = fresh_numbers()
+    pool.accept(read_baseline(path))
+    assert assert_within_budget(old, pool, max_inconsistent_share=0.0) == {}  # the old model: nothing new
+
+    @FAST
+    @given(claims(pool))
+    def prop(drawn):
+        assert not any(pool.is_accepted(i) for i in drawn.indices)
+        assert_consistent(old, drawn)
+
+    prop()
+    assert assert_consistent(old, Claims(pool, (pool.by_key["paraphrase:n4.even"],))) == {}
+    # A new checkpoint lies about 9 as well: the failure shrinks to a structure about 9.
+    new = ScriptedAdapter(pool.suite, lies={"n4.even": "naive", "n9.even": "naive"}, jitter=0.0)
+
+    @settings(max_examples=150, deadline=None, derandomize=True, database=None)
+    @given(claims(pool))
+    def regression(drawn):
+        assert_consistent(new, drawn)
+
+    with pytest.raises(ConsistencyError) as failure:
+        regression()
+    header = str(failure.value).splitlines()[:2]
+    assert header[0] == "inconsistent answers to 1 structure(s):" and "n9.even = '9 is an even number'" in header[1]
+
+
+def test_a_recording_pool_accepts_what_fails_on_its_own():
+    pool = fresh_numbers()
+    pool.recording = True
+    liar = ScriptedAdapter(pool.suite, lies={"n4.even": "naive"}, jitter=0.0)
+    assert assert_consistent(liar, Claims(pool, (pool.by_key["paraphrase:n4.even"],))) == {}
+    assert set(pool.accepted) == {k for k in pool.by_key if k.startswith(tuple(f"{kind}:n4." for kind in KINDS))} - {
+        "implication:n4.r.gt20+n4.r.gt10", "exclusivity:n4.r.mod3"}
+    assert pool.accepted["paraphrase:n4.even"] == "cross-examination: flip_rate = 1.000 > 0"
+
+
+def test_bad_baselines_get_one_line_errors(tmp_path):
+    with pytest.raises(UserError, match="no such file"):
+        read_baseline(tmp_path / "nope.json")
+    (tmp_path / "bad.json").write_text("{not json")
+    with pytest.raises(UserError, match="not readable JSON"):
+        read_baseline(tmp_path / "bad.json")
+    (tmp_path / "other.json").write_text('{"accepted": []}')
+    with pytest.raises(UserError, match="not a baseline file"):
+        read_baseline(tmp_path / "other.json")
+    with pytest.raises(ValueError, match="1 baseline structure\\(s\\) are not in claim pool 'numbers', e.g. 'negation:x'"):
+        fresh_numbers().accept(["paraphrase:n4.even", "negation:x"])
 
 
 def test_limits_must_name_a_check_that_runs_and_a_metric_it_reports():

@@ -1,9 +1,11 @@
 """``assert_consistent``: run consistency checks on a model's answers to some claims and fail
-with the contradictions in plain words."""
+with the contradictions in plain words; ``assert_within_budget``: judge every structure of a
+pool on its own and fail when too large a share of them is inconsistent."""
 
 from __future__ import annotations
 
 import math
+from collections import Counter
 from dataclasses import dataclass
 from typing import Callable, Iterable, Mapping, Sequence, Union
 
@@ -14,8 +16,8 @@ from consistency.engine import elicit
 from consistency.suite import Suite
 from consistency.testing.explain import explain
 from consistency.testing.models import ModelLike, resolve
-from consistency.testing.pool import Claims, needed_queries
-from consistency.testing.structures import Structure, combine
+from consistency.testing.pool import ClaimPool, Claims, checks_key, needed_queries
+from consistency.testing.structures import KINDS, Structure, combine
 
 ClaimsLike = Union[Claims, Structure, Iterable[Structure], Suite]
 
@@ -30,6 +32,15 @@ class ConsistencyError(AssertionError):
     def __init__(self, message: str, results: dict[str, CheckResult]):
         super().__init__(message)
         self.results = results
+
+
+class BudgetExceeded(ConsistencyError):
+    """Too many inconsistent structures: ``share`` of those judged; ``inconsistent``: key -> reasons."""
+
+    def __init__(self, message: str, results: dict[str, CheckResult], share: float, inconsistent: dict[str, list[str]]):
+        super().__init__(message, results)
+        self.share = share
+        self.inconsistent = inconsistent
 
 
 @dataclass
@@ -77,11 +88,91 @@ def assert_consistent(
     (``cross-examination.flip_rate``), and ``limits={"check.metric": value}`` any metric.
     The keyword limits apply to whichever of their checks run. The error names the claims,
     the failing checks and up to ``show`` conflicts per check, certificates in plain words.
+
+    Claims drawn from a pool are judged without the structures in its baseline (``{}`` is
+    returned when all of them are); while the pool records a baseline, the first call with
+    these checks and limits judges every structure of the pool on its own and records those
+    that fail, which are then accepted like the baseline's.
     """
     names = {c if isinstance(c, str) else c.name for c in checks}
     bounds = _limits(max_r1, max_flip_rate, limits, names)  # before asking: a typo costs nothing
+    if isinstance(claims, Claims) and (claims.pool.recording or claims.pool.accepted):
+        pool = claims.pool
+        if pool.recording:
+            outside = [i for i in range(len(pool)) if not pool.is_accepted(i)]
+            _record(pool, sweep(model, pool, checks, bounds, outside, seed))
+        new = [i for i in claims.indices if not pool.is_accepted(i)]
+        if not new:
+            return {}
+        claims = Claims(pool, new)
     outcome = run_checks(model, claims, checks, seed)
-    failures: list[str] = []
+    failures = [_section(name, reasons, outcome.results[name], outcome, show) for name, reasons in judge(outcome, bounds).items()]
+    if failures:
+        raise ConsistencyError("\n".join([_header(outcome), *failures]), outcome.results)
+    return outcome.results
+
+
+def assert_within_budget(
+    model: ModelLike,
+    pool: ClaimPool,
+    checks: Sequence[str | Check] = DEFAULT_CHECKS,
+    *,
+    max_inconsistent_share: float,
+    max_r1: float | None = 0.1,
+    max_flip_rate: float | None = 0.0,
+    limits: Mapping[str, float] | None = None,
+    kinds: Sequence[str] | None = None,
+    seed: int = 0,
+    show: int = 3,
+) -> dict[str, list[str]]:
+    """Judge every structure of ``pool`` (of ``kinds``; outside its baseline) on its own, as
+    :func:`assert_consistent` would, and fail when the share found inconsistent exceeds
+    ``max_inconsistent_share``; return the inconsistent ones (key -> reasons).
+
+    Exhaustive rather than sampled: the pool's answers are in memory, so the measured share
+    is exact and the same on every run. The error gives the share against the budget, the
+    count per kind, and the ``show`` smallest inconsistent structures in plain words. While
+    the pool records a baseline, what fails is recorded instead and ``{}`` returned.
+    """
+    if not 0 <= max_inconsistent_share <= 1:
+        raise ValueError(f"max_inconsistent_share must be in [0, 1], got {max_inconsistent_share}")
+    names = {c if isinstance(c, str) else c.name for c in checks}
+    bounds = _limits(max_r1, max_flip_rate, limits, names)
+    judged = [i for i in pool.indices(kinds) if not pool.is_accepted(i)]
+    verdicts = sweep(model, pool, checks, bounds, judged, seed)
+    failing = [i for i in judged if verdicts[i]]
+    if pool.recording:  # writing a baseline: what fails now is accepted, so nothing is over budget
+        _record(pool, verdicts)
+        return {}
+    inconsistent = {pool.structures[i].key: verdicts[i] for i in failing}
+    share = len(failing) / len(judged) if judged else 0.0
+    if share <= max_inconsistent_share:
+        return inconsistent
+    per_kind = Counter(pool.structures[i].kind for i in judged)
+    bad_kind = Counter(pool.structures[i].kind for i in failing)
+    lines = [
+        f"inconsistent on {len(failing)} of {len(judged)} structures ({share:.1%}), over the budget of {max_inconsistent_share:.1%}",
+        "  by kind: " + "; ".join(f"{k} {bad_kind[k]} of {per_kind[k]}" for k in sorted(bad_kind, key=KINDS.index)),
+        f"the {min(show, len(failing))} smallest (simplest first):",
+    ]
+    results: dict[str, CheckResult] = {}
+    for i in failing[:show]:  # the pool is sorted simplest first
+        outcome = run_checks(model, Claims(pool, [i]), checks, seed)
+        results = results or outcome.results
+        lines += [_header(outcome), *(_section(n, r, outcome.results[n], outcome, 1) for n, r in judge(outcome, bounds).items())]
+    raise BudgetExceeded("\n".join(lines), results, share, inconsistent)
+
+
+def _record(pool: ClaimPool, verdicts: Mapping[int, list[str]]) -> None:
+    """Accept every structure with a failing verdict into the pool's baseline, with why."""
+    for index, reasons in verdicts.items():
+        if reasons:
+            pool.accepted.setdefault(pool.structures[index].key, "; ".join(reasons))
+
+
+def judge(outcome: Outcome, bounds: Mapping[tuple[str, str], float]) -> dict[str, list[str]]:
+    """The failing checks and why: a metric over its limit, or any conflict where none is set."""
+    failing: dict[str, list[str]] = {}
     for name, result in outcome.results.items():
         if result.skipped:
             continue
@@ -92,10 +183,31 @@ def assert_consistent(
         else:
             reasons = [f"{len(result.conflicts)} conflict(s)"] if result.conflicts else []
         if reasons:
-            failures.append(_section(name, reasons, result, outcome, show))
-    if failures:
-        raise ConsistencyError("\n".join([_header(outcome), *failures]), outcome.results)
-    return outcome.results
+            failing[name] = reasons
+    return failing
+
+
+def sweep(
+    model: ModelLike,
+    pool: ClaimPool,
+    checks: Sequence[str | Check],
+    bounds: Mapping[tuple[str, str], float],
+    indices: Iterable[int],
+    seed: int = 0,
+) -> dict[int, list[str]]:
+    """Each structure at ``indices`` judged on its own (index -> ``"check: reason"`` lines, empty
+    when consistent); remembered per model, checks and limits, so a structure is judged once."""
+    check_objects = [registry.get(c) if isinstance(c, str) else c for c in checks]
+    resolved = resolve(model, pool.suite.answer_words)
+    fingerprint = getattr(resolved, "fingerprint", None) or id(resolved)
+    known = pool.sweeps.setdefault((fingerprint, checks_key(check_objects), tuple(sorted(bounds.items())), seed), {})
+    out: dict[int, list[str]] = {}
+    for index in indices:
+        if index not in known:
+            outcome = run_checks(resolved, Claims(pool, [index]), check_objects, seed)
+            known[index] = [f"{name}: {'; '.join(reasons)}" for name, reasons in judge(outcome, bounds).items()]
+        out[index] = known[index]
+    return out
 
 
 def _suite_of(claims: ClaimsLike) -> Suite:

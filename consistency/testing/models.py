@@ -63,9 +63,15 @@ class ModelRef:
     def adapter(self, answer_words: dict[str, list[str]] | None = None) -> CachedAdapter:
         """The model behind an answer cache, opened once per process and answer words."""
         words = answer_words or DEFAULT_ANSWER_WORDS
-        key = (self.spec, str(self.base), tuple((k, tuple(v)) for k, v in sorted(words.items())))
+        spoken = tuple((k, tuple(v)) for k, v in sorted(words.items()))
+        key = (self.spec, str(self.base), spoken)
         if key not in _OPENED:
-            _OPENED[key] = CachedAdapter(self._open(words))
+            # References that name one checkpoint (a relative path and an absolute one,
+            # organism:<kind> and its directory) share one model and one answer cache.
+            target = (self.spec, str(self.base)) if self._factory() is not None else str(self.directory())
+            if (target, spoken) not in _SHARED:
+                _SHARED[(target, spoken)] = CachedAdapter(self._open(words))
+            _OPENED[key] = _SHARED[(target, spoken)]
         return _OPENED[key]
 
     def validate(self) -> None:
@@ -116,7 +122,8 @@ class ModelRef:
         return directory
 
 
-_OPENED: dict[tuple, CachedAdapter] = {}
+_OPENED: dict[tuple, CachedAdapter] = {}  # (spec, base, answer words) -> the model it names
+_SHARED: dict[tuple, CachedAdapter] = {}  # (checkpoint directory or factory, answer words) -> model
 
 
 def _is_adapter(value: object) -> bool:

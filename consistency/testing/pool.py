@@ -38,6 +38,15 @@ class ClaimPool:
         self._style = Suite(name, {}, framings=framings, condition_template=condition_template,
                             answer_words=dict(answer_words or DEFAULT_ANSWER_WORDS))
         self.suite = combine(self.structures, like=self._style, name=name)  # also validates shared ids
+        self.by_key = {s.key: i for i, s in enumerate(self.structures)}
+        if len(self.by_key) != len(self.structures):
+            raise ValueError(f"claim pool {name!r} holds the same structure twice")
+        # The baseline: known inconsistencies someone reviewed and accepted (key -> why). They
+        # are never drawn and never judged; while ``recording``, every structure a sweep finds
+        # inconsistent on its own joins them (``--consistency-write-baseline``).
+        self.accepted: dict[str, str] = {}
+        self.recording = False
+        self.sweeps: dict[tuple, dict[int, list[str]]] = {}  # (model, checks, limits) -> failing index -> reasons
         self._answers: dict[str, Answers] = {}  # model fingerprint -> answers to the pool so far
         self._complete: set[tuple[str, str]] = set()  # (fingerprint, checks) fully answered
         # Every proposition with the structures that mention it (simplest first): the
@@ -93,6 +102,18 @@ class ClaimPool:
             raise ValueError(f"unknown structure kinds {sorted(set(kinds) - set(KINDS))}; expected some of {', '.join(KINDS)}")
         return [i for i, s in enumerate(self.structures) if kinds is None or s.kind in kinds]
 
+    def accept(self, keys: Iterable[str]) -> None:
+        """Add structures, by key, to the baseline; a key the pool does not hold is an error."""
+        keys = list(keys)
+        unknown = [k for k in keys if k not in self.by_key]
+        if unknown:
+            raise ValueError(f"{len(unknown)} baseline structure(s) are not in claim pool {self.suite.name!r}, e.g. {unknown[0]!r}")
+        for key in keys:
+            self.accepted.setdefault(key, "")
+
+    def is_accepted(self, index: int) -> bool:
+        return self.structures[index].key in self.accepted
+
     def suite_of(self, structures: Iterable[Structure]) -> Suite:
         """A suite of some of the pool's structures, asked the pool's way."""
         return combine(structures, like=self._style, name=self.suite.name)
@@ -102,7 +123,7 @@ class ClaimPool:
         the first time and only for what is new afterwards."""
         answers = self._answers.setdefault(model.fingerprint, Answers(layers=tuple(model.layers), source=model.fingerprint))
         # Listing the pool's queries costs more than a check on a small example: do it once.
-        key = (model.fingerprint, repr([(type(c).__qualname__, sorted(getattr(c, "__dict__", {}).items())) for c in checks]))
+        key = (model.fingerprint, checks_key(checks))
         if key in self._complete:
             return answers
         queries, hidden_for = needed_queries(self.suite, checks)
@@ -115,6 +136,11 @@ class ClaimPool:
             merge(answers, elicit(model, missing, missing_hidden))
         self._complete.add(key)
         return answers
+
+
+def checks_key(checks: Sequence[Check]) -> str:
+    """The checks and their options, as a cache key."""
+    return repr([(type(c).__qualname__, sorted(getattr(c, "__dict__", {}).items())) for c in checks])
 
 
 def needed_queries(suite: Suite, checks: Sequence[Check]) -> tuple[list[Query], list[Query]]:

@@ -18,15 +18,18 @@ from consistency.testing.pool import Claims, ClaimPool
 
 
 def claims(pool: ClaimPool, kinds: Sequence[str] | None = None, min_size: int = 1, max_size: int = 4) -> st.SearchStrategy[Claims]:
-    """Draw ``min_size`` to ``max_size`` structures of the given kinds from ``pool``
-    (repeats are dropped, so an example may hold fewer than ``min_size``)."""
+    """Draw ``min_size`` to ``max_size`` structures of the given kinds from ``pool``, none
+    of them in its baseline (repeats are dropped, so an example may hold fewer than ``min_size``)."""
     if not 1 <= min_size <= max_size:
         raise ValueError(f"need 1 <= min_size <= max_size, got min_size={min_size}, max_size={max_size}")
-    allowed = set(pool.indices(kinds))
+    # The baseline's structures are left out of the choices rather than rejected after the
+    # draw: no example is wasted on them, and shrinking ends at the smallest *new* contradiction.
+    allowed = {i for i in pool.indices(kinds) if not pool.is_accepted(i)}
     around = {prop: [i for i in found if i in allowed] for prop, found in pool.containing.items()}
     choices = tuple(tuple(found) for found in around.values() if found)
     if not choices:
-        raise ValueError(f"claim pool {pool.suite.name!r} has no structures of kinds {list(kinds or [])}")
+        which = f"of kinds {list(kinds)} " if kinds else ""
+        raise ValueError(f"claim pool {pool.suite.name!r} has no structures {which}outside its baseline")
     return _drawn(pool, choices, min_size, max_size)
 
 

@@ -17,6 +17,7 @@ from consistency.suite import Conditional, Decomposition, Proposition, Relation,
 # Simplest first: pools order their structures by size, then by this order. "exclusivity" is
 # exactly one of several (one home city); "relation" is any other constraint a suite holds.
 KINDS = ("paraphrase", "negation", "and", "or", "implication", "exclusivity", "conditional", "decomposition", "relation")
+LOGIC_CHARS = 200  # a structure's logic, in its one-line description; failures spell it out in full
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,13 @@ class Structure:
         phrasings = sum(len(p.phrasings) for p in self.propositions)
         return phrasings + len(self.relations) + len(self.conditionals) + len(self.decompositions)
 
+    @property
+    def key(self) -> str:
+        """A stable name for baselines: the kind and the ids of its constraints (of its
+        proposition for a paraphrase set), e.g. ``negation:n4.r.odd``."""
+        ids = [r.id for r in self.relations] + [c.id for c in self.conditionals] + [d.id for d in self.decompositions]
+        return f"{self.kind}:{'+'.join(ids or [p.id for p in self.propositions])}"
+
     def constraints(self) -> list[str]:
         """The structure's logic, one plain line per constraint."""
         lines = [r.formula for r in self.relations]
@@ -56,6 +64,8 @@ class Structure:
         """One line naming the kind, each proposition with its text, and the constraints."""
         claims = "; ".join(f"{p.id} = {p.text!r}" for p in self.propositions)
         logic = "; ".join(self.constraints())
+        if len(logic) > LOGIC_CHARS:  # "exactly one of twelve cities" spelt out is 4,000 characters
+            logic = logic[: LOGIC_CHARS - 3] + "..."
         return f"{self.kind}: {claims}" + (f"  [{logic}]" if logic else "")
 
     def __repr__(self) -> str:  # what hypothesis prints for a falsifying example
