@@ -143,6 +143,71 @@ def test_column_generation_matches_enumeration_on_a_long_chain():
     assert generated.guaranteed_loss == pytest.approx(generated.r1, abs=1e-7)
 
 
+def loose_component(rng: np.random.Generator, n: int = 14) -> Component:
+    """Ten random relations over ``n`` atoms (tens to hundreds of worlds) with random credences on every
+    atom and three conditionals: incoherent, and far from any few worlds."""
+    atoms = tuple(f"x{i:02d}" for i in range(n))
+    shapes = ["{a} -> {b}", "{c} <-> ({a} | {b})", "!({a} & {b})", "{c} <-> ({a} & {b})"]
+    relations = []
+    for k in range(10):
+        a, b, c = (atoms[i] for i in rng.choice(n, 3, replace=False))
+        relations.append(Constraint(f"r{k}", fm.parse(shapes[rng.integers(len(shapes))].format(a=a, b=b, c=c))))
+    claims = [Claim(a, float(p), a) for a, p in zip(atoms, rng.uniform(0.02, 0.98, n))]
+    for k in range(3):
+        then, given = (atoms[i] for i in rng.choice(n, 2, replace=False))
+        claims.append(Claim(f"c{k}", float(rng.uniform(0.05, 0.95)), then, given))
+    return Component(atoms, tuple(relations), tuple(claims))
+
+
+@pytest.mark.parametrize("persistent", [True, False], ids=["warm-highs", "cold-linprog"])
+def test_column_generation_equals_the_enumerated_lp_on_mid_size_components(persistent):
+    # enumerable components (so the exact rational R1 is known), solved by column generation
+    # from a single world, through both master paths (HiGHS kept warm across rounds, and the
+    # cold linprog + milp fallback): the same optimum within 1e-9, proved by the stakes
+    rng = np.random.default_rng(7)
+    for _ in range(4):
+        comp = loose_component(rng)
+        worlds = enumerate_worlds(comp)
+        exact = repair(comp)
+        assert exact.method == "simplex" and exact.exact is not None and len(worlds) >= 30
+        sol, generated, loss, rounds = column_generation(comp, initial=worlds[:1], persistent=persistent)
+        assert rounds >= 3  # it had to generate
+        assert abs(sol.objective - float(exact.exact.r1)) <= 1e-9
+        assert sol.objective - 1e-9 <= loss <= sol.objective + 1e-12
+        # the proving stakes are a Dutch book over every world, not only the generated ones
+        assert np.abs(sol.duals).max() <= 1 + 1e-9
+        assert world_losses(comp, sol.duals, worlds).min() >= loss - 1e-9
+        worst, _, _, _ = column_generation(comp, "linf", initial=generated, persistent=persistent)
+        assert worst.objective == pytest.approx(exact.r_inf, abs=1e-9)
+
+
+def test_z3_worlds_are_enumerated_once_per_relation_set(monkeypatch):
+    import consistency.coherence as coherence
+
+    # "at most one of 20": past the truth table's 16 atoms, so z3 enumerates its 21 worlds
+    atoms = [f"x{i:02d}" for i in range(20)]
+    relations = {f"r{i}_{j}": f"!({a} & {b})" for i, a in enumerate(atoms) for j, b in enumerate(atoms) if i < j}
+    monkeypatch.setattr(coherence, "_WORLD_CACHE", type(coherence._WORLD_CACHE)())
+    solvers = []
+    real = z3.SimpleSolver
+    monkeypatch.setattr(z3, "SimpleSolver", lambda *a, **k: solvers.append(1) or real(*a, **k))
+    first = component(relations, {a: 0.2 for a in atoms})
+    second = component(relations, {a: 0.03 * (i + 1) for i, a in enumerate(atoms)})  # new credences
+    worlds = enumerate_worlds(first)
+    assert len(worlds) == 21 and len(solvers) == 1
+    again = repair(second)
+    assert len(solvers) == 1  # same relations: no second enumeration
+    assert enumerate_worlds(second) is worlds and not worlds.flags.writeable
+    coherence._WORLD_CACHE.clear()
+    fresh = repair(second)
+    assert len(solvers) == 2
+    assert again.r1 == fresh.r1 and again.exact.r1 == fresh.exact.r1
+    assert np.array_equal(again.worlds, fresh.worlds) and np.array_equal(again.stakes, fresh.stakes)
+    # other relations, or another atom order, are other keys
+    enumerate_worlds(component(dict(list(relations.items())[1:]), {a: 0.2 for a in atoms}))
+    assert len(solvers) == 3
+
+
 def test_unsat_cores_flips_and_both_oracles_agree():
     comp = component(
         {"and": "ab <-> (a & b)", "or": "aob <-> (a | b)"}, {"a": 0.9, "b": 0.2, "ab": 0.7, "aob": 0.4}
