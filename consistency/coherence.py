@@ -60,6 +60,7 @@ TOLERANCE = 1e-9  # HiGHS feasibility tolerance: below it a float is read as zer
 BATCH_COLUMNS = 20_000  # LP columns per HiGHS call when many small components are batched
 # z3 enumerations kept per process (each at most MAX_WORLDS x Z3_ATOMS bools: 256 KiB)
 WORLD_CACHE_SIZE = 256
+FRONTIER_ROWS = 1 << 16  # partial assignments the pruned truth table may hold before z3 takes over
 _WORLD_CACHE: OrderedDict[tuple, np.ndarray | None] = OrderedDict()
 
 
@@ -189,7 +190,7 @@ def enumerate_worlds(component: Component, cap: int = MAX_WORLDS) -> np.ndarray 
         if len(worlds) > cap:
             return None
     elif n <= Z3_ATOMS:
-        worlds = _z3_worlds(component, cap)
+        worlds = _cached_worlds(component, cap)
         if worlds is None:
             return None
     else:
@@ -199,29 +200,76 @@ def enumerate_worlds(component: Component, cap: int = MAX_WORLDS) -> np.ndarray 
     return worlds
 
 
-def _z3_worlds(component: Component, cap: int) -> np.ndarray | None:
-    """z3's enumeration of the component's worlds (None above ``cap``), cached.
+def _cached_worlds(component: Component, cap: int) -> np.ndarray | None:
+    """The component's worlds (None above ``cap``) past the truth table's size, cached.
 
-    Worlds depend only on the relations and the atom order, never on the credences, and
-    enumerating a 28-atom component costs 1-5 s; the ladder re-runs the logic check on the
-    same relations with changed answers many times, so each enumeration is done once per
-    process. The key is the atom order and the printed formulas in order (the enumeration's
-    own inputs); the arrays are read-only.
+    Worlds depend only on the relations and the atom order, never on the credences, and the
+    ladder re-runs the logic check on the same relations with changed answers many times, so
+    each relation set is enumerated once per process. The key is the atom order and the
+    printed formulas in order; the rows are sorted (z3's order varies between calls, its
+    search state being process-wide), so the worlds, and every tie the LP breaks, are a
+    function of the relations alone; the arrays are read-only.
     """
     key = (component.atoms, tuple(fm.to_string(c.tree) for c in component.constraints), cap)
     if key in _WORLD_CACHE:
         _WORLD_CACHE.move_to_end(key)
         return _WORLD_CACHE[key]
-    worlds = _enumerate_z3(component, cap)
+    worlds = _propagated_worlds(component)
+    if worlds is None:  # the partial assignments grew too many: z3 enumerates up to the cap
+        worlds = _enumerate_z3(component, cap)
+    if worlds is not None and len(worlds) > cap:
+        worlds = None
     if worlds is not None:
-        # z3's order varies from call to call (its search state is process-wide); sorted
-        # rows make the worlds, and so every tie the LP breaks, a function of the relations
         worlds = worlds[np.lexsort(worlds.T[::-1])]
         worlds.setflags(write=False)
     _WORLD_CACHE[key] = worlds
     if len(_WORLD_CACHE) > WORLD_CACHE_SIZE:
         _WORLD_CACHE.popitem(last=False)  # least recently used
     return worlds
+
+
+def _propagated_worlds(component: Component, limit: int | None = None) -> np.ndarray | None:
+    """All worlds by a truth table grown one atom at a time, pruned as it grows.
+
+    Each step doubles the partial assignments and keeps those that satisfy every relation
+    whose atoms are now all assigned (each relation is checked exactly once, at its last
+    atom), so the table stays near the number of worlds when relations are local (an
+    exclusivity group of 28 atoms: 29 rows instead of 2^28). Atoms are taken greedily, the
+    one completing the most relations first. None when the partial table passes ``limit``
+    rows (default ``FRONTIER_ROWS``; then z3, which enumerates only full models, is the
+    better tool).
+    """
+    limit = FRONTIER_ROWS if limit is None else limit
+    atoms = component.atoms
+    variables = [fm.variables(c.tree) for c in component.constraints]
+    mentions: dict[str, list[int]] = {a: [] for a in atoms}
+    for k, names in enumerate(variables):
+        for name in names:
+            mentions[name].append(k)
+    unassigned = [len(names) for names in variables]
+    rows = np.zeros((1, 0), dtype=bool)
+    order: list[str] = []
+    remaining = dict.fromkeys(atoms)
+    while remaining:
+        # completing relations prunes now; touching half-assigned ones keeps the frontier local
+        atom = max(remaining, key=lambda a: (
+            sum(unassigned[k] == 1 for k in mentions[a]),
+            sum(unassigned[k] < len(variables[k]) for k in mentions[a]),
+        ))
+        del remaining[atom]
+        order.append(atom)
+        rows = np.vstack([np.c_[rows, np.zeros(len(rows), bool)], np.c_[rows, np.ones(len(rows), bool)]])
+        columns = dict(zip(order, rows.T))
+        keep = np.ones(len(rows), dtype=bool)
+        for k in mentions[atom]:
+            unassigned[k] -= 1
+            if unassigned[k] == 0:
+                keep &= evaluate_columns(component.constraints[k].tree, columns)
+        rows = rows[keep]
+        if len(rows) > limit:
+            return None
+    position = {a: i for i, a in enumerate(order)}
+    return np.ascontiguousarray(rows[:, [position[a] for a in atoms]]).reshape(len(rows), len(atoms))
 
 
 def _enumerate_z3(component: Component, cap: int) -> np.ndarray | None:
