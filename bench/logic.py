@@ -68,6 +68,7 @@ def run_one(size: int, baseline_timeout: float, large: bool) -> dict:
         "incoherent_components": int(result.metrics["incoherent_components"]),
         "unsat_components": int(result.metrics["unsat_components"]),
         "methods": result.details["methods"],
+        "large_rounds": result.details["column_generation_rounds"],
         "conflicts": len(result.conflicts),
     }
     row.update(monolithic_z3(components[:-1] if large else components, baseline_timeout))
