@@ -29,10 +29,10 @@ Three solvers, one answer:
   to, and ``repair_components(..., exact="z3")`` uses it instead of the exact simplex.
 
 World enumeration uses a numpy truth table up to ``TABLE_ATOMS`` atoms (all 2^n assignments
-evaluated at once, microseconds) and z3 with blocking clauses up to ``Z3_ATOMS``, up to a cap:
-enumerating a component's models one z3 call at a time costs ~0.5 ms per world, so a
-truth table is ~1000x faster where it fits, and the cap keeps a loosely constrained large
-component (2^500 worlds) from ever being enumerated.
+evaluated at once, microseconds) and, up to ``Z3_ATOMS``, a truth table grown atom by atom and
+pruned by each relation as it completes (z3 with blocking clauses when that grows too wide),
+up to a cap that keeps a loosely constrained large component (2^500 worlds) from ever being
+enumerated. Enumerations past the plain table are cached per relation set.
 """
 
 from __future__ import annotations
@@ -51,8 +51,8 @@ from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 from consistency import formula as fm
 
 TABLE_ATOMS = 16  # 2^16 rows x a few relations: the largest truth table worth building
-# z3 enumerates at most this many atoms: its blocking clauses grow with the atoms, and a big
-# loosely constrained component would take minutes to reach the world cap
+# worlds are enumerated (pruned table, else z3) up to this many atoms: z3's blocking clauses
+# grow with the atoms, and a big loosely constrained component would take minutes to reach the cap
 Z3_ATOMS = 64
 MAX_WORLDS = 4096  # above this many worlds a component goes to column generation
 EXACT_WORLDS = 4096  # exact rational certificates for components up to this many worlds
