@@ -113,6 +113,7 @@ class LogicCheck:
             "claims_missing": missing,
             "components": len(kept),
             "methods": dict(Counter(r.method for r in repairs)),
+            "column_generation_rounds": [r.iterations for r in repairs if r.method == "column-generation"],
             "relations_unsatisfiable": [list(a.relation_ids) for a in broken],
             "blame": {c.id: float(abs(d)) for a in kept for c, d in zip(a.component.claims, a.repair.deviation)},
             "worst_components": rows[:DETAIL_COMPONENTS],

@@ -29,15 +29,16 @@ Three solvers, one answer:
   to, and ``repair_components(..., exact="z3")`` uses it instead of the exact simplex.
 
 World enumeration uses a numpy truth table up to ``TABLE_ATOMS`` atoms (all 2^n assignments
-evaluated at once, microseconds) and z3 with blocking clauses up to ``Z3_ATOMS``, up to a cap:
-enumerating a component's models one z3 call at a time costs ~0.5 ms per world, so a
-truth table is ~1000x faster where it fits, and the cap keeps a loosely constrained large
-component (2^500 worlds) from ever being enumerated.
+evaluated at once, microseconds) and, up to ``Z3_ATOMS``, a truth table grown atom by atom and
+pruned by each relation as it completes (z3 with blocking clauses when that grows too wide),
+up to a cap that keeps a loosely constrained large component (2^500 worlds) from ever being
+enumerated. Enumerations past the plain table are cached per relation set.
 """
 
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Iterable, Mapping, Sequence
@@ -50,13 +51,17 @@ from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 from consistency import formula as fm
 
 TABLE_ATOMS = 16  # 2^16 rows x a few relations: the largest truth table worth building
-# z3 enumerates at most this many atoms: its blocking clauses grow with the atoms, and a big
-# loosely constrained component would take minutes to reach the world cap
+# worlds are enumerated (pruned table, else z3) up to this many atoms: z3's blocking clauses
+# grow with the atoms, and a big loosely constrained component would take minutes to reach the cap
 Z3_ATOMS = 64
 MAX_WORLDS = 4096  # above this many worlds a component goes to column generation
 EXACT_WORLDS = 4096  # exact rational certificates for components up to this many worlds
 TOLERANCE = 1e-9  # HiGHS feasibility tolerance: below it a float is read as zero
 BATCH_COLUMNS = 20_000  # LP columns per HiGHS call when many small components are batched
+# z3 enumerations kept per process (each at most MAX_WORLDS x Z3_ATOMS bools: 256 KiB)
+WORLD_CACHE_SIZE = 256
+FRONTIER_ROWS = 1 << 16  # partial assignments the pruned truth table may hold before z3 takes over
+_WORLD_CACHE: OrderedDict[tuple, np.ndarray | None] = OrderedDict()
 
 
 class RelationsUnsatisfiable(ValueError):
@@ -185,7 +190,7 @@ def enumerate_worlds(component: Component, cap: int = MAX_WORLDS) -> np.ndarray 
         if len(worlds) > cap:
             return None
     elif n <= Z3_ATOMS:
-        worlds = _z3_worlds(component, cap)
+        worlds = _cached_worlds(component, cap)
         if worlds is None:
             return None
     else:
@@ -195,7 +200,79 @@ def enumerate_worlds(component: Component, cap: int = MAX_WORLDS) -> np.ndarray 
     return worlds
 
 
-def _z3_worlds(component: Component, cap: int) -> np.ndarray | None:
+def _cached_worlds(component: Component, cap: int) -> np.ndarray | None:
+    """The component's worlds (None above ``cap``) past the truth table's size, cached.
+
+    Worlds depend only on the relations and the atom order, never on the credences, and the
+    ladder re-runs the logic check on the same relations with changed answers many times, so
+    each relation set is enumerated once per process. The key is the atom order and the
+    printed formulas in order; the rows are sorted (z3's order varies between calls, its
+    search state being process-wide), so the worlds, and every tie the LP breaks, are a
+    function of the relations alone; the arrays are read-only.
+    """
+    key = (component.atoms, tuple(fm.to_string(c.tree) for c in component.constraints), cap)
+    if key in _WORLD_CACHE:
+        _WORLD_CACHE.move_to_end(key)
+        return _WORLD_CACHE[key]
+    worlds = _propagated_worlds(component)
+    if worlds is None:  # the partial assignments grew too many: z3 enumerates up to the cap
+        worlds = _enumerate_z3(component, cap)
+    if worlds is not None and len(worlds) > cap:
+        worlds = None
+    if worlds is not None:
+        worlds = worlds[np.lexsort(worlds.T[::-1])]
+        worlds.setflags(write=False)
+    _WORLD_CACHE[key] = worlds
+    if len(_WORLD_CACHE) > WORLD_CACHE_SIZE:
+        _WORLD_CACHE.popitem(last=False)  # least recently used
+    return worlds
+
+
+def _propagated_worlds(component: Component, limit: int | None = None) -> np.ndarray | None:
+    """All worlds by a truth table grown one atom at a time, pruned as it grows.
+
+    Each step doubles the partial assignments and keeps those that satisfy every relation
+    whose atoms are now all assigned (each relation is checked exactly once, at its last
+    atom), so the table stays near the number of worlds when relations are local (an
+    exclusivity group of 28 atoms: 29 rows instead of 2^28). Atoms are taken greedily, the
+    one completing the most relations first. None when the partial table passes ``limit``
+    rows (default ``FRONTIER_ROWS``; then z3, which enumerates only full models, is the
+    better tool).
+    """
+    limit = FRONTIER_ROWS if limit is None else limit
+    atoms = component.atoms
+    variables = [fm.variables(c.tree) for c in component.constraints]
+    mentions: dict[str, list[int]] = {a: [] for a in atoms}
+    for k, names in enumerate(variables):
+        for name in names:
+            mentions[name].append(k)
+    unassigned = [len(names) for names in variables]
+    rows = np.zeros((1, 0), dtype=bool)
+    order: list[str] = []
+    remaining = dict.fromkeys(atoms)
+    while remaining:
+        # completing relations prunes now; touching half-assigned ones keeps the frontier local
+        atom = max(remaining, key=lambda a: (
+            sum(unassigned[k] == 1 for k in mentions[a]),
+            sum(unassigned[k] < len(variables[k]) for k in mentions[a]),
+        ))
+        del remaining[atom]
+        order.append(atom)
+        rows = np.vstack([np.c_[rows, np.zeros(len(rows), bool)], np.c_[rows, np.ones(len(rows), bool)]])
+        columns = dict(zip(order, rows.T))
+        keep = np.ones(len(rows), dtype=bool)
+        for k in mentions[atom]:
+            unassigned[k] -= 1
+            if unassigned[k] == 0:
+                keep &= evaluate_columns(component.constraints[k].tree, columns)
+        rows = rows[keep]
+        if len(rows) > limit:
+            return None
+    position = {a: i for i, a in enumerate(order)}
+    return np.ascontiguousarray(rows[:, [position[a] for a in atoms]]).reshape(len(rows), len(atoms))
+
+
+def _enumerate_z3(component: Component, cap: int) -> np.ndarray | None:
     import z3
 
     atoms = {name: z3.Bool(name) for name in component.atoms}
@@ -599,13 +676,34 @@ def _fraction(value) -> Fraction:
 # ===== column generation for components too large to enumerate ==========================
 
 
+def _highs_core():
+    """HiGHS's Python bindings (highspy's, else the copy scipy bundles), or None.
+
+    linprog rebuilds and cold-solves its LP on every call; a column-generation master that
+    grows by a few columns per round is better kept in one HiGHS instance, re-solved from its
+    last optimal basis (still primal feasible after new columns join at zero).
+    """
+    try:
+        from highspy import _core  # type: ignore[import-not-found]
+    except ImportError:
+        try:
+            from scipy.optimize._highspy import _core  # type: ignore[import-not-found,no-redef]
+        except ImportError:
+            return None
+    return _core if hasattr(_core, "_Highs") else None
+
+
 class WorldPricer:
     """The bettor's best world against stakes ``y``: max_w sum_j y_j a_j(w) over the models
     of the relations, as a 0/1 program (each formula node becomes a linearised variable)."""
 
-    def __init__(self, component: Component):
+    def __init__(self, component: Component, persistent: bool = True):
         self.component = component
         self._constraint: LinearConstraint | None = None
+        self._cost: sp.csr_matrix | None = None
+        self._const = np.zeros(0)
+        self._core = _highs_core() if persistent else None
+        self._highs = None
         self.index = {name: i for i, name in enumerate(component.atoms)}
         self.n_vars = len(component.atoms)
         self.rows: list[tuple[dict[int, float], float, float]] = []  # (coefficients, low, high)
@@ -672,57 +770,252 @@ class WorldPricer:
             self._constraint = LinearConstraint(matrix, [r[1] for r in self.rows], [r[2] for r in self.rows])
         return self._constraint
 
+    def _objective(self, weights: np.ndarray) -> tuple[np.ndarray, float]:
+        """The MILP's cost vector (it minimises) and constant for ``max_w weights . a(w)``."""
+        if self._cost is None:
+            m = len(self.component.claims)
+            scale = np.array([c.credence if c.given else 0.0 for c in self.component.claims])
+            hit, given = sp.lil_matrix((m, self.n_vars)), sp.lil_matrix((m, self.n_vars))
+            for j, ((hc, _), (gc, _)) in enumerate(zip(self.hit, self.given)):
+                for key, value in hc.items():
+                    hit[j, key] = value
+                for key, value in gc.items():
+                    given[j, key] = value
+            # a_j(w) = hit_j(w) - price_j given_j(w), each an affine expression of the variables
+            self._cost = (sp.csr_matrix(hit) - sp.diags(scale) @ sp.csr_matrix(given)).T.tocsr()
+            self._const = np.array([h[1] for h in self.hit]) - scale * np.array([g[1] for g in self.given])
+        return -(self._cost @ weights), float(self._const @ weights)
+
+    def price(self, weights: np.ndarray) -> tuple[np.ndarray, float, float]:
+        """The bettor's best world against stakes ``weights``: (world, its value
+        ``weights . a(world)``, an upper bound on every world's value).
+
+        The bound is HiGHS's MIP dual bound (the value itself once the MIP is solved to
+        optimality, up to HiGHS's gap tolerances): a lower bound on R1 built from it is
+        rigorous whatever the incumbent.
+        """
+        cost, constant = self._objective(np.asarray(weights, dtype=float))
+        core = self._core
+        if core is None:
+            result = milp(cost, constraints=self._matrix(), integrality=np.ones(self.n_vars), bounds=Bounds(0, 1), options={"mip_rel_gap": 0.0})
+            if result.status == 2:
+                raise RelationsUnsatisfiable([c.id for c in self.component.constraints])
+            if result.status != 0:
+                raise RuntimeError(f"HiGHS failed to price a world: {result.message}")
+            x = np.round(result.x).astype(bool)[: len(self.component.atoms)]
+            return x, self._value(weights, x), float(-result.mip_dual_bound + constant)
+        highs = self._highs_mip(core)
+        highs.changeColsCost(self.n_vars, np.arange(self.n_vars, dtype=np.int32), cost)
+        highs.run()
+        status = highs.getModelStatus()
+        if status == core.HighsModelStatus.kInfeasible:
+            raise RelationsUnsatisfiable([c.id for c in self.component.constraints])
+        if status != core.HighsModelStatus.kOptimal:
+            raise RuntimeError(f"HiGHS failed to price a world: {highs.modelStatusToString(status)}")
+        x = np.round(np.asarray(highs.getSolution().col_value)[: len(self.component.atoms)]).astype(bool)
+        return x, self._value(weights, x), float(-highs.getInfo().mip_dual_bound + constant)
+
+    def _value(self, weights: np.ndarray, world: np.ndarray) -> float:
+        return float(payoffs(self.component, world[None, :]).matrix[:, 0] @ weights)
+
+    def _highs_mip(self, core):
+        """The pricing MILP kept in one HiGHS instance: only its costs change between calls."""
+        if self._highs is None:
+            constraint = self._matrix()
+            matrix = sp.csc_matrix(constraint.A)
+            lp = core.HighsLp()
+            lp.num_col_, lp.num_row_ = self.n_vars, matrix.shape[0]
+            lp.col_cost_ = np.zeros(self.n_vars)
+            lp.col_lower_, lp.col_upper_ = np.zeros(self.n_vars), np.ones(self.n_vars)
+            lp.row_lower_ = np.maximum(constraint.lb, -core.kHighsInf)
+            lp.row_upper_ = np.minimum(constraint.ub, core.kHighsInf)
+            lp.a_matrix_.format_ = core.MatrixFormat.kColwise
+            lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = self.n_vars, matrix.shape[0]
+            lp.a_matrix_.start_ = matrix.indptr.astype(np.int32)
+            lp.a_matrix_.index_ = matrix.indices.astype(np.int32)
+            lp.a_matrix_.value_ = matrix.data.astype(float)
+            lp.integrality_ = [core.HighsVarType.kInteger] * self.n_vars
+            highs = core._Highs()
+            highs.setOptionValue("output_flag", False)
+            # HiGHS stops at a relative gap of 1e-4 by default: far from the 1e-9 the loop
+            # stops at, so solve to optimality (the bound is used either way)
+            highs.setOptionValue("mip_rel_gap", 0.0)
+            highs.setOptionValue("mip_abs_gap", 0.0)
+            highs.passModel(lp)
+            self._highs = highs
+        return self._highs
+
     def best_world(self, weights: np.ndarray) -> tuple[np.ndarray, float]:
         """The world maximising sum_j weights_j a_j(w), and that maximum."""
-        cost = np.zeros(self.n_vars)
-        constant = 0.0
-        for y, claim, hit, given in zip(weights, self.component.claims, self.hit, self.given):
-            for (coef, const), scale in ((hit, y), (given, -y * (claim.credence if claim.given else 0.0))):
-                for key, value in coef.items():
-                    cost[key] -= scale * value  # milp minimises
-                constant += scale * const
-        result = milp(cost, constraints=self._matrix(), integrality=np.ones(self.n_vars), bounds=Bounds(0, 1))
-        if result.status == 2:
-            raise RelationsUnsatisfiable([c.id for c in self.component.constraints])
-        if result.status != 0:
-            raise RuntimeError(f"HiGHS failed to price a world: {result.message}")
-        x = np.round(result.x).astype(bool)
-        return x[: len(self.component.atoms)], float(-result.fun + constant)
+        world, value, _ = self.price(weights)
+        return world, value
+
+
+class _Master:
+    """The column-generation master LP of one component over the worlds found so far.
+
+    Same LP as :func:`solve_blocks` for one block, with the world columns last so new worlds
+    are appended: e+ and e- per claim (and t for R_inf) first, then one column per world.
+    Without HiGHS's bindings every solve falls back to a cold :func:`solve_blocks` call.
+    """
+
+    def __init__(self, component: Component, objective: str, persistent: bool = True):
+        self.component = component
+        self.objective = objective
+        self.worlds: list[np.ndarray] = []
+        self.seen: set[bytes] = set()
+        self._pay: list[Payoffs] = []
+        self.target = payoffs(component, np.zeros((0, len(component.atoms)), dtype=bool)).target
+        core = _highs_core() if persistent else None
+        self._highs = None if core is None else self._build(core)
+        self._core = core
+
+    def _build(self, core):
+        m = len(self.target)
+        linf = self.objective == "linf"
+        n_fixed = 2 * m + int(linf)
+        lp = core.HighsLp()
+        lp.num_col_ = n_fixed
+        lp.num_row_ = m + 1 + (2 * m if linf else 0)
+        lp.col_cost_ = np.r_[np.zeros(2 * m), 1.0] if linf else np.ones(2 * m)
+        lp.col_lower_ = np.zeros(n_fixed)
+        lp.col_upper_ = np.full(n_fixed, core.kHighsInf)
+        # rows: a_j . mu + e+_j - e-_j = b_j, sum mu = 1, then e+_j - t <= 0 and e-_j - t <= 0
+        lp.row_lower_ = np.r_[self.target, 1.0, np.full(2 * m if linf else 0, -core.kHighsInf)]
+        lp.row_upper_ = np.r_[self.target, 1.0, np.zeros(2 * m if linf else 0)]
+        claims = np.arange(m)
+        starts, index, values = [], [], []
+        for sign, col in ((1.0, 0), (-1.0, 1)):
+            for j in claims:
+                starts.append(len(index))
+                index += [j] + ([m + 1 + col * m + j] if linf else [])
+                values += [sign] + ([1.0] if linf else [])
+        if linf:
+            starts.append(len(index))
+            index += list(range(m + 1, 3 * m + 1))
+            values += [-1.0] * (2 * m)
+        lp.a_matrix_.format_ = core.MatrixFormat.kColwise
+        lp.a_matrix_.num_col_ = n_fixed
+        lp.a_matrix_.num_row_ = lp.num_row_
+        lp.a_matrix_.start_ = np.array(starts + [len(index)], dtype=np.int32)
+        lp.a_matrix_.index_ = np.array(index, dtype=np.int32)
+        lp.a_matrix_.value_ = np.array(values, dtype=float)
+        highs = core._Highs()
+        highs.setOptionValue("output_flag", False)
+        # after new columns join, the old basis is primal feasible: primal simplex resumes from it
+        highs.setOptionValue("simplex_strategy", 4)
+        highs.setOptionValue("presolve", "off")
+        highs.passModel(lp)
+        self._n_fixed = n_fixed
+        return highs
+
+    def add(self, worlds: Sequence[np.ndarray]) -> int:
+        """Add the worlds not already in the master; returns how many joined."""
+        fresh = []
+        for world in worlds:
+            key = world.tobytes()
+            if key not in self.seen:
+                self.seen.add(key)
+                fresh.append(world)
+        if not fresh:
+            return 0
+        pay = payoffs(self.component, np.array(fresh))
+        self.worlds += fresh
+        self._pay.append(pay)
+        if self._highs is not None:
+            matrix = pay.matrix
+            m = matrix.shape[0]
+            rows, cols = np.nonzero(matrix.T)  # column-major: one world after another
+            counts = np.bincount(rows, minlength=len(fresh)) + 1  # + the convexity row
+            starts = np.r_[0, np.cumsum(counts)[:-1]].astype(np.int32)
+            index = np.empty(counts.sum(), dtype=np.int32)
+            values = np.empty(counts.sum())
+            ends = starts + counts - 1  # each column's convexity entry comes last
+            keep = np.ones(len(index), dtype=bool)
+            keep[ends] = False
+            index[keep], values[keep] = cols, matrix[cols, rows]
+            index[ends], values[ends] = m, 1.0
+            k = len(fresh)
+            self._highs.addCols(k, np.zeros(k), np.zeros(k), np.full(k, self._core.kHighsInf), len(index), starts, index, values)
+        return len(fresh)
+
+    def payoffs(self) -> Payoffs:
+        """The LP data over every world in the master, in column order."""
+        first = self._pay[0]
+        return Payoffs(np.hstack([p.hit for p in self._pay]), np.hstack([p.given for p in self._pay]), first.price, first.target)
+
+    def solve(self) -> _Solution:
+        if self._highs is None:
+            return solve_blocks([self.payoffs()], self.objective)[0]
+        highs = self._highs
+        highs.run()
+        status = highs.getModelStatus()
+        if status != self._core.HighsModelStatus.kOptimal:
+            raise RuntimeError(f"HiGHS failed on a column-generation master: {highs.modelStatusToString(status)}")
+        solution = highs.getSolution()
+        x, y = np.asarray(solution.col_value), np.asarray(solution.row_dual)
+        m = len(self.target)
+        mu = np.clip(x[self._n_fixed :], 0.0, None)
+        deviation = x[m : 2 * m] - x[:m]  # A mu - b = e- - e+
+        return _Solution(float(highs.getInfo().objective_function_value), mu, deviation, y[:m].copy(), float(y[m]))
 
 
 def column_generation(
-    component: Component, objective: str = "l1", max_rounds: int = 5000, initial: np.ndarray | None = None
+    component: Component,
+    objective: str = "l1",
+    max_rounds: int = 5000,
+    initial: np.ndarray | None = None,
+    smoothing: float = 0.8,
+    persistent: bool = True,
 ) -> tuple[_Solution, np.ndarray, float, int]:
     """Solve the coherence LP over a growing set of worlds.
 
-    Each round solves the master LP over the worlds found so far, reads its duals as stakes
-    and asks the pricer for the bettor's best world against them. If that world beats the
-    master's convexity dual, it joins; otherwise no world can improve the master, which is
-    then optimal over all worlds. Returns the solution, its worlds, the Dutch book's
-    guaranteed loss (the lower bound) and the rounds used.
+    Each round solves the master LP over the worlds found so far and asks the pricer for the
+    bettor's best world against stakes y. Any stakes give a Dutch book whose guaranteed loss
+    ``y . b - max_w y . a(w)`` is a lower bound on the optimum, and the master's objective is
+    an upper bound; the loop stops when they meet (within ``TOLERANCE``), so the result is
+    the exact optimum over all worlds, proved by the best book found.
+
+    The stakes priced are the master's duals smoothed towards the best book so far (Wentges:
+    ``smoothing`` of the way), which damps the duals' oscillation between rounds; when the
+    smoothed stakes find no improving world (a mispricing), the master's own duals are
+    priced. Returns the master's solution with the proving stakes as its ``duals``, its
+    worlds, the guaranteed loss and the rounds used.
     """
-    pricer = WorldPricer(component)
+    pricer = WorldPricer(component, persistent)
+    master = _Master(component, objective, persistent)
     credences = np.array([c.credence for c in component.claims])
     plain = np.array([c.given is None for c in component.claims])
     # warm start: the worlds that round the credences at a spread of thresholds (for chains
     # of implications these are exactly the support of the repair)
-    seen: dict[bytes, np.ndarray] = {world.tobytes(): world for world in (initial if initial is not None else [])}
-    for threshold in np.linspace(0.05, 0.95, 19) if not seen else []:
-        world, _ = pricer.best_world(np.where(plain, credences - threshold, 0.0))
-        seen.setdefault(world.tobytes(), world)
+    if initial is not None and len(initial):
+        master.add(list(initial))
+    else:
+        master.add([pricer.best_world(np.where(plain, credences - t, 0.0))[0] for t in np.linspace(0.05, 0.95, 19)])
+    target = master.target
+    best_loss, best_value, center = -math.inf, 0.0, None
     rounds = 0
     while True:
-        worlds = np.array(list(seen.values()))
-        pay = payoffs(component, worlds)
-        solution = solve_blocks([pay], objective)[0]
-        world, best = pricer.best_world(solution.duals)
+        solution = master.solve()
         rounds += 1
-        if best + solution.convexity_dual <= TOLERANCE or world.tobytes() in seen or rounds >= max_rounds:
-            loss = float(solution.duals @ pay.target) - best
-            return solution, worlds, loss, rounds
-        seen[world.tobytes()] = world
-        for neighbour in _improving_neighbours(component, world, solution):
-            seen.setdefault(neighbour.tobytes(), neighbour)
+        tries = [solution.duals] if center is None or smoothing <= 0 else [smoothing * center + (1 - smoothing) * solution.duals, solution.duals]
+        improved = False
+        for stakes in tries:
+            world, _, bound = pricer.price(stakes)
+            loss = float(stakes @ target) - bound
+            if loss > best_loss:
+                best_loss, best_value, center = loss, bound, stakes
+            if solution.objective - best_loss <= TOLERANCE:
+                break
+            gain = float(payoffs(component, world[None, :]).matrix[:, 0] @ solution.duals) + solution.convexity_dual
+            if gain > TOLERANCE and master.add([world]):
+                master.add(_improving_neighbours(component, world, solution))
+                improved = True
+                break
+        if not improved or rounds >= max_rounds:
+            assert center is not None
+            proved = _Solution(solution.objective, solution.mu, solution.deviation, center, -best_value)
+            return proved, np.array(master.worlds), best_loss, rounds
 
 
 def _improving_neighbours(component: Component, world: np.ndarray, solution: _Solution, keep: int = 16) -> list[np.ndarray]:

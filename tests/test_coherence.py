@@ -103,14 +103,33 @@ def test_components_split_on_shared_atoms_only():
     assert [c.id for c in comps[0].claims] == ["a", "b", "e", "k"]
 
 
-def test_table_and_z3_enumerate_the_same_worlds():
+def test_table_z3_and_pruned_table_enumerate_the_same_worlds():
+    from consistency.coherence import _enumerate_z3, _propagated_worlds
+
     rng = np.random.default_rng(3)
     for _ in range(10):
         comp = random_component(int(rng.integers(2, 9)), rng)
         table = {tuple(w) for w in enumerate_worlds(comp)}
-        from consistency.coherence import _z3_worlds
+        assert {tuple(w) for w in _enumerate_z3(comp, 10_000)} == table
+        assert {tuple(w) for w in _propagated_worlds(comp)} == table
 
-        assert {tuple(w) for w in _z3_worlds(comp, 10_000)} == table
+
+def test_pruned_table_matches_z3_past_the_truth_table():
+    from consistency.coherence import _enumerate_z3, _propagated_worlds
+
+    rng = np.random.default_rng(11)
+    for _ in range(6):  # 17-40 atoms, 20-900 worlds
+        comp = random_component(int(rng.integers(17, 41)), rng)
+        z3_worlds = _enumerate_z3(comp, 4096)
+        pruned = _propagated_worlds(comp)
+        assert pruned.shape == z3_worlds.shape
+        assert {tuple(w) for w in pruned} == {tuple(w) for w in z3_worlds}
+        assert _propagated_worlds(comp, limit=len(z3_worlds) - 1) is None  # gives up past its limit
+    # relations without a model leave no row
+    unsat = component({f"r{i}": f"x{i:02d} -> x{i + 1:02d}" for i in range(19)} | {"a": "x00", "b": "!x19"}, {"x00": 0.5})
+    assert len(_propagated_worlds(unsat)) == 0
+    with pytest.raises(RelationsUnsatisfiable):
+        enumerate_worlds(unsat)
 
 
 def test_integer_solver_matches_fractions():
@@ -141,6 +160,78 @@ def test_column_generation_matches_enumeration_on_a_long_chain():
     assert generated.r1 == pytest.approx(enumerated.r1, abs=1e-7)
     assert generated.r_inf == pytest.approx(enumerated.r_inf, abs=1e-7)
     assert generated.guaranteed_loss == pytest.approx(generated.r1, abs=1e-7)
+
+
+def loose_component(rng: np.random.Generator, n: int = 14) -> Component:
+    """Ten random relations over ``n`` atoms (tens to hundreds of worlds) with random credences on every
+    atom and three conditionals: incoherent, and far from any few worlds."""
+    atoms = tuple(f"x{i:02d}" for i in range(n))
+    shapes = ["{a} -> {b}", "{c} <-> ({a} | {b})", "!({a} & {b})", "{c} <-> ({a} & {b})"]
+    relations = []
+    for k in range(10):
+        a, b, c = (atoms[i] for i in rng.choice(n, 3, replace=False))
+        relations.append(Constraint(f"r{k}", fm.parse(shapes[rng.integers(len(shapes))].format(a=a, b=b, c=c))))
+    claims = [Claim(a, float(p), a) for a, p in zip(atoms, rng.uniform(0.02, 0.98, n))]
+    for k in range(3):
+        then, given = (atoms[i] for i in rng.choice(n, 2, replace=False))
+        claims.append(Claim(f"c{k}", float(rng.uniform(0.05, 0.95)), then, given))
+    return Component(atoms, tuple(relations), tuple(claims))
+
+
+@pytest.mark.parametrize("persistent", [True, False], ids=["warm-highs", "cold-linprog"])
+def test_column_generation_equals_the_enumerated_lp_on_mid_size_components(persistent):
+    # enumerable components (so the exact rational R1 is known), solved by column generation
+    # from a single world, through both master paths (HiGHS kept warm across rounds, and the
+    # cold linprog + milp fallback): the same optimum within 1e-9, proved by the stakes
+    rng = np.random.default_rng(7)
+    for _ in range(4):
+        comp = loose_component(rng)
+        worlds = enumerate_worlds(comp)
+        exact = repair(comp)
+        assert exact.method == "simplex" and exact.exact is not None and len(worlds) >= 30
+        sol, generated, loss, rounds = column_generation(comp, initial=worlds[:1], persistent=persistent)
+        assert rounds >= 3  # it had to generate
+        assert abs(sol.objective - float(exact.exact.r1)) <= 1e-9
+        assert sol.objective - 1e-9 <= loss <= sol.objective + 1e-12
+        # the proving stakes are a Dutch book over every world, not only the generated ones
+        assert np.abs(sol.duals).max() <= 1 + 1e-9
+        assert world_losses(comp, sol.duals, worlds).min() >= loss - 1e-9
+        worst, _, _, _ = column_generation(comp, "linf", initial=generated, persistent=persistent)
+        assert worst.objective == pytest.approx(exact.r_inf, abs=1e-9)
+
+
+def test_worlds_are_enumerated_once_per_relation_set(monkeypatch):
+    import consistency.coherence as coherence
+
+    # "at most one of 20": past the truth table's 16 atoms, 21 worlds
+    atoms = [f"x{i:02d}" for i in range(20)]
+    relations = {f"r{i}_{j}": f"!({a} & {b})" for i, a in enumerate(atoms) for j, b in enumerate(atoms) if i < j}
+    monkeypatch.setattr(coherence, "_WORLD_CACHE", type(coherence._WORLD_CACHE)())
+    calls = []
+    for name in ("_propagated_worlds", "_enumerate_z3"):
+        real = getattr(coherence, name)
+        monkeypatch.setattr(coherence, name, lambda *a, real=real, name=name, **k: calls.append(name) or real(*a, **k))
+    first = component(relations, {a: 0.2 for a in atoms})
+    second = component(relations, {a: 0.03 * (i + 1) for i, a in enumerate(atoms)})  # new credences
+    worlds = enumerate_worlds(first)
+    assert len(worlds) == 21 and calls == ["_propagated_worlds"]
+    again = repair(second)
+    assert calls == ["_propagated_worlds"]  # same relations: no second enumeration
+    assert enumerate_worlds(second) is worlds and not worlds.flags.writeable
+    coherence._WORLD_CACHE.clear()
+    fresh = repair(second)
+    assert len(calls) == 2
+    assert again.r1 == fresh.r1 and again.exact.r1 == fresh.exact.r1
+    assert np.array_equal(again.worlds, fresh.worlds) and np.array_equal(again.stakes, fresh.stakes)
+    # other relations are another key; a table too wide to prune goes to z3, also cached
+    enumerate_worlds(component(dict(list(relations.items())[1:]), {a: 0.2 for a in atoms}))
+    assert len(calls) == 3
+    monkeypatch.setattr(coherence, "FRONTIER_ROWS", 4)
+    coherence._WORLD_CACHE.clear()
+    assert np.array_equal(enumerate_worlds(first), worlds)
+    assert calls[-2:] == ["_propagated_worlds", "_enumerate_z3"]
+    enumerate_worlds(second)
+    assert len(calls) == 5
 
 
 def test_unsat_cores_flips_and_both_oracles_agree():
