@@ -2,7 +2,7 @@
 
 Each phrasing is asked in its own isolated context (one prompt each), so the model cannot
 see what it said elsewhere. An honest model's belief in a statement should not depend on
-how it is asked; a naive liar's does. Definitions: docs/checks/cross-examination.md.
+how it is asked; a naive liar's does. Definitions: checks/docs/cross-examination.md.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ Each decomposition's composite is asked whole, and each part in its own isolated
 sub-tasks, so the recomposition (the formula applied to the parts' stated answers) is the
 reference answer; a composite that disagrees with it is a conflict. The probabilistic gap is
 the R1 distance to coherence of {composite, parts} under the formula. Definitions:
-docs/checks/decomposition.md.
+checks/docs/decomposition.md.
 """
 
 from __future__ import annotations

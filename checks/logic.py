@@ -5,7 +5,7 @@ world table decides satisfiability; minimal unsatisfiable cores are conflicts; M
 the cheapest answers to flip) and the credences as probabilities (distance to coherence R1
 and R_inf, the repaired credences, the Dutch book). The solvers live in
 :mod:`consistency.coherence` and :mod:`consistency.satisfiability`; this module asks, wires
-and words. Definitions: docs/checks/logic.md.
+and words. Definitions: checks/docs/logic.md.
 """
 
 from __future__ import annotations

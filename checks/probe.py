@@ -5,7 +5,7 @@ states at the end of each statement, swept over every captured layer; the earlie
 informative layer (or the layers asked for) reads every audited claim. A claim is a conflict
 when the probe's credence in the opposite of the stated answer exceeds a threshold set on the
 trusted split's honest claims (cross-fitted readings) at a fixed false-positive rate.
-Definitions: docs/checks/probe.md.
+Definitions: checks/docs/probe.md.
 """
 
 from __future__ import annotations

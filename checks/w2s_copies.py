@@ -7,7 +7,7 @@ split. Where the copies agree with each other and disagree with the stated answe
 enough to pass a threshold calibrated out-of-bag on the trusted split at a fixed
 false-positive rate, that is a conflict. Where truth exists the check reports how much of the
 gap between the weak labels and a head trained on truth the copies recover (PGR).
-Definitions: docs/checks/w2s-copies.md.
+Definitions: checks/docs/w2s-copies.md.
 """
 
 from __future__ import annotations

@@ -401,7 +401,7 @@ def run_ladder(
     alpha: float = 0.01,
     implicated: Iterable[str] = (),
 ) -> dict[str, Any]:
-    """The ``bar`` section of results.json (see docs/checks/bar.md).
+    """The ``bar`` section of results.json (see checks/docs/bar.md).
 
     ``implicated`` are the propositions already in the contradiction graph: they are neither
     targets nor part of the false-positive calibration.

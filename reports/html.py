@@ -22,7 +22,9 @@ import networkx as nx
 from consistency.graph import from_json
 
 TEMPLATES = Path(__file__).parent / "templates"
-DOCS = Path(__file__).resolve().parents[1] / "docs"
+# The metric definitions ship inside the checks package (package data), so that a report
+# rendered from a plain wheel install still carries them.
+DEFINITIONS = Path(__file__).resolve().parents[1] / "checks" / "docs"
 
 # Caps that keep the file small whatever the audit's size (the rest is counted, not drawn).
 MAX_SUSPECTS = 100
@@ -404,7 +406,7 @@ def _check(name: str, result: Mapping[str, Any], nodes: Mapping[str, Any]) -> di
         "anchor": _slug(name),
         "skipped": result.get("skipped"),
         "metrics": [{"name": k, "value": _fmt(v), "anchor": f"g-{_slug(name)}-{_slug(k)}",
-                     "doc": f"docs/checks/{name}.md#{k}"} for k, v in (result.get("metrics") or {}).items()],
+                     "doc": f"checks/docs/{name}.md#{k}"} for k, v in (result.get("metrics") or {}).items()],
         "conflicts": [{"claims": ", ".join(c.get("claims", [])[:12]), "severity": _fmt(c.get("severity"), 2),
                        "summary": (c.get("certificate") or {}).get("summary", "")}
                       for c in conflicts[:MAX_CONFLICTS_PER_CHECK]],
@@ -421,9 +423,9 @@ def _slug(text: str) -> str:
 _ANCHOR = re.compile(r'<a id="([^"]+)"></a>\s*\n-\s+(.*?)(?=\n\s*<a id=|\n\s*\n|\n-\s|\Z)', re.S)
 
 
-def metric_definitions(check: str, docs: Path = DOCS) -> dict[str, str]:
-    """Metric name -> definition, from the ``<a id="metric">`` bullets of docs/checks/<check>.md."""
-    path = docs / "checks" / f"{check}.md"
+def metric_definitions(check: str, docs: Path = DEFINITIONS) -> dict[str, str]:
+    """Metric name -> definition, from the ``<a id="metric">`` bullets of checks/docs/<check>.md."""
+    path = docs / f"{check}.md"
     if not path.is_file():
         return {}
     text = path.read_text(encoding="utf-8")
@@ -435,7 +437,7 @@ def _glossary(checks: Mapping[str, Any]) -> list[dict[str, Any]]:
     for name in ["bar", *sorted(checks)]:
         definitions = metric_definitions(name)
         metrics: Iterable[str] = definitions if name == "bar" else (checks[name].get("metrics") or {})
-        items = [{"metric": m, "anchor": f"g-{_slug(name)}-{_slug(m)}", "doc": f"docs/checks/{name}.md#{m}",
+        items = [{"metric": m, "anchor": f"g-{_slug(name)}-{_slug(m)}", "doc": f"checks/docs/{name}.md#{m}",
                   "text": definitions.get(m, "")} for m in metrics]
         if items:
             entries.append({"check": name, "items": items})

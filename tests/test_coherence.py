@@ -50,7 +50,7 @@ def worked_example() -> Component:
     return component({"and": "ab <-> (a & b)", "or": "aob <-> (a | b)"}, {"a": 0.6, "b": 0.6, "ab": 0.7, "aob": 0.5})
 
 
-# ----- the worked example (docs/checks/logic.md) ---------------------------------------------
+# ----- the worked example (checks/docs/logic.md) ---------------------------------------------
 
 
 def test_worked_example_exact_r1_repair_and_dutch_book():

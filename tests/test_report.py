@@ -170,8 +170,8 @@ def test_certificates_in_words():
 def test_metrics_link_to_an_embedded_glossary():
     html = render_report(results_fixture())
     assert 'href="#g-logic-r1"' in html and 'id="g-logic-r1"' in html
-    assert "docs/checks/logic.md#r1" in html
-    assert "docs/checks/bar.md" in html
+    assert "checks/docs/logic.md#r1" in html
+    assert "checks/docs/bar.md" in html
 
 
 def test_layer_sweeps_and_bars_are_inline_svg():
@@ -230,8 +230,7 @@ def test_a_10k_claim_audit_stays_small(tmp_path):
 
 
 def test_glossary_reads_metric_definitions(tmp_path):
-    (tmp_path / "checks").mkdir()
-    (tmp_path / "checks" / "demo.md").write_text(
+    (tmp_path / "demo.md").write_text(
         '# demo\n\n<a id="alpha"></a>\n- **alpha**: the first\n  metric.\n<a id="beta"></a>\n- **beta**: the second.\n\nMore.\n')
     assert metric_definitions("demo", tmp_path) == {"alpha": "alpha: the first metric.", "beta": "beta: the second."}
     assert metric_definitions("missing", tmp_path) == {}
