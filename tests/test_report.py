@@ -316,3 +316,27 @@ def test_request_detector_sees_a_page_that_does_fetch(tmp_path):
     page.write_text('<!DOCTYPE html><img src="http://example.invalid/x.png"><p>leaky</p>')
     _, requested = open_in_chromium(page, tmp_path)
     assert requested == ["http://example.invalid/x.png"]
+
+
+def test_every_metric_a_builtin_check_reports_has_a_definition():
+    # The glossary promises a definition for every number: run every built-in check on a
+    # scripted liar over a slice of the organism suite (all relation kinds, conditionals,
+    # decompositions, weak labels, splits) and look each reported metric up.
+    from checks import available, get
+    from consistency.organisms import organism_suite
+
+    suite = organism_suite().limited(40)
+    names = [n for n in available() if n in {"cross-examination", "logic", "decomposition", "probe", "w2s-copies"}]
+    assert len(names) == 5
+    undefined = {}
+    for name in names:
+        check = get(name)
+        queries = list(check.queries(suite))
+        lies = {p.id: "naive" for p in suite.split("test")[:5]}
+        answers = elicit(ScriptedAdapter(suite, lies=lies), queries, hidden_for=queries)
+        result = check.run(suite, answers, RunContext(seed=0, layers=answers.layers))
+        assert not result.skipped, (name, result.skipped)
+        missing = set(result.metrics) - set(metric_definitions(name))
+        if missing:
+            undefined[name] = sorted(missing)
+    assert not undefined, f"metrics without a definition in checks/docs: {undefined}"
