@@ -430,24 +430,29 @@ def solve_blocks(blocks: Sequence[Payoffs], objective: str = "l1") -> list[_Solu
         result = linprog(c, A_eq=matrix[:row], b_eq=b, bounds=(0, None), method="highs-ds", **kwargs)
         if result.status != 0:
             raise RuntimeError(f"HiGHS failed on a coherence LP: {result.message}")
-        x, duals, basic = result.x, result.eqlin.marginals, None
+        x, duals, basis = result.x, result.eqlin.marginals, None
     else:
-        x, duals, basic = _highs_lp(core, c, matrix, b, ub_row)
+        x, duals, basis = _highs_lp(core, c, matrix, b, ub_row)
     out = []
     for start, first_row, w, m, width in spans:
         x_block = x[start : start + width]
         y = duals[first_row : first_row + m + 1]
         deviation = x_block[w + m : w + 2 * m] - x_block[w : w + m]  # A mu - b = e- - e+
-        block_basis = None if basic is None else np.flatnonzero(basic[start : start + w + 2 * m])
+        block_basis = None
+        if basis is not None:
+            # a claim row's own basic slack stands for its e+ column (the same unit column)
+            columns, rows = basis[0][start : start + w + 2 * m], basis[1][first_row : first_row + m]
+            block_basis = np.r_[np.flatnonzero(columns), w + np.flatnonzero(rows)]
         out.append(_Solution(float(c[start : start + width] @ x_block), np.clip(x_block[:w], 0.0, None), deviation, y[:m].copy(), float(y[m]), block_basis))
     return out
 
 
-def _highs_lp(core, cost: np.ndarray, matrix: sp.csc_matrix, rhs: np.ndarray, n_ub: int) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+def _highs_lp(core, cost: np.ndarray, matrix: sp.csc_matrix, rhs: np.ndarray, n_ub: int) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray] | None]:
     """min cost.x over x >= 0, the first ``len(rhs)`` rows of ``matrix`` equal to ``rhs`` and
     the last ``n_ub`` at most 0, straight through HiGHS's bindings (linprog's argument
     checking costs more than solving a batch of small components). Returns x, the row duals
-    (linprog's signs) and which columns HiGHS's final basis holds (None without a valid one).
+    (linprog's signs) and which columns and which rows' slacks HiGHS's final basis holds
+    (None without a valid one).
     """
     n_rows, n_cols = matrix.shape
     lp = core.HighsLp()
@@ -464,6 +469,7 @@ def _highs_lp(core, cost: np.ndarray, matrix: sp.csc_matrix, rhs: np.ndarray, n_
     highs = core._Highs()
     highs.setOptionValue("output_flag", False)
     highs.setOptionValue("simplex_strategy", 1)  # dual simplex ends on a vertex: the exact path's warm start
+    highs.setOptionValue("presolve", "off")
     highs.passModel(lp)
     highs.run()
     status = highs.getModelStatus()
@@ -473,7 +479,7 @@ def _highs_lp(core, cost: np.ndarray, matrix: sp.csc_matrix, rhs: np.ndarray, n_
     basic = None
     if basis.valid:
         kBasic = core.HighsBasisStatus.kBasic
-        basic = np.array([s == kBasic for s in basis.col_status], dtype=bool)
+        basic = (np.array([s == kBasic for s in basis.col_status], dtype=bool), np.array([s == kBasic for s in basis.row_status], dtype=bool))
     return np.asarray(solution.col_value), np.asarray(solution.row_dual), basic
 
 
@@ -496,7 +502,7 @@ SMALL_ENTRY = 1 << 16  # integer matrices up to this entry size are inverted in 
 
 
 def _integer_inverse(matrix: np.ndarray) -> tuple[np.ndarray, int] | None:
-    """``B^-1 = N / d`` exactly for a square integer matrix (N integral); None if singular.
+    """``B^-1 = N / d`` exactly for a square integer matrix (N integral, d > 0); None if singular.
 
     With small entries (plain claims give only 0 and +-1) the float inverse, scaled by the
     rounded determinant and rounded, is the integer ``N``: ``B N = d I``, checked in int64,
@@ -514,7 +520,7 @@ def _integer_inverse(matrix: np.ndarray) -> tuple[np.ndarray, int] | None:
             if np.abs(candidate).max() * n * SMALL_ENTRY < 2**62:
                 inverse = candidate.astype(np.int64)
                 if np.array_equal(matrix @ inverse, d * np.eye(n, dtype=np.int64)):
-                    return inverse, d
+                    return (inverse, d) if d > 0 else (-inverse, -d)
     rows = [[int(v) for v in row] + [int(i == k) for k in range(n)] for i, row in enumerate(matrix)]
     previous = 1
     for k in range(n):
@@ -529,7 +535,8 @@ def _integer_inverse(matrix: np.ndarray) -> tuple[np.ndarray, int] | None:
                 rows[i] = [(a * lead - factor * b) // previous for a, b in zip(row, top)]
         previous = lead
     # every diagonal entry is now ``previous``: the right half is previous * B^-1
-    return np.array([row[n:] for row in rows], dtype=object).reshape(n, n), previous
+    inverse = np.array([row[n:] for row in rows], dtype=object).reshape(n, n)
+    return (inverse, previous) if previous > 0 else (-inverse, -previous)
 
 
 class _ExactLP:
@@ -592,19 +599,24 @@ class _ExactLP:
         ]
 
     def warm_basis(self, solution: _Solution) -> list[int]:
-        """HiGHS's final basis when it has one of the right size, else its support worlds and
-        moved claims' gap columns, completed to a basis.
+        """HiGHS's final basis (else its support worlds and moved claims' gap columns),
+        completed to a basis.
 
-        Columns are taken greedily while they stay linearly independent (Gram-Schmidt in
-        floats; the exact solve that follows rejects a basis that is singular after all).
+        HiGHS's basis falls short of m + 1 columns where the convexity row's slack is basic;
+        the completion stands in a column for it. Columns are taken
+        greedily while they stay linearly independent (Gram-Schmidt in floats; the exact
+        solve that follows rejects a basis that is singular after all).
         """
         m, w = self.m, self.n_worlds
-        if solution.basis is not None and len(solution.basis) == m + 1:
-            return [int(k) for k in solution.basis]
-        chosen = [int(k) for k in np.flatnonzero(solution.mu > TOLERANCE)]
-        for j, d in enumerate(solution.deviation):
-            if abs(d) > TOLERANCE:
-                chosen.append(w + j + (m if d > 0 else 0))  # A mu - b = e- - e+
+        if solution.basis is not None:
+            chosen = [int(k) for k in solution.basis]
+            if len(chosen) == m + 1:
+                return chosen
+        else:
+            chosen = [int(k) for k in np.flatnonzero(solution.mu > TOLERANCE)]
+            for j, d in enumerate(solution.deviation):
+                if abs(d) > TOLERANCE:
+                    chosen.append(w + j + (m if d > 0 else 0))  # A mu - b = e- - e+
         fill = [w + j for j in range(m)] + [w + m + j for j in range(m)]
         basis: list[int] = []
         frame = np.zeros((m + 1, 0))
@@ -627,6 +639,29 @@ def _nonnegative(solution: tuple[list[int], int]) -> bool:
     return all(v * denominator >= 0 for v in numerators)
 
 
+def _dual_simplex(lp: _ExactLP, basis: list[int], state, max_pivots: int = 100):
+    """Exact dual simplex pivots (Bland's rule) from a dual feasible basis, in place, to an
+    optimal one; its final state, or None when the basis is not dual feasible (or it runs
+    out of pivots)."""
+    matrix = lp.integer.astype(object)
+    for _ in range(max_pivots):
+        (inverse, d), (xn, _), (yn, _) = state  # every denominator is positive
+        reduced = lp.cost.astype(object) * d - np.array(yn, dtype=object) @ matrix  # d (c - y A)
+        if any(reduced < 0):
+            return None
+        negative = [i for i, v in enumerate(xn) if v < 0]
+        if not negative:
+            return state
+        leaving = min(negative, key=lambda i: basis[i])
+        row = inverse[leaving].astype(object) @ matrix  # d (B^-1 A)_leaving
+        candidates = [int(k) for k in np.flatnonzero(row < 0) if int(k) not in basis]
+        if not candidates:
+            return None
+        basis[leaving] = min(candidates, key=lambda k: (Fraction(reduced[k], -row[k]), k))
+        state = lp.basics(basis)
+    return None
+
+
 def exact_simplex(pay: Payoffs, solution: _Solution, max_pivots: int = 500) -> tuple[list[int], ExactCertificate]:
     """Solve the component's R1 LP exactly, starting from the basis HiGHS ended on.
 
@@ -640,6 +675,17 @@ def exact_simplex(pay: Payoffs, solution: _Solution, max_pivots: int = 500) -> t
     lp = _ExactLP(pay)
     basis = lp.warm_basis(solution)
     state = lp.basics(basis) if len(basis) == lp.m + 1 else None
+    if state is not None and not _nonnegative(state[1]):
+        # HiGHS ends a hair infeasible in exact arithmetic (0.01 + 0.99 != 1 in binary floats).
+        # A gap column below zero is swapped for its twin (e+ <-> e-, the negated column), which
+        # flips that value's sign and leaves the others be; what is left, dual simplex repairs
+        (xn, xd), w, m = state[1], lp.n_worlds, lp.m
+        for i, k in enumerate(basis):
+            if k >= w and xn[i] * xd < 0:
+                basis[i] = w + (k - w + m) % (2 * m)
+        state = lp.basics(basis)
+        if state is not None and not _nonnegative(state[1]):
+            state = _dual_simplex(lp, basis, state)
     if state is None or not _nonnegative(state[1]):
         basis = lp.trivial_basis(int(np.argmax(solution.mu)))
         state = lp.basics(basis)
@@ -1128,11 +1174,15 @@ def repair_components(
     for batch in _batches(sizes, BATCH_COLUMNS):
         members = [small[k] for k in batch]
         l1 = solve_blocks([pay for _, _, pay in members], "l1")
-        linf = solve_blocks([pay for _, _, pay in members], "linf")
-        for (i, worlds, pay), sol, worst in zip(members, l1, linf):
+        # R_inf <= R1, so a component coherent to HiGHS's tolerance needs no R_inf LP
+        incoherent = [k for k, sol in enumerate(l1) if sol.objective > TOLERANCE]
+        r_inf = [0.0] * len(members)
+        for k, worst in zip(incoherent, solve_blocks([members[k][2] for k in incoherent], "linf")):
+            r_inf[k] = worst.objective
+        for (i, worlds, pay), sol, worst in zip(members, l1, r_inf):
             # exact certificates where there is something to certify: an incoherent component
             wanted = exact is not None and len(worlds) <= exact_worlds and sol.objective > TOLERANCE
-            out[i] = _repair_small(worlds, pay, sol, worst.objective, exact if wanted else None)
+            out[i] = _repair_small(worlds, pay, sol, worst, exact if wanted else None)
     return out  # type: ignore[return-value]
 
 
@@ -1141,7 +1191,7 @@ def _repair_small(worlds: np.ndarray, pay: Payoffs, sol: _Solution, r_inf: float
         support = np.flatnonzero(sol.mu > TOLERANCE)
         if sol.objective <= TOLERANCE:  # coherent up to HiGHS's tolerance: no book to make
             zeros = np.zeros(len(pay.target))
-            return Repair(0.0, max(r_inf, 0.0), zeros, worlds[support], sol.mu[support], zeros, 0.0, "highs", len(worlds))
+            return Repair(0.0, r_inf, zeros, worlds[support], sol.mu[support], zeros, 0.0, "highs", len(worlds))
         loss = float(sol.duals @ pay.target - (pay.matrix.T @ sol.duals).max())
         return Repair(float(np.abs(sol.deviation).sum()), r_inf, sol.deviation, worlds[support], sol.mu[support], sol.duals, loss, "highs", len(worlds))
     if exact == "z3":
