@@ -386,3 +386,31 @@ def test_exact_simplex_from_a_cold_start_still_reaches_the_optimum():
         cold = _Solution(0.0, np.eye(w)[0], np.zeros(m), np.zeros(m), 0.0)
         _, exact = exact_simplex(pay, cold)
         assert exact.r1 == solve_z3(pay)[0].r1 and exact.r1 >= 0
+
+
+def test_exact_simplex_from_highs_basis_and_fallbacks_match_z3():
+    # credences on a 0.01 grid make HiGHS's vertex a hair infeasible in exact arithmetic
+    # (0.01 + 0.99 != 1 in binary floats): the twin swap and dual simplex paths run; the
+    # Gram-Schmidt warm start (no basis from HiGHS) must reach the same rational optimum
+    import dataclasses
+
+    from consistency.coherence import _ExactLP
+
+    rng = np.random.default_rng(7)
+    repaired = 0
+    for _ in range(40):
+        comp = random_component(int(rng.integers(2, 8)), rng, noise=0.2)
+        comp = dataclasses.replace(comp, claims=tuple(dataclasses.replace(c, credence=round(c.credence, 2)) for c in comp.claims))
+        pay = payoffs(comp, enumerate_worlds(comp))
+        (highs,) = solve_blocks([pay])
+        if highs.objective <= 1e-9:
+            continue
+        lp = _ExactLP(pay)
+        start = lp.basics(lp.warm_basis(highs))
+        repaired += start is not None and any(v < 0 for v in start[1][0])
+        reference = solve_z3(pay)[0].r1
+        for solution in (highs, dataclasses.replace(highs, basis=None)):
+            _, exact = exact_simplex(pay, solution)
+            assert exact.r1 == reference == exact.guaranteed_loss
+            assert sum(abs(d) for d in exact.deviation) == exact.r1
+    assert repaired  # the repair paths ran
