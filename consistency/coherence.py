@@ -442,8 +442,8 @@ def solve_blocks(blocks: Sequence[Payoffs], objective: str = "l1") -> list[_Solu
         if basis is not None:
             # a claim row's own basic slack stands for its e+ column (the same unit column)
             columns, rows = basis[0][start : start + w + 2 * m], basis[1][first_row : first_row + m]
-            block_basis = np.r_[np.flatnonzero(columns), w + np.flatnonzero(rows)]
-        out.append(_Solution(float(c[start : start + width] @ x_block), np.clip(x_block[:w], 0.0, None), deviation, y[:m].copy(), float(y[m]), block_basis))
+            block_basis = np.concatenate([np.flatnonzero(columns), w + np.flatnonzero(rows)])
+        out.append(_Solution(float(c[start : start + width] @ x_block), np.maximum(x_block[:w], 0.0), deviation, y[:m].copy(), float(y[m]), block_basis))
     return out
 
 
@@ -459,8 +459,8 @@ def _highs_lp(core, cost: np.ndarray, matrix: sp.csc_matrix, rhs: np.ndarray, n_
     lp.num_col_, lp.num_row_ = n_cols, n_rows
     lp.col_cost_ = cost
     lp.col_lower_, lp.col_upper_ = np.zeros(n_cols), np.full(n_cols, core.kHighsInf)
-    lp.row_lower_ = np.r_[rhs, np.full(n_ub, -core.kHighsInf)]
-    lp.row_upper_ = np.r_[rhs, np.zeros(n_ub)]
+    lp.row_lower_ = np.concatenate([rhs, np.full(n_ub, -core.kHighsInf)])
+    lp.row_upper_ = np.concatenate([rhs, np.zeros(n_ub)])
     lp.a_matrix_.format_ = core.MatrixFormat.kColwise
     lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = n_cols, n_rows
     lp.a_matrix_.start_ = matrix.indptr.astype(np.int32)
@@ -553,26 +553,32 @@ class _ExactLP:
     def __init__(self, pay: Payoffs):
         self.pay = pay
         self.m, self.n_worlds = m, w = pay.hit.shape
-        prices = [Fraction(c) for c in pay.price]
-        self.row_scale = [c.denominator for c in prices] + [1]
-        scaled = [Fraction(t) * s for t, s in zip([*pay.target, 1.0], self.row_scale)]
-        self.denominator = math.lcm(*(f.denominator for f in scaled))
-        self.rhs = np.array([int(f * self.denominator) for f in scaled], dtype=object)
-        if any(pay.given.ravel()):
+        # a float is n / 2^k: every denominator divides the largest, the common denominator
+        prices = [float(c).as_integer_ratio() for c in pay.price]
+        self.row_scale = [d for _, d in prices] + [1]
+        targets = [float(t).as_integer_ratio() for t in pay.target] + [(1, 1)]
+        self.denominator = max(d for _, d in targets)
+        self.rhs = np.array([n * s * (self.denominator // d) for (n, d), s in zip(targets, self.row_scale)], dtype=object)
+        integer = np.zeros((m + 1, w + 2 * m), dtype=np.int64)
+        if pay.given.any():
             scale = np.array(self.row_scale[:m], dtype=object)[:, None]
-            price = np.array([int(c * s) for c, s in zip(prices, self.row_scale)], dtype=object)[:, None]
+            price = np.array([n for n, _ in prices], dtype=object)[:, None]  # price * its denominator
             worlds = pay.hit.astype(object) * scale - pay.given.astype(object) * price
-            gaps = np.diag(scale[:, 0])
-            if max(abs(v) for v in worlds.ravel()) < 2**62 and max(self.row_scale) < 2**62:
-                worlds, gaps = worlds.astype(np.int64), gaps.astype(np.int64)
+            if max(abs(v) for v in worlds.ravel()) >= 2**62 or max(self.row_scale) >= 2**62:
+                integer = integer.astype(object)
+            integer[:m, :w] = worlds
         else:
-            worlds, gaps = pay.hit.astype(np.int64), np.eye(m, dtype=np.int64)
-        self.integer = np.block([[worlds, gaps, -gaps], [np.ones((1, w), dtype=worlds.dtype), np.zeros((1, 2 * m), dtype=worlds.dtype)]])
-        self.float_columns = np.vstack([
-            np.hstack([pay.matrix, np.eye(m), -np.eye(m)]),
-            np.r_[np.ones(w), np.zeros(2 * m)][None, :],
-        ])
-        self.cost = np.r_[np.zeros(w, dtype=np.int64), np.ones(2 * m, dtype=np.int64)]
+            integer[:m, :w] = pay.hit
+        gaps = np.diag(self.row_scale[:m]).astype(integer.dtype)
+        integer[:m, w : w + m], integer[:m, w + m :] = gaps, -gaps
+        integer[m, :w] = 1
+        self.integer = integer
+        self.float_columns = np.zeros((m + 1, w + 2 * m))
+        self.float_columns[:m, :w] = pay.matrix
+        self.float_columns[:m, w : w + m], self.float_columns[:m, w + m :] = np.eye(m), -np.eye(m)
+        self.float_columns[m, :w] = 1.0
+        self.cost = np.zeros(w + 2 * m, dtype=np.int64)
+        self.cost[w:] = 1
 
     def basics(self, basis: list[int]):
         """The basis inverse ``(N, d)``, x_B (B x_B = b) and the scaled duals y
