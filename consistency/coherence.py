@@ -559,17 +559,16 @@ class _ExactLP:
         targets = [float(t).as_integer_ratio() for t in pay.target] + [(1, 1)]
         self.denominator = max(d for _, d in targets)
         self.rhs = np.array([n * s * (self.denominator // d) for (n, d), s in zip(targets, self.row_scale)], dtype=object)
-        integer = np.zeros((m + 1, w + 2 * m), dtype=np.int64)
+        # every entry is at most its row's scale (a price is in [0, 1]): int64 unless a price
+        # has a denominator past 2^62 (a credence like 1e-30)
+        integer = np.zeros((m + 1, w + 2 * m), dtype=np.int64 if max(self.row_scale) < 2**62 else object)
         if pay.given.any():
             scale = np.array(self.row_scale[:m], dtype=object)[:, None]
             price = np.array([n for n, _ in prices], dtype=object)[:, None]  # price * its denominator
-            worlds = pay.hit.astype(object) * scale - pay.given.astype(object) * price
-            if max(abs(v) for v in worlds.ravel()) >= 2**62 or max(self.row_scale) >= 2**62:
-                integer = integer.astype(object)
-            integer[:m, :w] = worlds
+            integer[:m, :w] = pay.hit.astype(object) * scale - pay.given.astype(object) * price
         else:
             integer[:m, :w] = pay.hit
-        gaps = np.diag(self.row_scale[:m]).astype(integer.dtype)
+        gaps = np.diag(np.array(self.row_scale[:m], dtype=integer.dtype))
         integer[:m, w : w + m], integer[:m, w + m :] = gaps, -gaps
         integer[m, :w] = 1
         self.integer = integer

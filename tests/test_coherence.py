@@ -414,3 +414,11 @@ def test_exact_simplex_from_highs_basis_and_fallbacks_match_z3():
             assert exact.r1 == reference == exact.guaranteed_loss
             assert sum(abs(d) for d in exact.deviation) == exact.r1
     assert repaired  # the repair paths ran
+
+
+def test_exact_simplex_with_a_price_past_int64():
+    # 1e-9 is n / 2^82: its row's scale leaves int64, so the exact LP falls back to Python ints
+    comp = component({"r0": "!x2"}, {"x0": 0.0, "x2": 0.3}, [("c0", "x2", "x0", 1e-9)])
+    result = repair(comp)
+    assert result.method == "simplex"
+    assert result.exact.r1 == solve_z3(payoffs(comp, enumerate_worlds(comp)))[0].r1 == Fraction(0.3)
