@@ -469,7 +469,6 @@ def _highs_lp(core, cost: np.ndarray, matrix: sp.csc_matrix, rhs: np.ndarray, n_
     highs = core._Highs()
     highs.setOptionValue("output_flag", False)
     highs.setOptionValue("simplex_strategy", 1)  # dual simplex ends on a vertex: the exact path's warm start
-    highs.setOptionValue("presolve", "off")
     highs.passModel(lp)
     highs.run()
     status = highs.getModelStatus()
