@@ -440,7 +440,8 @@ def solve_blocks(blocks: Sequence[Payoffs], objective: str = "l1") -> list[_Solu
         deviation = x_block[w + m : w + 2 * m] - x_block[w : w + m]  # A mu - b = e- - e+
         block_basis = None
         if basis is not None:
-            # a claim row's own basic slack stands for its e+ column (the same unit column)
+            # a claim row's own basic slack stands for its e+ column: the same unit column, but
+            # at cost 1, not 0, so that basis may be off by a hair, which the exact path repairs
             columns, rows = basis[0][start : start + w + 2 * m], basis[1][first_row : first_row + m]
             block_basis = np.concatenate([np.flatnonzero(columns), w + np.flatnonzero(rows)])
         out.append(_Solution(float(c[start : start + width] @ x_block), np.maximum(x_block[:w], 0.0), deviation, y[:m].copy(), float(y[m]), block_basis))
@@ -449,8 +450,8 @@ def solve_blocks(blocks: Sequence[Payoffs], objective: str = "l1") -> list[_Solu
 
 def _highs_lp(core, cost: np.ndarray, matrix: sp.csc_matrix, rhs: np.ndarray, n_ub: int) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray] | None]:
     """min cost.x over x >= 0, the first ``len(rhs)`` rows of ``matrix`` equal to ``rhs`` and
-    the last ``n_ub`` at most 0, straight through HiGHS's bindings (linprog's argument
-    checking costs more than solving a batch of small components). Returns x, the row duals
+    the last ``n_ub`` at most 0, straight through HiGHS's bindings (linprog converts and
+    checks its arguments on every call, and hides the final basis). Returns x, the row duals
     (linprog's signs) and which columns and which rows' slacks HiGHS's final basis holds
     (None without a valid one).
     """
