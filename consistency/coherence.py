@@ -441,7 +441,7 @@ def solve_blocks(blocks: Sequence[Payoffs], objective: str = "l1") -> list[_Solu
         block_basis = None
         if basis is not None:
             # a claim row's own basic slack stands for its e+ column: the same unit column, but
-            # at cost 1, not 0, so that basis may be off by a hair, which the exact path repairs
+            # at cost 1, not 0, so the duals may differ from HiGHS's; exact_simplex copes
             columns, rows = basis[0][start : start + w + 2 * m], basis[1][first_row : first_row + m]
             block_basis = np.concatenate([np.flatnonzero(columns), w + np.flatnonzero(rows)])
         out.append(_Solution(float(c[start : start + width] @ x_block), np.maximum(x_block[:w], 0.0), deviation, y[:m].copy(), float(y[m]), block_basis))
