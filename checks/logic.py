@@ -90,7 +90,7 @@ class LogicCheck:
             for core in boolean.cores:
                 result.conflicts.append(self._core_conflict(core, boolean, describe))
             if repair.r1 > INCOHERENT:
-                result.conflicts.append(self._dutch_book(component, repair, repaired, describe))
+                result.conflicts.append(self._dutch_book(component, assessment.worlds, repair, repaired, describe))
             if repair.r1 > INCOHERENT or not boolean.satisfiable:
                 rows.append(_component_row(index, component, repair, boolean))
 
@@ -153,7 +153,7 @@ class LogicCheck:
             },
         )
 
-    def _dutch_book(self, component: Component, repair: Repair, repaired: list[float | None], describe: "_Describer") -> Conflict:
+    def _dutch_book(self, component: Component, worlds: np.ndarray | None, repair: Repair, repaired: list[float | None], describe: "_Describer") -> Conflict:
         table = [
             {
                 "claim": claim.id,
@@ -181,9 +181,7 @@ class LogicCheck:
         }
         if repair.exact:
             certificate["exact"] = {"r1": str(repair.exact.r1), "guaranteed_loss": str(repair.exact.guaranteed_loss)}
-        if repair.n_worlds is not None and repair.n_worlds <= WORLD_ROWS:
-            worlds = enumerate_worlds(component)
-            assert worlds is not None
+        if worlds is not None and len(worlds) <= WORLD_ROWS:
             losses = world_losses(component, repair.stakes, worlds)
             certificate["loss_per_world"] = [
                 {"true": [a for a, v in zip(component.atoms, world) if v], "loss": float(loss)}
@@ -197,6 +195,7 @@ class Assessment:
     """One component's probabilistic repair and Boolean analysis."""
 
     component: Component
+    worlds: np.ndarray | None  # its enumerated worlds (None: too many, column generation)
     repair: Repair
     boolean: BooleanResult
 
@@ -217,7 +216,7 @@ def assess(components: Sequence[Component], max_worlds: int, exact_worlds: int, 
     repairs = repair_components([components[i] for i in kept], exact_worlds=exact_worlds, worlds=worlds)
     for i, repair, enumerated in zip(kept, repairs, worlds):
         assert isinstance(repair, Repair)
-        out[i] = Assessment(components[i], repair, analyse(components[i], enumerated, max_cores))
+        out[i] = Assessment(components[i], enumerated, repair, analyse(components[i], enumerated, max_cores))
     return out  # type: ignore[return-value]
 
 

@@ -336,6 +336,7 @@ class ExactCertificate:
     probabilities: list[Fraction]  # over ``Repair.worlds``
     stakes: list[Fraction]
     guaranteed_loss: Fraction  # equals r1: that equality proves optimality
+    deviation: list[Fraction]  # q*_j - p_j per claim
 
 
 @dataclass
@@ -379,15 +380,17 @@ class _Solution:
     deviation: np.ndarray
     duals: np.ndarray  # y per claim row
     convexity_dual: float  # z
+    basis: np.ndarray | None = None  # the block's columns in HiGHS's final basis, when known
 
 
 def solve_blocks(blocks: Sequence[Payoffs], objective: str = "l1") -> list[_Solution]:
     """Solve independent components in one HiGHS call (a block-diagonal LP).
 
     The objective is a sum of per-block objectives, so its optimum is every block's optimum;
-    one call amortises scipy's per-call overhead (~3 ms) over hundreds of small components.
+    one call amortises the per-call overhead over hundreds of small components.
     Per block, the columns are mu (one per world), e+ and e- (one per claim) and, for R_inf,
-    t; the rows are ``A mu + e+ - e- = b`` and ``sum(mu) = 1`` (and ``e+, e- <= t``).
+    t; the rows are ``A mu + e+ - e- = b`` and ``sum(mu) = 1`` (and ``e+, e- <= t``, after
+    every block's equality rows).
     """
     if not blocks:
         return []
@@ -417,23 +420,67 @@ def solve_blocks(blocks: Sequence[Payoffs], objective: str = "l1") -> list[_Solu
         spans.append((col, row, w, m, width))
         row += m + 1
         col += width
-    eq = sp.csr_matrix((np.concatenate(eq_vals), (np.concatenate(eq_rows), np.concatenate(eq_cols))), shape=(row, col))
-    kwargs = {}
-    if objective == "linf":
-        ub = sp.csr_matrix((np.concatenate(ub_vals), (np.concatenate(ub_rows), np.concatenate(ub_cols))), shape=(ub_row, col))
-        kwargs = {"A_ub": ub, "b_ub": np.zeros(ub_row)}
-    c = np.concatenate(cost)
-    # dual simplex returns a vertex, the warm start of the exact path
-    result = linprog(c, A_eq=eq, b_eq=np.concatenate(rhs), bounds=(0, None), method="highs-ds", **kwargs)
-    if result.status != 0:
-        raise RuntimeError(f"HiGHS failed on a coherence LP: {result.message}")
+    rows = np.concatenate(eq_rows + [row + r for r in ub_rows])
+    matrix = sp.csc_matrix((np.concatenate(eq_vals + ub_vals), (rows, np.concatenate(eq_cols + ub_cols))), shape=(row + ub_row, col))
+    c, b = np.concatenate(cost), np.concatenate(rhs)
+    core = _highs_core()
+    if core is None:
+        kwargs = {"A_ub": matrix[row:], "b_ub": np.zeros(ub_row)} if ub_row else {}
+        # dual simplex returns a vertex, the warm start of the exact path
+        result = linprog(c, A_eq=matrix[:row], b_eq=b, bounds=(0, None), method="highs-ds", **kwargs)
+        if result.status != 0:
+            raise RuntimeError(f"HiGHS failed on a coherence LP: {result.message}")
+        x, duals, basis = result.x, result.eqlin.marginals, None
+    else:
+        x, duals, basis = _highs_lp(core, c, matrix, b, ub_row)
     out = []
     for start, first_row, w, m, width in spans:
-        x = result.x[start : start + width]
-        y = result.eqlin.marginals[first_row : first_row + m + 1]
-        deviation = x[w + m : w + 2 * m] - x[w : w + m]  # A mu - b = e- - e+
-        out.append(_Solution(float(c[start : start + width] @ x), np.clip(x[:w], 0.0, None), deviation, y[:m].copy(), float(y[m])))
+        x_block = x[start : start + width]
+        y = duals[first_row : first_row + m + 1]
+        deviation = x_block[w + m : w + 2 * m] - x_block[w : w + m]  # A mu - b = e- - e+
+        block_basis = None
+        if basis is not None:
+            # a claim row's own basic slack stands for its e+ column: the same unit column, but
+            # at cost 1, not 0, so the duals may differ from HiGHS's; exact_simplex copes
+            columns, rows = basis[0][start : start + w + 2 * m], basis[1][first_row : first_row + m]
+            block_basis = np.concatenate([np.flatnonzero(columns), w + np.flatnonzero(rows)])
+        out.append(_Solution(float(c[start : start + width] @ x_block), np.maximum(x_block[:w], 0.0), deviation, y[:m].copy(), float(y[m]), block_basis))
     return out
+
+
+def _highs_lp(core, cost: np.ndarray, matrix: sp.csc_matrix, rhs: np.ndarray, n_ub: int) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray] | None]:
+    """min cost.x over x >= 0, the first ``len(rhs)`` rows of ``matrix`` equal to ``rhs`` and
+    the last ``n_ub`` at most 0, straight through HiGHS's bindings (linprog converts and
+    checks its arguments on every call, and hides the final basis). Returns x, the row duals
+    (linprog's signs) and which columns and which rows' slacks HiGHS's final basis holds
+    (None without a valid one).
+    """
+    n_rows, n_cols = matrix.shape
+    lp = core.HighsLp()
+    lp.num_col_, lp.num_row_ = n_cols, n_rows
+    lp.col_cost_ = cost
+    lp.col_lower_, lp.col_upper_ = np.zeros(n_cols), np.full(n_cols, core.kHighsInf)
+    lp.row_lower_ = np.concatenate([rhs, np.full(n_ub, -core.kHighsInf)])
+    lp.row_upper_ = np.concatenate([rhs, np.zeros(n_ub)])
+    lp.a_matrix_.format_ = core.MatrixFormat.kColwise
+    lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = n_cols, n_rows
+    lp.a_matrix_.start_ = matrix.indptr.astype(np.int32)
+    lp.a_matrix_.index_ = matrix.indices.astype(np.int32)
+    lp.a_matrix_.value_ = matrix.data.astype(float)
+    highs = core._Highs()
+    highs.setOptionValue("output_flag", False)
+    highs.setOptionValue("simplex_strategy", 1)  # dual simplex ends on a vertex: the exact path's warm start
+    highs.passModel(lp)
+    highs.run()
+    status = highs.getModelStatus()
+    if status != core.HighsModelStatus.kOptimal:
+        raise RuntimeError(f"HiGHS failed on a coherence LP: {highs.modelStatusToString(status)}")
+    solution, basis = highs.getSolution(), highs.getBasis()
+    basic = None
+    if basis.valid:
+        kBasic = core.HighsBasisStatus.kBasic
+        basic = (np.array([s == kBasic for s in basis.col_status], dtype=bool), np.array([s == kBasic for s in basis.row_status], dtype=bool))
+    return np.asarray(solution.col_value), np.asarray(solution.row_dual), basic
 
 
 def _batches(sizes: Sequence[int], limit: int) -> Iterable[list[int]]:
@@ -451,28 +498,45 @@ def _batches(sizes: Sequence[int], limit: int) -> Iterable[list[int]]:
 # ===== exact rational simplex, warm-started from HiGHS ==================================
 
 
-def _solve_integer(rows: list[list[int]], rhs: list[int]) -> tuple[list[int], int] | None:
-    """Solve a square integer system exactly: ``x_i = numerators[i] / denominator``.
+SMALL_ENTRY = 1 << 16  # integer matrices up to this entry size are inverted in floats, then checked
 
-    Fraction-free Gauss-Jordan (Bareiss): every division is exact, so the work stays on
-    Python ints; with fractions, a gcd per operation made the exact path ~10x slower.
-    None when the matrix is singular.
+
+def _integer_inverse(matrix: np.ndarray) -> tuple[np.ndarray, int] | None:
+    """``B^-1 = N / d`` exactly for a square integer matrix (N integral, d > 0); None if singular.
+
+    With small entries (plain claims give only 0 and +-1) the float inverse, scaled by the
+    rounded determinant and rounded, is the integer ``N``: ``B N = d I``, checked in int64,
+    proves it for any nonzero d. Otherwise, or when that check fails, fraction-free
+    Gauss-Jordan (Bareiss) on ``[B | I]`` in Python ints, where every division is exact
+    (with fractions, a gcd per operation made the exact path ~10x slower).
     """
-    n = len(rows)
-    matrix = [row + [value] for row, value in zip(rows, rhs)]
+    n = len(matrix)
+    if matrix.dtype == np.int64 and n and np.abs(matrix).max() <= SMALL_ENTRY:
+        floats = matrix.astype(float)
+        d = int(round(np.linalg.det(floats)))
+        if 0 < abs(d) < 2**40:
+            candidate = np.rint(np.linalg.inv(floats) * d)
+            # the check's products must stay inside int64
+            if np.abs(candidate).max() * n * SMALL_ENTRY < 2**62:
+                inverse = candidate.astype(np.int64)
+                if np.array_equal(matrix @ inverse, d * np.eye(n, dtype=np.int64)):
+                    return (inverse, d) if d > 0 else (-inverse, -d)
+    rows = [[int(v) for v in row] + [int(i == k) for k in range(n)] for i, row in enumerate(matrix)]
     previous = 1
     for k in range(n):
-        pivot = next((i for i in range(k, n) if matrix[i][k]), None)
+        pivot = next((i for i in range(k, n) if rows[i][k]), None)
         if pivot is None:
             return None
-        matrix[k], matrix[pivot] = matrix[pivot], matrix[k]
-        top, lead = matrix[k], matrix[k][k]
+        rows[k], rows[pivot] = rows[pivot], rows[k]
+        top, lead = rows[k], rows[k][k]
         for i in range(n):
             if i != k:
-                row, factor = matrix[i], matrix[i][k]
-                matrix[i] = [(a * lead - factor * b) // previous for a, b in zip(row, top)]
+                row, factor = rows[i], rows[i][k]
+                rows[i] = [(a * lead - factor * b) // previous for a, b in zip(row, top)]
         previous = lead
-    return [row[n] for row in matrix], previous  # every diagonal entry is now ``previous``
+    # every diagonal entry is now ``previous``: the right half is previous * B^-1
+    inverse = np.array([row[n:] for row in rows], dtype=object).reshape(n, n)
+    return (inverse, previous) if previous > 0 else (-inverse, -previous)
 
 
 class _ExactLP:
@@ -481,77 +545,83 @@ class _ExactLP:
     Columns: one per world (``mu_w``), then ``e+_j`` and ``e-_j`` per claim; rows: one per
     claim (``a_j . mu + e+_j - e-_j = b_j``) and the convexity row (``sum mu = 1``). Floats
     are dyadic rationals: a conditional's row is multiplied by its price's denominator so the
-    matrix is integral (and small: 0, 1, -1 elsewhere), and the right-hand side is kept as
-    integers over one common denominator. The duals of scaled rows are the stakes divided
-    by the row's scale.
+    matrix is integral (and small: 0, 1, -1 elsewhere; int64 without conditionals), and the
+    right-hand side is kept as integers over one common denominator. The duals of scaled
+    rows are the stakes divided by the row's scale.
     """
 
     def __init__(self, pay: Payoffs):
         self.pay = pay
-        self.m, self.n_worlds = pay.hit.shape
-        prices = [Fraction(c) for c in pay.price]
-        self.row_scale = [c.denominator for c in prices] + [1]
-        self.scaled_prices = [int(c * s) for c, s in zip(prices, self.row_scale)]
-        scaled = [Fraction(t) * s for t, s in zip([*pay.target, 1.0], self.row_scale)]
-        self.denominator = math.lcm(*(f.denominator for f in scaled))
-        self.rhs = [int(f * self.denominator) for f in scaled]
-        m, w = self.m, self.n_worlds
-        self.float_columns = np.vstack([
-            np.hstack([pay.matrix, np.eye(m), -np.eye(m)]),
-            np.r_[np.ones(w), np.zeros(2 * m)][None, :],
-        ])
-        self.cost = [0] * w + [1] * (2 * m)
-        self._columns: dict[int, list[int]] = {}
-
-    def column(self, k: int) -> list[int]:
-        if k not in self._columns:
-            m = self.m
-            if k < self.n_worlds:
-                hit, given = self.pay.hit[:, k], self.pay.given[:, k]
-                column = [
-                    self.row_scale[j] * int(hit[j]) - (self.scaled_prices[j] if given[j] else 0) for j in range(m)
-                ] + [1]
-            else:
-                j, sign = (k - self.n_worlds) % m, (1 if k - self.n_worlds < m else -1)
-                column = [sign * self.row_scale[j] if i == j else 0 for i in range(m + 1)]
-            self._columns[k] = column
-        return self._columns[k]
+        self.m, self.n_worlds = m, w = pay.hit.shape
+        # a float is n / 2^k: every denominator divides the largest, the common denominator
+        prices = [float(c).as_integer_ratio() for c in pay.price]
+        self.row_scale = [d for _, d in prices] + [1]
+        targets = [float(t).as_integer_ratio() for t in pay.target] + [(1, 1)]
+        self.denominator = max(d for _, d in targets)
+        self.rhs = np.array([n * s * (self.denominator // d) for (n, d), s in zip(targets, self.row_scale)], dtype=object)
+        # every entry is at most its row's scale (a price is in [0, 1]): int64 unless a price
+        # has a denominator past 2^62 (a credence like 1e-30)
+        integer = np.zeros((m + 1, w + 2 * m), dtype=np.int64 if max(self.row_scale) < 2**62 else object)
+        if pay.given.any():
+            scale = np.array(self.row_scale[:m], dtype=object)[:, None]
+            price = np.array([n for n, _ in prices], dtype=object)[:, None]  # price * its denominator
+            integer[:m, :w] = pay.hit.astype(object) * scale - pay.given.astype(object) * price
+        else:
+            integer[:m, :w] = pay.hit
+        gaps = np.diag(np.array(self.row_scale[:m], dtype=integer.dtype))
+        integer[:m, w : w + m], integer[:m, w + m :] = gaps, -gaps
+        integer[m, :w] = 1
+        self.integer = integer
+        self.float_columns = np.zeros((m + 1, w + 2 * m))
+        self.float_columns[:m, :w] = pay.matrix
+        self.float_columns[:m, w : w + m], self.float_columns[:m, w + m :] = np.eye(m), -np.eye(m)
+        self.float_columns[m, :w] = 1.0
+        self.cost = np.zeros(w + 2 * m, dtype=np.int64)
+        self.cost[w:] = 1
 
     def basics(self, basis: list[int]):
-        """x_B (B x_B = b) and the scaled duals y (B^T y = c_B), each as (numerators,
-        denominator); None if B is singular."""
-        columns = [self.column(k) for k in basis]
-        x = _solve_integer([[col[i] for col in columns] for i in range(self.m + 1)], self.rhs)
-        if x is None:
+        """The basis inverse ``(N, d)``, x_B (B x_B = b) and the scaled duals y
+        (B^T y = c_B), each as (numerators, denominator); None if B is singular."""
+        inverse = _integer_inverse(self.integer[:, basis])
+        if inverse is None:
             return None
-        y = _solve_integer(columns, [self.cost[k] for k in basis])
-        assert y is not None  # B^T is singular iff B is
-        return (x[0], x[1] * self.denominator), y
+        numerators, d = inverse
+        x = [int(v) for v in numerators.astype(object) @ self.rhs]
+        y = [int(v) for v in self.cost[basis] @ numerators]
+        return inverse, (x, d * self.denominator), (y, d)
 
     def reduced_sign(self, k: int, y: tuple[list[int], int]) -> int:
         """The sign of column k's reduced cost c_k - y . A_k."""
         numerators, denominator = y
-        value = self.cost[k] * denominator - sum(a * b for a, b in zip(self.column(k), numerators) if a)
+        value = int(self.cost[k]) * denominator - sum(int(a) * b for a, b in zip(self.integer[:, k], numerators) if a)
         return (value > 0) - (value < 0) if denominator > 0 else (value < 0) - (value > 0)
 
     def trivial_basis(self, world: int) -> list[int]:
         """Always feasible: all mass on one world, every claim's gap in its own e+ or e- column."""
-        column = self.column(world)  # rhs carries the common denominator, the column does not
+        column = self.integer[:, world]  # rhs carries the common denominator, the column does not
         return [world] + [
-            self.n_worlds + j + (0 if self.rhs[j] >= column[j] * self.denominator else self.m) for j in range(self.m)
+            self.n_worlds + j + (0 if self.rhs[j] >= int(column[j]) * self.denominator else self.m) for j in range(self.m)
         ]
 
     def warm_basis(self, solution: _Solution) -> list[int]:
-        """HiGHS's support worlds and moved claims' gap columns, completed to a basis.
+        """HiGHS's final basis (else its support worlds and moved claims' gap columns),
+        completed to a basis.
 
-        Columns are taken greedily while they stay linearly independent (Gram-Schmidt in
-        floats; the exact solve that follows rejects a basis that is singular after all).
+        HiGHS's basis falls short of m + 1 columns where the convexity row's slack is basic;
+        the completion stands in a column for it. Columns are taken
+        greedily while they stay linearly independent (Gram-Schmidt in floats; the exact
+        solve that follows rejects a basis that is singular after all).
         """
         m, w = self.m, self.n_worlds
-        chosen = [int(k) for k in np.flatnonzero(solution.mu > TOLERANCE)]
-        for j, d in enumerate(solution.deviation):
-            if abs(d) > TOLERANCE:
-                chosen.append(w + j + (m if d > 0 else 0))  # A mu - b = e- - e+
+        if solution.basis is not None:
+            chosen = [int(k) for k in solution.basis]
+            if len(chosen) == m + 1:
+                return chosen
+        else:
+            chosen = [int(k) for k in np.flatnonzero(solution.mu > TOLERANCE)]
+            for j, d in enumerate(solution.deviation):
+                if abs(d) > TOLERANCE:
+                    chosen.append(w + j + (m if d > 0 else 0))  # A mu - b = e- - e+
         fill = [w + j for j in range(m)] + [w + m + j for j in range(m)]
         basis: list[int] = []
         frame = np.zeros((m + 1, 0))
@@ -574,6 +644,29 @@ def _nonnegative(solution: tuple[list[int], int]) -> bool:
     return all(v * denominator >= 0 for v in numerators)
 
 
+def _dual_simplex(lp: _ExactLP, basis: list[int], state, max_pivots: int = 100):
+    """Exact dual simplex pivots (Bland's rule) from a dual feasible basis, in place, to an
+    optimal one; its final state, or None when the basis is not dual feasible (or it runs
+    out of pivots)."""
+    matrix = lp.integer.astype(object)
+    for _ in range(max_pivots):
+        (inverse, d), (xn, _), (yn, _) = state  # every denominator is positive
+        reduced = lp.cost.astype(object) * d - np.array(yn, dtype=object) @ matrix  # d (c - y A)
+        if any(reduced < 0):
+            return None
+        negative = [i for i, v in enumerate(xn) if v < 0]
+        if not negative:
+            return state
+        leaving = min(negative, key=lambda i: basis[i])
+        row = inverse[leaving].astype(object) @ matrix  # d (B^-1 A)_leaving
+        candidates = [int(k) for k in np.flatnonzero(row < 0) if int(k) not in basis]
+        if not candidates:
+            return None
+        basis[leaving] = min(candidates, key=lambda k: (Fraction(reduced[k], -row[k]), k))
+        state = lp.basics(basis)
+    return None
+
+
 def exact_simplex(pay: Payoffs, solution: _Solution, max_pivots: int = 500) -> tuple[list[int], ExactCertificate]:
     """Solve the component's R1 LP exactly, starting from the basis HiGHS ended on.
 
@@ -587,14 +680,25 @@ def exact_simplex(pay: Payoffs, solution: _Solution, max_pivots: int = 500) -> t
     lp = _ExactLP(pay)
     basis = lp.warm_basis(solution)
     state = lp.basics(basis) if len(basis) == lp.m + 1 else None
-    if state is None or not _nonnegative(state[0]):
+    if state is not None and not _nonnegative(state[1]):
+        # HiGHS ends a hair infeasible in exact arithmetic (0.01 + 0.99 != 1 in binary floats).
+        # A gap column below zero is swapped for its twin (e+ <-> e-, the negated column), which
+        # flips that value's sign and leaves the others be; what is left, dual simplex repairs
+        (xn, xd), w, m = state[1], lp.n_worlds, lp.m
+        for i, k in enumerate(basis):
+            if k >= w and xn[i] * xd < 0:
+                basis[i] = w + (k - w + m) % (2 * m)
+        state = lp.basics(basis)
+        if state is not None and not _nonnegative(state[1]):
+            state = _dual_simplex(lp, basis, state)
+    if state is None or not _nonnegative(state[1]):
         basis = lp.trivial_basis(int(np.argmax(solution.mu)))
         state = lp.basics(basis)
-    assert state is not None and _nonnegative(state[0]), "the starting basis is infeasible"
+    assert state is not None and _nonnegative(state[1]), "the starting basis is infeasible"
     for _ in range(max_pivots):
-        x, y = state
+        (inverse, d), x, y = state
         stakes = np.array([v * s / y[1] for v, s in zip(y[0], lp.row_scale)])
-        screen = np.array(lp.cost) - lp.float_columns.T @ stakes
+        screen = lp.cost - lp.float_columns.T @ stakes
         in_basis = set(basis)
         entering = next(
             (int(k) for k in np.flatnonzero(screen < 1e-7) if int(k) not in in_basis and lp.reduced_sign(int(k), y) < 0),
@@ -602,25 +706,25 @@ def exact_simplex(pay: Payoffs, solution: _Solution, max_pivots: int = 500) -> t
         )
         if entering is None:
             break
-        columns = [lp.column(k) for k in basis]
-        direction = _solve_integer([[col[i] for col in columns] for i in range(lp.m + 1)], lp.column(entering))
-        assert direction is not None
-        dn, dd = direction
+        dn = [int(v) for v in inverse.astype(object) @ lp.integer[:, entering].astype(object)]
         xn, xd = x
-        ratios = [(Fraction(xn[i], xd) / Fraction(dn[i], dd), basis[i], i) for i in range(lp.m + 1) if dn[i] * dd > 0]
+        ratios = [(Fraction(xn[i], xd) / Fraction(dn[i], d), basis[i], i) for i in range(lp.m + 1) if dn[i] * d > 0]
         _, _, leaving = min(ratios)  # the objective is bounded below by 0, so one exists
         basis[leaving] = entering
         state = lp.basics(basis)
         assert state is not None
     else:
         raise RuntimeError("exact simplex did not converge")
-    (xn, xd), (yn, yd) = state
-    r1 = Fraction(sum(v for v, k in zip(xn, basis) if k >= lp.n_worlds), xd)
-    loss = Fraction(sum(a * b for a, b in zip(yn, lp.rhs)), yd * lp.denominator)
+    _, (xn, xd), (yn, yd) = state
+    value = dict(zip(basis, xn))
+    w, m = lp.n_worlds, lp.m
+    r1 = Fraction(sum(v for v, k in zip(xn, basis) if k >= w), xd)
+    loss = Fraction(sum(a * int(b) for a, b in zip(yn, lp.rhs)), yd * lp.denominator)
     assert r1 == loss, "exact primal and dual objectives differ"
-    worlds = [(k, Fraction(v, xd)) for v, k in zip(xn, basis) if k < lp.n_worlds and v * xd > 0]
-    stakes = [Fraction(v * s, yd) for v, s in zip(yn[: lp.m], lp.row_scale)]
-    return [k for k, _ in worlds], ExactCertificate(r1, [p for _, p in worlds], stakes, loss)
+    worlds = [(k, Fraction(v, xd)) for v, k in zip(xn, basis) if k < w and v * xd > 0]
+    stakes = [Fraction(v * s, yd) for v, s in zip(yn[:m], lp.row_scale)]
+    deviation = [Fraction(value.get(w + m + j, 0) - value.get(w + j, 0), xd) for j in range(m)]  # e- - e+
+    return [k for k, _ in worlds], ExactCertificate(r1, [p for _, p in worlds], stakes, loss, deviation)
 
 
 # ===== z3: rational LP, the reference ===================================================
@@ -666,7 +770,7 @@ def solve_z3(pay: Payoffs) -> tuple[ExactCertificate, np.ndarray]:
     r1 = sum((abs(d) for d in deviation), Fraction(0))
     loss = sum((s * t for s, t in zip(stake_values, targets)), Fraction(0)) + z_value
     assert r1 == loss, "z3 primal and dual optima differ"  # LP strong duality, in exact arithmetic
-    return ExactCertificate(r1, probabilities, stake_values, loss), np.array([float(d) for d in deviation])
+    return ExactCertificate(r1, probabilities, stake_values, loss, deviation), np.array([float(d) for d in deviation])
 
 
 def _fraction(value) -> Fraction:
@@ -1075,11 +1179,15 @@ def repair_components(
     for batch in _batches(sizes, BATCH_COLUMNS):
         members = [small[k] for k in batch]
         l1 = solve_blocks([pay for _, _, pay in members], "l1")
-        linf = solve_blocks([pay for _, _, pay in members], "linf")
-        for (i, worlds, pay), sol, worst in zip(members, l1, linf):
+        # R_inf <= R1, so a component coherent to HiGHS's tolerance needs no R_inf LP
+        incoherent = [k for k, sol in enumerate(l1) if sol.objective > TOLERANCE]
+        r_inf = [0.0] * len(members)
+        for k, worst in zip(incoherent, solve_blocks([members[k][2] for k in incoherent], "linf")):
+            r_inf[k] = worst.objective
+        for (i, worlds, pay), sol, worst in zip(members, l1, r_inf):
             # exact certificates where there is something to certify: an incoherent component
             wanted = exact is not None and len(worlds) <= exact_worlds and sol.objective > TOLERANCE
-            out[i] = _repair_small(worlds, pay, sol, worst.objective, exact if wanted else None)
+            out[i] = _repair_small(worlds, pay, sol, worst, exact if wanted else None)
     return out  # type: ignore[return-value]
 
 
@@ -1088,23 +1196,19 @@ def _repair_small(worlds: np.ndarray, pay: Payoffs, sol: _Solution, r_inf: float
         support = np.flatnonzero(sol.mu > TOLERANCE)
         if sol.objective <= TOLERANCE:  # coherent up to HiGHS's tolerance: no book to make
             zeros = np.zeros(len(pay.target))
-            return Repair(0.0, max(r_inf, 0.0), zeros, worlds[support], sol.mu[support], zeros, 0.0, "highs", len(worlds))
+            return Repair(0.0, r_inf, zeros, worlds[support], sol.mu[support], zeros, 0.0, "highs", len(worlds))
         loss = float(sol.duals @ pay.target - (pay.matrix.T @ sol.duals).max())
         return Repair(float(np.abs(sol.deviation).sum()), r_inf, sol.deviation, worlds[support], sol.mu[support], sol.duals, loss, "highs", len(worlds))
     if exact == "z3":
-        cert, deviation = solve_z3(pay)
+        cert, _ = solve_z3(pay)
         support = [w for w, p in enumerate(cert.probabilities) if p > 0]
-        cert = ExactCertificate(cert.r1, [cert.probabilities[w] for w in support], cert.stakes, cert.guaranteed_loss)
+        cert = ExactCertificate(cert.r1, [cert.probabilities[w] for w in support], cert.stakes, cert.guaranteed_loss, cert.deviation)
     else:
         support, cert = exact_simplex(pay, sol)
-        deviation = np.array([
-            float(sum((pay.exact_entry(j, w) * p for w, p in zip(support, cert.probabilities)), Fraction(0)) - Fraction(pay.target[j]))
-            for j in range(len(pay.target))
-        ])
     return Repair(
         float(cert.r1),
         r_inf,
-        deviation,
+        np.array([float(d) for d in cert.deviation]),
         worlds[support],
         np.array([float(p) for p in cert.probabilities]),
         np.array([float(s) for s in cert.stakes]),

@@ -84,10 +84,15 @@ def _table_oracle(component: Component, literals: list[Literal]) -> Oracle:
     columns = dict(zip(component.atoms, truth_table(len(component.atoms)).T))
     relation_ok = np.stack([evaluate_columns(c.tree, columns) for c in component.constraints], axis=1) if component.constraints else np.ones((2 ** len(component.atoms), 0), dtype=bool)
     literal_ok = np.stack([evaluate_columns(lit.formula(), columns) for lit in literals], axis=1)
+    # deletion over relations asks about one literal set many times: keep only the rows that
+    # agree with it, usually a sliver of the 2^n
+    agreeing: dict[tuple[int, ...], np.ndarray] = {}
 
     def sat(lits: Sequence[int], rels: Sequence[int]) -> bool:
-        rows = relation_ok[:, list(rels)].all(axis=1) & literal_ok[:, list(lits)].all(axis=1)
-        return bool(rows.any())
+        key = tuple(lits)
+        if key not in agreeing:
+            agreeing[key] = relation_ok[literal_ok[:, list(key)].all(axis=1)]
+        return bool(agreeing[key][:, list(rels)].all(axis=1).any())
 
     return sat
 
