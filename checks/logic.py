@@ -268,9 +268,18 @@ class _Describer:
 
     def relation(self, relation_id: str) -> dict[str, str]:
         relation = self.relations[relation_id]
-        return {"id": relation.id, "source": relation.source, "formula": relation.formula, "in_words": self.words(relation.tree)}
+        return {
+            "id": relation.id,
+            "source": relation.source,
+            "formula": relation.formula,
+            "short_formula": fm.to_short_string(relation.tree),
+            "in_words": self.words(relation.tree),
+        }
 
     def words(self, tree: fm.Formula, top: bool = True) -> str:
+        exclusive = fm.exactly_one_of(tree)
+        if exclusive:
+            return "exactly one of " + ", ".join(f'"{self.texts.get(i, i)}"' for i in exclusive)
         if isinstance(tree, fm.Var):
             return f'"{self.texts.get(tree.name, tree.name)}"'
         if isinstance(tree, fm.Not):

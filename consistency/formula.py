@@ -210,3 +210,39 @@ def exactly_one(*ids: str) -> str:
     at_least = " | ".join(ids)
     at_most = [f"!({a} & {b})" for i, a in enumerate(ids) for b in ids[i + 1 :]]
     return " & ".join([f"({at_least})", *at_most]) if at_most else ids[0]
+
+
+def exactly_one_of(formula: Formula) -> list[str] | None:
+    """The ids of an :func:`exactly_one` formula, else None.
+
+    An exclusivity over n claims expands to n(n-1)/2 clauses (over 2,900 characters for twelve
+    cities), far too long to show a reader; recognising the shape lets it be said in one line.
+    """
+    conjuncts = _flatten(formula, "&")
+    at_least = _flatten(conjuncts[0], "|")
+    if not all(isinstance(v, Var) for v in at_least) or len(at_least) < 2:
+        return None
+    ids = [v.name for v in at_least]
+    pairs = {frozenset((a, b)) for i, a in enumerate(ids) for b in ids[i + 1 :]}
+    seen = set()
+    for clause in conjuncts[1:]:
+        if not (isinstance(clause, Not) and isinstance(clause.arg, BinOp) and clause.arg.op == "&"):
+            return None
+        left, right = clause.arg.left, clause.arg.right
+        if not (isinstance(left, Var) and isinstance(right, Var)):
+            return None
+        seen.add(frozenset((left.name, right.name)))
+    return ids if seen == pairs and len(conjuncts) == len(pairs) + 1 else None
+
+
+def to_short_string(formula: Formula) -> str:
+    """:func:`to_string`, but an exactly-one formula as ``exactly_one(a, b, ...)`` (for display)."""
+    ids = exactly_one_of(formula)
+    return f"exactly_one({', '.join(ids)})" if ids else to_string(formula)
+
+
+def _flatten(formula: Formula, op: str) -> list[Formula]:
+    """The operands of a chain of ``op`` (left-associated as the parser builds it)."""
+    if isinstance(formula, BinOp) and formula.op == op:
+        return [*_flatten(formula.left, op), *_flatten(formula.right, op)]
+    return [formula]

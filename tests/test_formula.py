@@ -58,6 +58,21 @@ def test_exactly_one_holds_for_exactly_one_true_atom():
         assert fm.evaluate(tree, dict(zip("abc", values))) == (sum(values) == 1)
 
 
+@given(st.lists(ids, min_size=2, max_size=6, unique=True))
+def test_exactly_one_is_recognised_and_shown_short(names):
+    tree = fm.parse(fm.exactly_one(*names))
+    assert fm.exactly_one_of(tree) == names
+    assert fm.to_short_string(tree) == f"exactly_one({', '.join(names)})"
+
+
+@pytest.mark.parametrize("text", ["(a | b) & !(a & c)", "(a | b | c) & !(a & b) & !(a & c)", "a & b", "a | b",
+                                  "(a | b) & !(a | b)", "(a | !b) & !(a & b)"])
+def test_near_misses_are_not_exactly_one(text):
+    tree = fm.parse(text)
+    assert fm.exactly_one_of(tree) is None
+    assert fm.to_short_string(tree) == fm.to_string(tree)
+
+
 def test_to_z3_agrees_with_evaluate():
     z3 = pytest.importorskip("z3")
     tree = fm.parse("p3 <-> (p1 & !p2) | p1 -> p2")

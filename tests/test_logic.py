@@ -11,6 +11,7 @@ from checks.base import RunContext
 from checks.logic import LogicCheck, relation_views
 from consistency.adapters.scripted import ScriptedAdapter
 from consistency.answers import Answers
+from consistency import formula as fm
 from consistency.engine import elicit
 from consistency.suite import Conditional, Proposition, Relation, Suite
 
@@ -84,11 +85,26 @@ def test_core_certificate_is_in_plain_words():
             "id": "r_not",
             "source": "negation",
             "formula": "na <-> !a",
+            "short_formula": "na <-> !a",
             "in_words": '"Paris is not in France" if and only if not "Paris is in France"',
         }
     ]
     assert '"Paris is in France" is false' in cert["summary"]
     assert 0 < core.severity <= 1
+
+
+def test_an_exclusivity_is_named_in_one_line_however_many_claims_it_spans():
+    # Twelve cities expand to 67 clauses; the certificate says "exactly one of" instead.
+    cities = [f"c{i}" for i in range(12)]
+    props = {c: Proposition(c, f"Kedozo lives in city {i}", truth=(i == 0)) for i, c in enumerate(cities)}
+    suite = Suite("one-city", props, [Relation("one", fm.exactly_one(*cities), "exclusivity")])
+    answers = Answers(credences={suite.query(c).prompt: 0.01 for c in cities})  # no home city at all
+    result = audit(suite, answers)
+    core = next(c for c in result.conflicts if c.certificate["kind"] == "unsat-core")
+    (relation,) = core.certificate["relations"]
+    assert relation["short_formula"] == f"exactly_one({', '.join(cities)})"
+    assert relation["in_words"] == "exactly one of " + ", ".join(f'"Kedozo lives in city {i}"' for i in range(12))
+    assert len(relation["formula"]) > 10 * len(relation["short_formula"])  # the full formula is kept
 
 
 def test_dutch_book_certificate_loses_in_every_world():

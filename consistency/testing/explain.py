@@ -55,7 +55,7 @@ def _phrasings(cert: dict[str, Any]) -> list[str]:
 
 def _unsat_core(cert: dict[str, Any]) -> list[str]:
     rows = [f'{a["statement"]} -> {says(a["credence"])}' for a in cert["answers"]]
-    rules = [f'{r["in_words"]}   [{r["formula"]}]' for r in cert["relations"]]
+    rules = [f'{r["in_words"]}   [{r.get("short_formula", r["formula"])}]' for r in cert["relations"]]
     return ["these answers cannot all be true:", *rows, *(["given:", *rules] if rules else [])]
 
 
