@@ -199,21 +199,17 @@ def test_claims_reject_bad_arguments():
         claims(NUMBERS, min_size=3, max_size=2)
 
 
-def shrunk_failure(model, pool: ClaimPool) -> str:
-    """The message of the failure hypothesis shrinks to when ``model`` is tested on ``pool``."""
+def test_shrinking_ends_at_a_single_structure_around_the_lie():
+    liar = ScriptedAdapter(NUMBERS.suite, lies={"n4.even": "naive"}, jitter=0.0)
 
     @settings(max_examples=150, deadline=None, derandomize=True, database=None)
-    @given(claims(pool))
+    @given(claims(NUMBERS))
     def prop(drawn):
-        assert_consistent(model, drawn)
+        assert_consistent(liar, drawn)
 
     with pytest.raises(ConsistencyError) as failure:
         prop()
-    return str(failure.value)
-
-
-def test_shrinking_ends_at_a_single_structure_around_the_lie():
-    message = shrunk_failure(ScriptedAdapter(NUMBERS.suite, lies={"n4.even": "naive"}, jitter=0.0), NUMBERS)
+    message = str(failure.value)
     header = message.splitlines()[:2]
     assert header[0] == "inconsistent answers to 1 structure(s):"
     assert "n4.even = '4 is an even number'" in header[1]
@@ -333,7 +329,15 @@ def test_a_baseline_is_never_drawn_nor_judged_so_failures_are_new(tmp_path):
     assert assert_consistent(old, Claims(pool, (pool.by_key["paraphrase:n4.even"],))) == {}
     # A new checkpoint lies about 9 as well: the failure shrinks to a structure about 9.
     new = ScriptedAdapter(pool.suite, lies={"n4.even": "naive", "n9.even": "naive"}, jitter=0.0)
-    header = shrunk_failure(new, pool).splitlines()[:2]
+
+    @settings(max_examples=150, deadline=None, derandomize=True, database=None)
+    @given(claims(pool))
+    def regression(drawn):
+        assert_consistent(new, drawn)
+
+    with pytest.raises(ConsistencyError) as failure:
+        regression()
+    header = str(failure.value).splitlines()[:2]
     assert header[0] == "inconsistent answers to 1 structure(s):" and "n9.even = '9 is an even number'" in header[1]
 
 
