@@ -41,7 +41,7 @@ import math
 from collections import OrderedDict
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Iterable, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 import networkx as nx
 import numpy as np
@@ -269,7 +269,7 @@ def _propagated_worlds(component: Component, limit: int | None = None) -> np.nda
         if len(rows) > limit:
             return None
     position = {a: i for i, a in enumerate(order)}
-    return np.ascontiguousarray(rows[:, [position[a] for a in atoms]]).reshape(len(rows), len(atoms))
+    return np.ascontiguousarray(rows[:, [position[a] for a in atoms]])
 
 
 def _enumerate_z3(component: Component, cap: int) -> np.ndarray | None:
@@ -448,6 +448,31 @@ def solve_blocks(blocks: Sequence[Payoffs], objective: str = "l1") -> list[_Solu
     return out
 
 
+def _highs_model(core, matrix: sp.csc_matrix, cost: np.ndarray, columns: tuple[np.ndarray, np.ndarray],
+                 rows: tuple[np.ndarray, np.ndarray], integer: bool = False, **options) -> Any:
+    """A quiet HiGHS instance holding min cost.x with ``columns`` and ``rows`` as (lower, upper)
+    bounds, the constraint ``matrix`` and HiGHS ``options``."""
+    n_rows, n_cols = matrix.shape
+    lp = core.HighsLp()
+    lp.num_col_, lp.num_row_ = n_cols, n_rows
+    lp.col_cost_ = cost
+    lp.col_lower_, lp.col_upper_ = columns
+    lp.row_lower_, lp.row_upper_ = rows
+    lp.a_matrix_.format_ = core.MatrixFormat.kColwise
+    lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = n_cols, n_rows
+    lp.a_matrix_.start_ = matrix.indptr.astype(np.int32)
+    lp.a_matrix_.index_ = matrix.indices.astype(np.int32)
+    lp.a_matrix_.value_ = matrix.data.astype(float)
+    if integer:
+        lp.integrality_ = [core.HighsVarType.kInteger] * n_cols
+    highs = core._Highs()
+    highs.setOptionValue("output_flag", False)
+    for name, value in options.items():
+        highs.setOptionValue(name, value)
+    highs.passModel(lp)
+    return highs
+
+
 def _highs_lp(core, cost: np.ndarray, matrix: sp.csc_matrix, rhs: np.ndarray, n_ub: int) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray] | None]:
     """min cost.x over x >= 0, the first ``len(rhs)`` rows of ``matrix`` equal to ``rhs`` and
     the last ``n_ub`` at most 0, straight through HiGHS's bindings (linprog converts and
@@ -455,22 +480,12 @@ def _highs_lp(core, cost: np.ndarray, matrix: sp.csc_matrix, rhs: np.ndarray, n_
     (linprog's signs) and which columns and which rows' slacks HiGHS's final basis holds
     (None without a valid one).
     """
-    n_rows, n_cols = matrix.shape
-    lp = core.HighsLp()
-    lp.num_col_, lp.num_row_ = n_cols, n_rows
-    lp.col_cost_ = cost
-    lp.col_lower_, lp.col_upper_ = np.zeros(n_cols), np.full(n_cols, core.kHighsInf)
-    lp.row_lower_ = np.concatenate([rhs, np.full(n_ub, -core.kHighsInf)])
-    lp.row_upper_ = np.concatenate([rhs, np.zeros(n_ub)])
-    lp.a_matrix_.format_ = core.MatrixFormat.kColwise
-    lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = n_cols, n_rows
-    lp.a_matrix_.start_ = matrix.indptr.astype(np.int32)
-    lp.a_matrix_.index_ = matrix.indices.astype(np.int32)
-    lp.a_matrix_.value_ = matrix.data.astype(float)
-    highs = core._Highs()
-    highs.setOptionValue("output_flag", False)
-    highs.setOptionValue("simplex_strategy", 1)  # dual simplex ends on a vertex: the exact path's warm start
-    highs.passModel(lp)
+    n_cols = matrix.shape[1]
+    highs = _highs_model(
+        core, matrix, cost, (np.zeros(n_cols), np.full(n_cols, core.kHighsInf)),
+        (np.concatenate([rhs, np.full(n_ub, -core.kHighsInf)]), np.concatenate([rhs, np.zeros(n_ub)])),
+        simplex_strategy=1,  # dual simplex ends on a vertex: the exact path's warm start
+    )
     highs.run()
     status = highs.getModelStatus()
     if status != core.HighsModelStatus.kOptimal:
@@ -926,27 +941,13 @@ class WorldPricer:
         """The pricing MILP kept in one HiGHS instance: only its costs change between calls."""
         if self._highs is None:
             constraint = self._matrix()
-            matrix = sp.csc_matrix(constraint.A)
-            lp = core.HighsLp()
-            lp.num_col_, lp.num_row_ = self.n_vars, matrix.shape[0]
-            lp.col_cost_ = np.zeros(self.n_vars)
-            lp.col_lower_, lp.col_upper_ = np.zeros(self.n_vars), np.ones(self.n_vars)
-            lp.row_lower_ = np.maximum(constraint.lb, -core.kHighsInf)
-            lp.row_upper_ = np.minimum(constraint.ub, core.kHighsInf)
-            lp.a_matrix_.format_ = core.MatrixFormat.kColwise
-            lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = self.n_vars, matrix.shape[0]
-            lp.a_matrix_.start_ = matrix.indptr.astype(np.int32)
-            lp.a_matrix_.index_ = matrix.indices.astype(np.int32)
-            lp.a_matrix_.value_ = matrix.data.astype(float)
-            lp.integrality_ = [core.HighsVarType.kInteger] * self.n_vars
-            highs = core._Highs()
-            highs.setOptionValue("output_flag", False)
             # HiGHS stops at a relative gap of 1e-4 by default: far from the 1e-9 the loop
             # stops at, so solve to optimality (the bound is used either way)
-            highs.setOptionValue("mip_rel_gap", 0.0)
-            highs.setOptionValue("mip_abs_gap", 0.0)
-            highs.passModel(lp)
-            self._highs = highs
+            self._highs = _highs_model(
+                core, sp.csc_matrix(constraint.A), np.zeros(self.n_vars), (np.zeros(self.n_vars), np.ones(self.n_vars)),
+                (np.maximum(constraint.lb, -core.kHighsInf), np.minimum(constraint.ub, core.kHighsInf)),
+                integer=True, mip_rel_gap=0.0, mip_abs_gap=0.0,
+            )
         return self._highs
 
     def best_world(self, weights: np.ndarray) -> tuple[np.ndarray, float]:
@@ -978,15 +979,7 @@ class _Master:
         m = len(self.target)
         linf = self.objective == "linf"
         n_fixed = 2 * m + int(linf)
-        lp = core.HighsLp()
-        lp.num_col_ = n_fixed
-        lp.num_row_ = m + 1 + (2 * m if linf else 0)
-        lp.col_cost_ = np.r_[np.zeros(2 * m), 1.0] if linf else np.ones(2 * m)
-        lp.col_lower_ = np.zeros(n_fixed)
-        lp.col_upper_ = np.full(n_fixed, core.kHighsInf)
-        # rows: a_j . mu + e+_j - e-_j = b_j, sum mu = 1, then e+_j - t <= 0 and e-_j - t <= 0
-        lp.row_lower_ = np.r_[self.target, 1.0, np.full(2 * m if linf else 0, -core.kHighsInf)]
-        lp.row_upper_ = np.r_[self.target, 1.0, np.zeros(2 * m if linf else 0)]
+        n_rows = m + 1 + (2 * m if linf else 0)
         claims = np.arange(m)
         starts, index, values = [], [], []
         for sign, col in ((1.0, 0), (-1.0, 1)):
@@ -998,20 +991,17 @@ class _Master:
             starts.append(len(index))
             index += list(range(m + 1, 3 * m + 1))
             values += [-1.0] * (2 * m)
-        lp.a_matrix_.format_ = core.MatrixFormat.kColwise
-        lp.a_matrix_.num_col_ = n_fixed
-        lp.a_matrix_.num_row_ = lp.num_row_
-        lp.a_matrix_.start_ = np.array(starts + [len(index)], dtype=np.int32)
-        lp.a_matrix_.index_ = np.array(index, dtype=np.int32)
-        lp.a_matrix_.value_ = np.array(values, dtype=float)
-        highs = core._Highs()
-        highs.setOptionValue("output_flag", False)
-        # after new columns join, the old basis is primal feasible: primal simplex resumes from it
-        highs.setOptionValue("simplex_strategy", 4)
-        highs.setOptionValue("presolve", "off")
-        highs.passModel(lp)
+        matrix = sp.csc_matrix((values, index, starts + [len(index)]), shape=(n_rows, n_fixed))
         self._n_fixed = n_fixed
-        return highs
+        # rows: a_j . mu + e+_j - e-_j = b_j, sum mu = 1, then e+_j - t <= 0 and e-_j - t <= 0;
+        # after new columns join, the old basis is primal feasible: primal simplex resumes from it
+        return _highs_model(
+            core, matrix, np.r_[np.zeros(2 * m), 1.0] if linf else np.ones(2 * m),
+            (np.zeros(n_fixed), np.full(n_fixed, core.kHighsInf)),
+            (np.r_[self.target, 1.0, np.full(2 * m if linf else 0, -core.kHighsInf)],
+             np.r_[self.target, 1.0, np.zeros(2 * m if linf else 0)]),
+            simplex_strategy=4, presolve="off",
+        )
 
     def add(self, worlds: Sequence[np.ndarray]) -> int:
         """Add the worlds not already in the master; returns how many joined."""
