@@ -29,8 +29,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from consistency.suite import Proposition, Relation, Suite
 from consistency.files import write_text_atomic
+from consistency.suite import Proposition, Relation, Suite
 
 # The relation each tuple shape tests, with its components' keys as proposition ids.
 RELATIONS: dict[frozenset[str], list[str]] = {

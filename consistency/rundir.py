@@ -63,7 +63,7 @@ def claim_run_directory(config: AuditConfig) -> None:
                 held = (
                     f"another run's results ({_difference(previous, identity)})"
                     if previous is not None
-                    else f"files that are not an audit's (e.g. {sorted(p.name for p in out.iterdir())[0]!r})"
+                    else f"files that are not an audit's (e.g. {min(p.name for p in out.iterdir())!r})"
                 )
                 raise UserError(f"--out {out} holds {held}; pass --overwrite to replace them, or choose another --out")
             for name in (RESULTS, REPORT, RUN_FILE):

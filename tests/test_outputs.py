@@ -46,7 +46,7 @@ def test_json_without_nan_or_surrogates(tmp_path):
 
 
 def test_an_interrupted_write_keeps_the_old_file(tmp_path, monkeypatch):
-    import consistency.files as files
+    from consistency import files
 
     target = tmp_path / "report.html"
     target.write_text("old")
