@@ -117,3 +117,19 @@ def test_a_simulated_lie_moves_only_its_own_proposition(tmp_path):
     lied = answers.with_beliefs({first: 0.9})
     assert (lied.belief(first), lied.belief(second)) == (0.9, 0.6)
     assert (answers.belief(first), answers.belief(second)) == (0.3, 0.6)
+
+
+def test_the_ladder_lies_about_each_proposition_that_shares_a_text(tmp_path):
+    import checks
+    from bench.forecasting_tuples import convert
+    from consistency.ladder import Ladder
+
+    suite, records, _ = convert(("f.jsonl", n, raw) for n, raw in enumerate(TUPLES, start=1))
+    answers = load_recorded_answers(write(tmp_path, records), suite)
+    ladder = Ladder(suite, answers, [checks.get("logic")])
+    # Both propositions asked "Will A happen?" are liable to a lie, each with its own answer.
+    assert [q.key for q in ladder.queries["t0.P"]] == ["t0.P#v0:is-true"]
+    assert [q.key for q in ladder.queries["t1.P"]] == ["t1.P#v0:is-true"]
+    lie = ladder.lie("t1.P", 2)
+    lied = answers.with_beliefs(lie.beliefs)
+    assert lied.belief(suite.query("t1.P")) < 0.5 and lied.belief(suite.query("t0.P")) == 0.3
