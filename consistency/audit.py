@@ -19,6 +19,7 @@ from consistency.answers import Answers
 from consistency.config import AuditConfig
 from consistency.errors import UserError
 from consistency.generators import builtin_suite
+from consistency.stated import trusted_accuracy, trusted_queries
 from consistency.rundir import REPORT, RESULTS, claim_run_directory
 from consistency.suite import Framing, Suite, load_csv, load_jsonl
 from reports.results import SCHEMA_VERSION, now_iso, package_versions, write_json_atomic
@@ -51,6 +52,8 @@ def prepare_suite(config: AuditConfig) -> Suite:
         suite.answer_words = {**suite.answer_words, "yes": config.yes_words}
     if config.no_words:
         suite.answer_words = {**suite.answer_words, "no": config.no_words}
+    suite.shots, suite.shot_seed = config.shots, config.seed
+    suite.check_shots()
     return suite
 
 
@@ -99,6 +102,7 @@ def build_adapter(config: AuditConfig, suite: Suite) -> Adapter:
         dtype=config.dtype,
         batch_size=config.batch_size,
         trust_remote_code=config.trust_remote_code,
+        chat=config.chat,
     )
 
 
@@ -148,6 +152,7 @@ def run_audit(config: AuditConfig, log: Log = print, progress: bool = True) -> d
     else:
         adapter = build_adapter(config, suite)
         queries, hidden_for = collect_queries(suite, enabled, adapter.supports_hidden)
+        queries += trusted_queries(suite)  # for the trusted accuracy of every framing
         log(f"asking {len(set(q.prompt for q in queries))} distinct prompts of {config.model}")
         start = time.perf_counter()
         cache = None
@@ -157,7 +162,9 @@ def run_audit(config: AuditConfig, log: Log = print, progress: bool = True) -> d
             cache = AnswerCache(out / "cache", adapter.fingerprint)
         answers = elicit(adapter, queries, hidden_for, cache=cache, progress=progress)
         elicit_seconds = time.perf_counter() - start
-        model_info = {"name": config.model, "adapter": "hf", "fingerprint": adapter.fingerprint}
+        model_info = {"name": config.model, "adapter": "hf", "fingerprint": adapter.fingerprint, "chat": adapter.chat}
+        if adapter.gguf is not None:
+            model_info["gguf"] = {"file": adapter.gguf.name, "sha256": adapter.gguf_sha256}
     context = RunContext(
         seed=config.seed,
         layers=tuple(answers.layers),
@@ -190,6 +197,7 @@ def run_audit(config: AuditConfig, log: Log = print, progress: bool = True) -> d
             "aggregate_s": round(aggregate_seconds, 4),
             "total_s": round(time.perf_counter() - started, 4),
         },
+        "stated": trusted_accuracy(suite, answers),
         "checks": {name: result.to_dict() for name, result in results.items()},
         **aggregated,
     }

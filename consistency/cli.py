@@ -80,6 +80,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="a weaker model whose answers are the w2s-copies' weak labels (default: the suite's 'weak')")
     audit.add_argument("--weak-noise", type=float, default=_env("weak_noise"),
                        help="simulate weak labels: the truth with this share flipped (for demos)")
+    audit.add_argument("--chat", default=_env("chat", "auto"), choices=["auto", "on", "off"],
+                       help="ask through the tokenizer's chat template (auto: when it has one)")
+    audit.add_argument("--shots", type=int, default=int(_env("shots", 0)),
+                       help="K solved trusted-split examples (balanced true/false) before each question")
     audit.add_argument("--trust-remote-code", action="store_true", help="allow the checkpoint's own Python code")
     audit.add_argument("--no-cache", action="store_true", help="do not read or write the answer cache")
     audit.add_argument("--no-report", action="store_true", help="write results.json only")
@@ -133,6 +137,8 @@ def _audit_config(args: argparse.Namespace):
         weak_model=args.weak_model,
         weak_noise=args.weak_noise,
         trust_remote_code=args.trust_remote_code,
+        chat=args.chat,
+        shots=args.shots,
         ladder=not args.no_ladder,
         ladder_targets=args.ladder_targets,
         ladder_fpr=args.ladder_fpr,
@@ -169,6 +175,14 @@ def _print_summary(results: dict[str, Any]) -> None:
     print()
     for name, count, metrics in rows:
         print(f"  {name:<{width}}  {count:<14} {metrics}")
+    stated = results.get("stated") or {}
+    accuracy = ", ".join(
+        f"{name} {row['accuracy']:.2f}" for name, row in (stated.get("framings") or {}).items() if row["n"]
+    )
+    if accuracy:
+        print(f"\n  trusted accuracy ({stated['n_trusted']} statements, {stated['shots']} shots): {accuracy}")
+    if stated.get("warning"):
+        print(f"  warning: {stated['warning']}")
     bar = results.get("bar")
     if bar:
         print(f"\n  liar-capability bar: {bar.get('level_name', bar.get('level'))}")

@@ -40,6 +40,10 @@ class AuditConfig(BaseModel):
         None, ge=0, lt=0.5, description="simulate weak labels by flipping this share of the truth (demos)"
     )
     trust_remote_code: bool = False
+    chat: Literal["auto", "on", "off"] = Field(
+        "auto", description="wrap questions in the tokenizer's chat template (auto: when it has one)"
+    )
+    shots: int = Field(0, ge=0, description="solved trusted-split examples put in front of each question")
     ladder: bool = Field(True, description="run the simulated liars and compute the bar")
     ladder_targets: int = Field(200, ge=1, description="target claims the simulated liars lie about")
     ladder_fpr: float = Field(0.01, gt=0, lt=1, description="false-positive rate of each check's threshold")

