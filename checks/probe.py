@@ -17,6 +17,7 @@ import numpy as np
 
 from checks import register
 from checks.base import CheckResult, Conflict, RunContext
+from consistency import formula as fm
 from consistency.answers import SITES, Answers
 from consistency.suite import Proposition, Query, Suite
 from probes.base import Probe, ProbeError
@@ -24,7 +25,7 @@ from probes.ccs import CCSProbe
 from probes.logistic import LogisticProbe
 from probes.mass_mean import MassMeanProbe
 from probes.metrics import against_stated, auroc, calibrated_threshold, finite
-from probes.sweep import embedding_sanity, earliest_informative, sweep_layers
+from probes.sweep import EMBEDDING_LAYER, embedding_sanity, earliest_informative, sweep_layers
 
 METHODS = ("logistic", "mass-mean", "lda", "ccs")
 MIN_PER_CLASS = 2  # cross-fitting needs both classes in every training fold
@@ -80,6 +81,25 @@ def stated_beliefs(answers: Answers, queries: list[Query]) -> np.ndarray:
 def truth_vector(props: Iterable[Proposition]) -> np.ndarray:
     """1/0 per proposition, NaN where the truth is unknown."""
     return np.array([np.nan if p.truth is None else float(p.truth) for p in props], dtype=np.float64)
+
+
+def related_groups(suite: Suite, props: list[Proposition]) -> np.ndarray:
+    """A group number per proposition: those linked by a relation (a statement and its
+    negation, one capital and another) share one, so cross-fitting keeps them in one fold."""
+    index = {p.id: i for i, p in enumerate(props)}
+    parent = list(range(len(props)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for relation in suite.relations:
+        members = [index[v] for v in fm.variables(relation.tree) if v in index]
+        for other in members[1:]:
+            parent[root(other)] = root(members[0])
+    return np.array([root(i) for i in range(len(props))])
 
 
 def side(credence: float) -> str:
@@ -196,10 +216,32 @@ class ProbeCheck:
             y_eval=truth_vector(rows.audited),
             folds=self.folds,
             n_boot=self.n_boot,
+            groups=related_groups(suite, rows.trusted),
         )
         by_layer = {fit.layer: fit for fit in fits}
-        informative = earliest_informative({fit.layer: fit.cv_auroc for fit in fits})
-        best = max(fits, key=lambda f: np.nan_to_num(f.cv_auroc, nan=-1.0)).layer
+        # The embedding layer is the sanity check, never the reading: at the statement's last
+        # token it holds that token alone, identical for every statement ending in the same
+        # word ("... in Russia." and "... in Spain." both end in "."), so a probe there reads a
+        # constant. Chosen "best" among near-chance layers, it made probe_auroc exactly 0.5.
+        readable = [fit for fit in fits if fit.layer != EMBEDDING_LAYER] or fits
+        informative = earliest_informative({fit.layer: fit.cv_auroc for fit in readable})
+        best_fit = max(readable, key=lambda f: np.nan_to_num(f.cv_auroc, nan=-1.0))
+        best = best_fit.layer
+        if isinstance(self.layers, str) and not any(fit.cv_ci[0] > 0.5 for fit in readable):
+            # No layer reads the truth of held-out trusted statements better than a coin (the
+            # whole bootstrap interval of its cross-fitted AUROC reaches 0.5): a reading from
+            # it would be a degenerate fit reported as a measurement, so the probe refuses.
+            low, high = best_fit.cv_ci
+            return CheckResult(
+                self.name,
+                skipped=(
+                    f"no layer reads truth above chance on the {len(y_train)} trusted statements (best: layer "
+                    f"{best}, cross-fitted AUROC {best_fit.cv_auroc:.2f}, 95% CI {low:.2f}-{high:.2f}, needs the "
+                    "interval above 0.5); give more trusted statements (split: train), link each statement to "
+                    "its negation or rephrasing with a relation (they then share a cross-fitting fold), or "
+                    "use easier facts"
+                ),
+            )
         if not isinstance(self.layers, str):
             chosen = list(self.layers)
         elif self.layers == "auto" and informative is not None:

@@ -55,14 +55,16 @@ def sweep_layers(
     y_eval: np.ndarray | None = None,
     folds: int = 5,
     n_boot: int = 1000,
+    groups: np.ndarray | None = None,
 ) -> list[LayerFit]:
     """Cross-fit and score probes at every layer of ``train`` (layer -> feature rows).
 
-    ``evaluate`` holds the audited rows per layer; ``y_eval`` their truth (NaN where unknown).
+    ``evaluate`` holds the audited rows per layer; ``y_eval`` their truth (NaN where unknown);
+    ``groups`` labels trusted rows that must share a cross-fitting fold.
     """
     fits = []
     for layer, X in train.items():
-        oof, probes = out_of_fold(make_probe, X, y_train, folds, rng)
+        oof, probes = out_of_fold(make_probe, X, y_train, folds, rng, groups)
         fit = LayerFit(layer, probes, oof, auroc(oof, y_train), bootstrap_auroc_ci(oof, y_train, rng, n_boot))
         if evaluate is not None:
             fit.eval_proba = np.mean([probe.predict_proba(evaluate[layer]) for probe in probes], axis=0)

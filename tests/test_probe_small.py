@@ -1,0 +1,66 @@
+"""The probe with little trusted data: statements with near-identical twins of opposite truth
+(a statement and its negation), and an embedding layer that holds one shared token."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from checks.base import RunContext
+from checks.probe import ProbeCheck
+from consistency.answers import Answers
+from consistency.suite import Proposition, Relation, Suite
+
+DIM = 64
+
+
+def twins(n_train_pairs: int, related: bool, seed: int = 0) -> tuple[Suite, Answers]:
+    """Pairs "fact i" (true) and "fact i, negated" (false). At layer 1 a pair shares a large
+    random vector and differs by a small truth direction, as a statement and its negation do in
+    a real model; at layer 0 every statement has the same state (one shared last token)."""
+    rng = np.random.default_rng(seed)
+    truth_direction = rng.normal(size=DIM)
+    props, relations = {}, []
+    for i in range(n_train_pairs + 20):
+        split = "train" if i < n_train_pairs else "test"
+        props[f"f{i}"] = Proposition(f"f{i}", f"fact {i}", truth=True, split=split)
+        props[f"f{i}n"] = Proposition(f"f{i}n", f"fact {i} negated", truth=False, split=split)
+        if related:
+            relations.append(Relation(f"r{i}", f"f{i} <-> !f{i}n"))
+    suite = Suite("twins", props, relations)
+    answers = Answers(layers=(0, 1), source="synthetic")
+    shared_token = rng.normal(size=DIM)
+    for i in range(n_train_pairs + 20):
+        pair = 4.0 * rng.normal(size=DIM)
+        for pid, sign in ((f"f{i}", 1.0), (f"f{i}n", -1.0)):
+            query = suite.query(pid)
+            layer1 = pair + sign * 0.4 * truth_direction + 0.3 * rng.normal(size=DIM)
+            states = np.stack([shared_token, layer1])
+            answers.credences[query.prompt] = 0.9  # says "yes" to everything
+            for site in ("statement_end", "last"):
+                answers.hidden.setdefault(site, {})[query.prompt] = states
+    return suite, answers
+
+
+def run(suite: Suite, answers: Answers):
+    return ProbeCheck(n_boot=200).run(suite, answers, RunContext(seed=0, layers=(0, 1)))
+
+
+@pytest.mark.parametrize("pairs", [10, 30])
+def test_related_twins_share_a_fold_and_the_probe_reads_truth(pairs):
+    result = run(*twins(pairs, related=True))
+    assert result.skipped is None
+    sweep = {row["layer"]: row for row in result.details["layer_sweep"]}
+    assert result.details["chosen_layers"] == [1]
+    assert sweep[1]["cv_auroc"] > 0.7 and result.metrics["probe_auroc"] > 0.75
+    assert sweep[0]["eval_auroc"] == 0.5  # one shared token: a constant reading
+
+
+def test_with_no_layer_above_chance_the_probe_refuses_rather_than_read_the_embeddings():
+    # Without relations the twins are split across folds and every held-out statement is read
+    # through its twin of opposite truth: cross-fitting is below chance at layer 1. The old
+    # selection then read layer 0, a constant: probe_auroc exactly 0.5 with threshold 0.5.
+    result = run(*twins(10, related=False))
+    assert result.skipped is not None
+    assert result.skipped.startswith("no layer reads truth above chance on the 20 trusted statements (best: layer 1")
+    assert "link each statement to its negation" in result.skipped
