@@ -329,6 +329,7 @@ class Ladder:
             [c for c in suite.conditionals if mentions((c.given, c.then))],
             [d for d in suite.decompositions if mentions((d.composite, *d.parts))],
             suite.framings, suite.condition_template, suite.answer_words, dict(suite.metadata),
+            shots=suite.shots, shot_seed=suite.shot_seed, shot_pool=suite.shot_candidates,
         )
 
     def footprint(self, lie: Lie) -> set[str]:

@@ -126,6 +126,10 @@ class Suite:
     # Solved trusted-split examples put in front of every question (few-shot framing).
     shots: int = 0
     shot_seed: int = 0
+    # The trusted statements examples are drawn from; None: this suite's own trusted split. A
+    # part of a suite (the ladder's footprint of a lie) keeps the whole suite's, so that its
+    # prompts are the very prompts the model answered.
+    shot_pool: tuple[Proposition, ...] | None = field(default=None, repr=False, compare=False)
 
     # ----- asking -----------------------------------------------------------------
     def framing(self, name: str) -> Framing:
@@ -184,10 +188,16 @@ class Suite:
         words = {True: self.answer_words["yes"][0], False: self.answer_words["no"][0]}
         return "".join(f"{head}{p.text}{tail} {words[bool(p.truth) != frame.negated]}\n\n" for p in picked)
 
+    @property
+    def shot_candidates(self) -> tuple[Proposition, ...]:
+        """The trusted statements with known truth that solved examples are drawn from."""
+        if self.shot_pool is not None:
+            return self.shot_pool
+        return tuple(p for p in self.split("train") if p.truth is not None)
+
     @cached_property
     def _shot_pool(self) -> dict[bool, list[Proposition]]:
-        trusted = [p for p in self.split("train") if p.truth is not None]
-        return {truth: [p for p in trusted if p.truth is truth] for truth in (True, False)}
+        return {truth: [p for p in self.shot_candidates if p.truth is truth] for truth in (True, False)}
 
     def check_shots(self) -> None:
         """A one-line error when the trusted split cannot give ``shots`` balanced examples."""

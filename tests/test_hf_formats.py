@@ -196,3 +196,14 @@ def test_shots_reach_the_model(chat_dir):
     query = suite.query("t13")
     (answer,) = adapter.answer([Prompt(query.prompt, query.statement_end)])
     assert np.isfinite(answer.p_yes) and query.prompt.count("\n\n") == 2
+
+
+def test_a_part_of_a_suite_asks_the_prompts_the_whole_suite_asked():
+    # The ladder re-runs checks on the footprint of each lie, looking answers up by prompt.
+    suite = _shot_suite()
+    suite.shots = 4
+    part = Suite("part", {"t13": suite.propositions["t13"]}, shots=4, shot_pool=suite.shot_candidates)
+    assert part.query("t13") == suite.query("t13")
+    own = Suite("part", {"t13": suite.propositions["t13"]}, shots=4)
+    with pytest.raises(UserError):  # its own trusted split is empty
+        own.check_shots()
