@@ -45,12 +45,12 @@ def _smollm2(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def smollm2_results(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    """One audit of SmolLM2 on the built-in facts suite (every check, the ladder, 2 shots)."""
+    """One audit of SmolLM2 on the built-in facts suite (every check; the ladder is left to the fast tests, it costs minutes here)."""
     gguf = _smollm2(tmp_path_factory)
     out = tmp_path_factory.mktemp("audit")
     status = main([
         "audit", str(gguf), "--suite", "builtin:facts", "--out", str(out), "--quiet",
-        "--shots", "2", "--chat", "off", "--device", "cpu",
+        "--shots", "0", "--chat", "off", "--device", "cpu", "--no-ladder",
     ])
     assert status == 0
     return json.loads((out / "results.json").read_text())
@@ -66,7 +66,7 @@ def test_every_check_runs_on_a_real_model(smollm2_results: dict) -> None:
 
 def test_trusted_accuracy_is_reported_per_framing(smollm2_results: dict) -> None:
     stated = smollm2_results["stated"]
-    assert stated["shots"] == 2
+    assert stated["shots"] == 0
     framings = [f["name"] for f in smollm2_results["suite"]["framings"]]
     assert set(stated["framings"]) == set(framings)
     for row in stated["framings"].values():
