@@ -417,3 +417,14 @@ def test_exact_simplex_with_a_price_past_int64():
     result = repair(comp)
     assert result.method == "simplex"
     assert result.exact.r1 == solve_z3(payoffs(comp, enumerate_worlds(comp)))[0].r1 == Fraction(0.3)
+
+
+def test_exact_simplex_with_a_subnormal_price():
+    # 5e-324 is 2^-1074: its row's scale is 2^1074, so a basis on the way prices that row
+    # past the float range; the float screen must not overflow or skip a column
+    credences = {"x0": 0.0, "x1": 0.0, "x2": 0.0, "x3": 2.72036559013683e-58}
+    claims = tuple(Claim(a, p, a) for a, p in credences.items()) + (Claim("c0", 5e-324, "x1", "x3"),)
+    comp = Component(tuple(credences), (Constraint("r0", fm.parse("x0")),), claims)  # as hypothesis drew it
+    result = repair(comp)
+    assert result.method == "simplex"
+    assert result.exact.r1 == solve_z3(payoffs(comp, enumerate_worlds(comp)))[0].r1 == result.exact.guaranteed_loss

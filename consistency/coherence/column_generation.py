@@ -11,7 +11,6 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-import highspy
 import numpy as np
 import scipy.sparse as sp
 
@@ -20,6 +19,7 @@ from consistency.coherence.highs import (
     INFINITY,
     TOLERANCE,
     LPSolution,
+    Solver,
     highs_model,
     run,
 )
@@ -35,7 +35,7 @@ class WorldPricer:
         self.component = component
         self._cost: sp.csr_matrix | None = None
         self._const = np.zeros(0)
-        self._highs: highspy.Highs | None = None
+        self._highs: Solver | None = None
         self.index = {name: i for i, name in enumerate(component.atoms)}
         self.n_vars = len(component.atoms)
         self.rows: list[tuple[dict[int, float], float, float]] = []  # (coefficients, low, high)
@@ -120,9 +120,9 @@ class WorldPricer:
         highs.changeColsCost(self.n_vars, np.arange(self.n_vars, dtype=np.int32), cost)
         highs.run()
         status = highs.getModelStatus()
-        if status == highspy.HighsModelStatus.kInfeasible:
+        if status == SolverModelStatus.kInfeasible:
             raise RelationsUnsatisfiable([c.id for c in self.component.constraints])
-        if status != highspy.HighsModelStatus.kOptimal:
+        if status != SolverModelStatus.kOptimal:
             raise RuntimeError(f"HiGHS failed to price a world: {highs.modelStatusToString(status)}")
         x = np.round(np.asarray(highs.getSolution().col_value)[: len(self.component.atoms)]).astype(bool)
         return x, self._value(weights, x), float(-highs.getInfo().mip_dual_bound + constant)
@@ -130,7 +130,7 @@ class WorldPricer:
     def _value(self, weights: np.ndarray, world: np.ndarray) -> float:
         return float(payoffs(self.component, world[None, :]).matrix[:, 0] @ weights)
 
-    def _mip(self) -> highspy.Highs:
+    def _mip(self) -> Solver:
         """The pricing MILP kept in one HiGHS instance: only its costs change between calls."""
         if self._highs is None:
             rows, cols, vals = [], [], []
@@ -173,7 +173,7 @@ class _Master:
         self.target = payoffs(component, np.zeros((0, len(component.atoms)), dtype=bool)).target
         self._highs = self._build()
 
-    def _build(self) -> highspy.Highs:
+    def _build(self) -> Solver:
         m = len(self.target)
         linf = self.objective == "linf"
         n_fixed = 2 * m + int(linf)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from fractions import Fraction
 
 import numpy as np
@@ -151,6 +152,14 @@ class _ExactLP:
         return basis
 
 
+def _quotient(numerator: int, denominator: int) -> float:
+    """``numerator / denominator`` as a float, +-inf past the float range."""
+    try:
+        return numerator / denominator
+    except OverflowError:
+        return math.inf if (numerator > 0) == (denominator > 0) else -math.inf
+
+
 def _nonnegative(solution: tuple[list[int], int]) -> bool:
     numerators, denominator = solution
     return all(v * denominator >= 0 for v in numerators)
@@ -184,8 +193,8 @@ def exact_simplex(pay: Payoffs, solution: LPSolution, max_pivots: int = 500) -> 
 
     HiGHS's vertex is rebuilt in exact arithmetic; primal simplex pivots (Bland's rule, so it
     cannot cycle) then fix whatever float rounding got wrong, usually nothing. Pricing screens
-    the columns in floats and prices exactly only those within 1e-7 of entering (the float
-    error here is ~1e-15). At the end the basis gives an exact distribution (x_B >= 0) and
+    the columns in floats and prices exactly only those within 1e-7 (times the largest stake,
+    when that is above 1) of entering (the float error here is ~1e-15). At the end the basis gives an exact distribution (x_B >= 0) and
     exact stakes (every reduced cost >= 0: |s| <= 1 and no world pays the bettor more than
     -z), whose objectives are equal: that equality is the optimality proof.
     """
@@ -209,11 +218,15 @@ def exact_simplex(pay: Payoffs, solution: LPSolution, max_pivots: int = 500) -> 
     assert state is not None and _nonnegative(state[1]), "the starting basis is infeasible"
     for _ in range(max_pivots):
         (inverse, d), x, y = state
-        stakes = np.array([v * s / y[1] for v, s in zip(y[0], lp.row_scale)])
-        screen = lp.cost - lp.float_columns.T @ stakes
+        stakes = np.array([_quotient(v * s, y[1]) for v, s in zip(y[0], lp.row_scale)])
+        with np.errstate(invalid="ignore", over="ignore"):
+            screen = lp.cost - lp.float_columns.T @ stakes
+        # the float error grows with the stakes (a basis on the way may price a tiny
+        # credence's row at 2^1000): widen the margin with them; NaN (inf - inf) is a candidate
+        margin = 1e-7 * max(1.0, float(np.abs(stakes).max(initial=0.0)))
         in_basis = set(basis)
         entering = next(
-            (int(k) for k in np.flatnonzero(screen < 1e-7) if int(k) not in in_basis and lp.reduced_sign(int(k), y) < 0),
+            (int(k) for k in np.flatnonzero(~(screen >= margin)) if int(k) not in in_basis and lp.reduced_sign(int(k), y) < 0),
             None,
         )
         if entering is None:

@@ -14,6 +14,10 @@ from consistency.coherence.worlds import Payoffs
 TOLERANCE = 1e-9  # HiGHS feasibility tolerance: below it a float is read as zero
 BATCH_COLUMNS = 20_000  # LP columns per HiGHS call when many small components are batched
 INFINITY = highspy.kHighsInf
+# highspy's solver class without its Python wrapper: the wrapper (``highspy.Highs``) adds
+# threads and callbacks this package does not use, and its constructor prints HiGHS's banner
+# to stdout once per process, before ``output_flag`` can be turned off
+Solver = highspy._Highs
 
 
 @dataclass
@@ -85,7 +89,7 @@ def solve_blocks(blocks: Sequence[Payoffs], objective: str = "l1") -> list[LPSol
 
 
 def highs_model(matrix: sp.csc_matrix, cost: np.ndarray, columns: tuple[np.ndarray, np.ndarray],
-                rows: tuple[np.ndarray, np.ndarray], integer: bool = False, **options: object) -> highspy.Highs:
+                rows: tuple[np.ndarray, np.ndarray], integer: bool = False, **options: object) -> Solver:
     """A quiet HiGHS instance holding min cost.x with ``columns`` and ``rows`` as (lower, upper)
     bounds, the constraint ``matrix`` and HiGHS ``options``."""
     n_rows, n_cols = matrix.shape
@@ -101,7 +105,7 @@ def highs_model(matrix: sp.csc_matrix, cost: np.ndarray, columns: tuple[np.ndarr
     lp.a_matrix_.value_ = matrix.data.astype(float)
     if integer:
         lp.integrality_ = [highspy.HighsVarType.kInteger] * n_cols
-    highs = highspy.Highs()
+    highs = Solver()
     highs.setOptionValue("output_flag", False)
     for name, value in options.items():
         highs.setOptionValue(name, value)
@@ -109,7 +113,7 @@ def highs_model(matrix: sp.csc_matrix, cost: np.ndarray, columns: tuple[np.ndarr
     return highs
 
 
-def run(highs: highspy.Highs, what: str) -> None:
+def run(highs: Solver, what: str) -> None:
     """Solve, and raise unless HiGHS reports an optimum (``what`` names the model)."""
     highs.run()
     status = highs.getModelStatus()
