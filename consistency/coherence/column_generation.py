@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+import highspy
 import numpy as np
 import scipy.sparse as sp
 
@@ -120,9 +121,9 @@ class WorldPricer:
         highs.changeColsCost(self.n_vars, np.arange(self.n_vars, dtype=np.int32), cost)
         highs.run()
         status = highs.getModelStatus()
-        if status == SolverModelStatus.kInfeasible:
+        if status == highspy.HighsModelStatus.kInfeasible:
             raise RelationsUnsatisfiable([c.id for c in self.component.constraints])
-        if status != SolverModelStatus.kOptimal:
+        if status != highspy.HighsModelStatus.kOptimal:
             raise RuntimeError(f"HiGHS failed to price a world: {highs.modelStatusToString(status)}")
         x = np.round(np.asarray(highs.getSolution().col_value)[: len(self.component.atoms)]).astype(bool)
         return x, self._value(weights, x), float(-highs.getInfo().mip_dual_bound + constant)
