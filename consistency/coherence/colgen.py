@@ -266,13 +266,15 @@ class _Master:
         matrix = sp.csc_matrix((values, index, starts + [len(index)]), shape=(n_rows, n_fixed))
         self._n_fixed = n_fixed
         # rows: a_j . mu + e+_j - e-_j = b_j, sum mu = 1, then e+_j - t <= 0 and e-_j - t <= 0;
-        # after new columns join, the old basis is primal feasible: primal simplex resumes from it
+        # after new columns join, the old basis is primal feasible: primal simplex resumes from it.
+        # At HiGHS's default 1e-7 feasibility tolerances a path could end 2e-7 below the optimum
+        # (500 rows, each a hair infeasible), under the book's own bound; the loop stops at 1e-9
         return highs_model(
             matrix, np.r_[np.zeros(2 * m), 1.0] if linf else np.ones(2 * m),
             (np.zeros(n_fixed), np.full(n_fixed, INFINITY)),
             (np.r_[self.target, 1.0, np.full(2 * m if linf else 0, -INFINITY)],
              np.r_[self.target, 1.0, np.zeros(2 * m if linf else 0)]),
-            simplex_strategy=4, presolve="off",
+            simplex_strategy=4, presolve="off", primal_feasibility_tolerance=TOLERANCE, dual_feasibility_tolerance=TOLERANCE,
         )
 
     def add(self, worlds: Sequence[np.ndarray]) -> int:
