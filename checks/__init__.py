@@ -24,6 +24,8 @@ _BUILTIN_MODULES = (
     "checks.decomposition",
     "checks.probe",
     "checks.w2s_copies",
+    "checks.critique",
+    "checks.directives",
 )
 _REGISTRY: dict[str, Callable[..., Check]] = {}
 _loaded = False
