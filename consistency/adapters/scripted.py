@@ -141,6 +141,8 @@ class ScriptedAdapter:
         return float(np.clip(p if yes else 1 - p, 1e-4, 1 - 1e-4))
 
     def _conditional_then(self, query: Query) -> str:
+        if query.framing.startswith("supported-by:"):  # P(claim | an explanation's claim): about the claim
+            return query.claim
         return next(c.then for c in self.suite.conditionals if c.id == query.claim)
 
     def belief(self, query: Query) -> float:
@@ -174,8 +176,7 @@ class ScriptedAdapter:
     def _hidden(self, query: Query) -> dict[str, np.ndarray]:
         if query.claim not in self.suite.propositions and not query.given:
             return {}  # a directive case: no statement whose truth the states could carry
-        judging = query.framing.startswith("supported-by:")
-        claim = self._conditional_then(query) if query.given and not judging else query.claim
+        claim = self._conditional_then(query) if query.given else query.claim
         known = self.truth(claim)
         if self.hidden_follows_lies and claim in self.lies:
             known = not known
