@@ -50,7 +50,7 @@ from checks.base import Check, CheckResult, RunContext
 from checks.critique import is_judging
 from consistency import formula as fm
 from consistency.answers import Answers
-from consistency.graph import proposition_of
+from consistency.schema import proposition_of
 from consistency.suite import Query, Suite
 
 
