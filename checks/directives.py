@@ -11,8 +11,8 @@ Definitions: checks/docs/directives.md.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 import numpy as np
 

@@ -3,17 +3,23 @@
 import json
 
 import pytest
+from scripted_audit import audit, synthetic_suite
 
 import checks
 from checks.base import RunContext
-from checks.critique import Critique, add_explanations, explanation_claims, judge_query, support_query
+from checks.critique import (
+    Critique,
+    add_explanations,
+    explanation_claims,
+    judge_query,
+    support_query,
+)
 from consistency.adapters.recorded import AnswersFileError, load_recorded_answers
 from consistency.adapters.scripted import ScriptedAdapter
 from consistency.answers import Answers
 from consistency.audit import explained
 from consistency.ladder import LEVELS, run_ladder
 from consistency.suite import Explanation, Suite, SuiteError, load_jsonl
-from scripted_audit import audit, synthetic_suite
 
 
 def suite_with_explanations() -> Suite:
@@ -196,10 +202,10 @@ def test_the_audit_asks_a_generating_model_to_explain():
 
 def test_hf_adapter_generates_greedily(tmp_path):
     import torch
+    from tiny_models import build_tiny_llama
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from consistency.adapters.hf import HFAdapter
-    from tiny_models import build_tiny_llama
 
     path = build_tiny_llama(tmp_path / "m")
     adapter = HFAdapter(str(path), layers=[0])
@@ -239,7 +245,12 @@ def test_strategies_draw_judged_claims_and_directive_cases():
     from hypothesis import given, settings
 
     from consistency.generators import builtin_suite
-    from consistency.testing import ConsistencyError, assert_consistent, directive_cases, judged_claims
+    from consistency.testing import (
+        ConsistencyError,
+        assert_consistent,
+        directive_cases,
+        judged_claims,
+    )
 
     suite = suite_with_explanations()
     honest, liar = ScriptedAdapter(suite), ScriptedAdapter(suite, lies={"p9": "naive"})

@@ -3,6 +3,7 @@
 import json
 
 import pytest
+from scripted_audit import audit
 
 import checks
 from checks.base import RunContext
@@ -11,7 +12,6 @@ from consistency.adapters.recorded import load_recorded_answers
 from consistency.answers import Answers
 from consistency.generators import builtin_suite
 from consistency.suite import SuiteError, load_jsonl
-from scripted_audit import audit
 
 
 def test_builtin_directive_suite():
