@@ -143,11 +143,13 @@ def installed_example(tmp_path_factory) -> Path:
     return target
 
 
-def test_the_example_plugin_runs_through_its_entry_point(installed_example, tmp_path):
+def test_the_example_plugin_runs_through_its_entry_point(installed_example, tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(installed_example))
+    registry = _Registry()
+    registry.load()
+    assert registry.entries["hedging"].source.startswith("entry point 'hedging' (consistency_hedging:Hedging of ")
+
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(installed_example), str(ROOT)])}
-    listed = subprocess.run([sys.executable, "-m", "consistency.cli", "checks"], env=env,
-                            capture_output=True, text=True, check=True, timeout=120)
-    assert "hedging" in listed.stdout.split()
 
     from consistency.generators import builtin_suite
 
