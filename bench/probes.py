@@ -34,6 +34,7 @@ from checks import available, get  # noqa: E402
 from checks.base import Check, RunContext  # noqa: E402
 from consistency.answers import Answers  # noqa: E402
 from consistency.engine import elicit  # noqa: E402
+from consistency.files import write_json_atomic  # noqa: E402
 from consistency.suite import Proposition, Suite  # noqa: E402
 from probes.logistic import LogisticProbe  # noqa: E402
 from probes.metrics import auroc, finite  # noqa: E402
@@ -248,8 +249,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for kind in kinds:
         results[kind] = run_target(kind, *organism_target(organisms / kind), names, args.seed)
     if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(json.dumps(results, indent=1, allow_nan=False), encoding="utf-8")
+        write_json_atomic(args.out, results)
     return 0
 
 

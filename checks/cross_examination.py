@@ -18,6 +18,8 @@ from consistency.answers import Answers
 from consistency.suite import Query, Suite
 
 _EPS = 1e-6
+# Answers to one prompt closer than this are the same answer (float noise in a recorded file).
+_SAME_ANSWER = 1e-9
 
 
 def arbitrage(a: float, b: float) -> float:
@@ -83,17 +85,64 @@ class CrossExamination:
                         certificate=_certificate(prop.phrasings, readings, answers, spread, arb),
                     )
                 )
+        asked_twice, answered_differently = self._asked_twice(suite, answers, result)
         result.metrics = {
             "flip_rate": flips / examined if examined else float("nan"),
             "mean_spread": float(np.mean(spreads)) if spreads else float("nan"),
             "mean_arbitrage": float(np.mean(arbitrages)) if arbitrages else float("nan"),
             "max_arbitrage": float(np.max(arbitrages)) if arbitrages else float("nan"),
             "propositions_examined": float(examined),
+            "asked_twice": float(asked_twice),
+            "asked_twice_answered_differently": float(answered_differently),
         }
         result.details = {"framings": self._framings(suite)}
-        if not examined:
+        if not examined and not asked_twice:
             result.skipped = "no proposition was answered in two or more phrasings"
         return result
+
+    def _asked_twice(self, suite: Suite, answers: Answers, result: CheckResult) -> tuple[int, int]:
+        """Identical prompts recorded under different claims (two propositions with one text, or
+        a variant equal to another's text) must get one answer; each that got several is a conflict.
+
+        A model asked live answers each distinct prompt once, so this only fires on recorded
+        answers. Returns (prompts answered more than once, of those answered differently).
+        """
+        by_prompt: dict[str, list[tuple[Query, float]]] = {}
+        asked = [*self.queries(suite)]
+        asked += [suite.conditional_query(c, framing) for c in suite.conditionals for framing in self._framings(suite)]
+        seen: set[str] = set()
+        for query in asked:
+            if query.key in seen:
+                continue
+            seen.add(query.key)
+            p_yes = answers.p_yes(query)
+            if p_yes is not None:
+                by_prompt.setdefault(query.prompt, []).append((query, p_yes))
+        repeated = differing = 0
+        for prompt, readings in by_prompt.items():
+            if len(readings) < 2:
+                continue
+            repeated += 1
+            values = [p for _, p in readings]
+            spread = max(values) - min(values)
+            if spread <= _SAME_ANSWER:
+                continue
+            differing += 1
+            high = max(readings, key=lambda r: r[1])[0]
+            low = min(readings, key=lambda r: r[1])[0]
+            for query, _ in readings:
+                pid = query.claim if query.given is None else None
+                if pid is not None:
+                    result.claim_scores[pid] = max(result.claim_scores.get(pid, 0.0), spread)
+            result.conflicts.append(
+                Conflict(
+                    check=self.name,
+                    claims=[high.key, low.key],
+                    severity=spread,
+                    certificate=_asked_twice_certificate(prompt, readings, spread),
+                )
+            )
+        return repeated, differing
 
 
 def _certificate(
@@ -122,4 +171,22 @@ def _certificate(
         "phrasings": rows,
         "spread": spread,
         "arbitrage": arb,
+    }
+
+
+def _asked_twice_certificate(prompt: str, readings: list[tuple[Query, float]], spread: float) -> dict:
+    rows = [
+        {"key": q.key, "claim": q.claim, "framing": q.framing, "negated": q.negated, "p_yes": p}
+        for q, p in readings
+    ]
+    answered = ", ".join(f"{r['p_yes']:.3g} (as {r['key']})" for r in rows)
+    return {
+        "kind": "asked-twice",
+        "summary": (
+            f"Asked twice, answered differently: the identical question was answered {len(rows)} times "
+            f"with P(yes) {answered}; one question has one answer (spread {spread:.3g})."
+        ),
+        "prompt": prompt,
+        "answers": rows,
+        "spread": spread,
     }

@@ -19,25 +19,34 @@ SITES = ("last", "statement_end")
 
 @dataclass
 class Answers:
-    """Credences P(yes) per prompt, and hidden states per site, prompt and captured layer."""
+    """Credences P(yes) per prompt or per query, and hidden states per site, prompt and layer.
+
+    A model is asked each distinct prompt once, so its answers are keyed by prompt text
+    (``credences``). Recorded answers are keyed by query (``per_query``, by :attr:`Query.key`):
+    two propositions with the same text may have been answered differently, and keeping both
+    is what lets cross-examination report it. A query's entry in ``per_query`` wins.
+    """
 
     credences: dict[str, float] = field(default_factory=dict)
     layers: tuple[int, ...] = ()
     # site -> prompt -> array of shape (len(layers), hidden_size)
     hidden: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
     source: str = ""  # a description of where the answers came from
+    # Query.key (e.g. "p1#v0:is-true") -> raw P(yes)
+    per_query: dict[str, float] = field(default_factory=dict)
 
     @property
     def has_hidden(self) -> bool:
         return any(self.hidden.get(site) for site in SITES)
 
     def p_yes(self, query: Query) -> float | None:
-        """The raw P(yes) to the prompt, or None when it was not answered."""
-        return self.credences.get(query.prompt)
+        """The raw P(yes) to the query, or None when it was not answered."""
+        p = self.per_query.get(query.key)
+        return self.credences.get(query.prompt) if p is None else p
 
     def belief(self, query: Query) -> float | None:
         """The credence that the statement is true (P(yes) inverted for a negated framing)."""
-        p = self.credences.get(query.prompt)
+        p = self.p_yes(query)
         if p is None:
             return None
         return 1.0 - p if query.negated else p
@@ -54,13 +63,17 @@ class Answers:
 
     def with_beliefs(self, beliefs: dict[Query, float]) -> "Answers":
         """A copy in which each given query's belief (not raw P(yes)) is replaced."""
-        credences = dict(self.credences)
+        credences, per_query = dict(self.credences), dict(self.per_query)
         for query, belief in beliefs.items():
-            credences[query.prompt] = 1.0 - belief if query.negated else belief
-        return Answers(credences, self.layers, self.hidden, self.source)
+            p_yes = 1.0 - belief if query.negated else belief
+            if query.key in per_query:
+                per_query[query.key] = p_yes
+            else:
+                credences[query.prompt] = p_yes
+        return Answers(credences, self.layers, self.hidden, self.source, per_query)
 
     def with_hidden(self, site: str, replacements: dict[str, np.ndarray]) -> "Answers":
         """A copy with some prompts' hidden states (at one site) replaced."""
         hidden = {s: dict(table) for s, table in self.hidden.items()}
         hidden.setdefault(site, {}).update(replacements)
-        return Answers(dict(self.credences), self.layers, hidden, self.source)
+        return Answers(dict(self.credences), self.layers, hidden, self.source, dict(self.per_query))

@@ -19,6 +19,7 @@ from consistency.answers import Answers
 from consistency.config import AuditConfig
 from consistency.errors import UserError
 from consistency.generators import builtin_suite
+from consistency.rundir import REPORT, RESULTS, claim_run_directory
 from consistency.suite import Framing, Suite, load_csv, load_jsonl
 from reports.results import SCHEMA_VERSION, now_iso, package_versions, write_json_atomic
 
@@ -135,6 +136,7 @@ def run_audit(config: AuditConfig, log: Log = print, progress: bool = True) -> d
     out = Path(config.out)
     suite = prepare_suite(config)
     enabled = build_checks(config)  # unknown names and options fail here, before any model loads
+    claim_run_directory(config)  # another run's results are refused (or, with --overwrite, removed)
     if config.weak_model:
         enabled = build_checks(config, weak_model_answers(config, suite))
     if config.answers:
@@ -193,11 +195,13 @@ def run_audit(config: AuditConfig, log: Log = print, progress: bool = True) -> d
         "checks": {name: result.to_dict() for name, result in results.items()},
         **aggregated,
     }
-    write_json_atomic(out / "results.json", payload)
+    write_json_atomic(out / RESULTS, payload)
     if config.report:
         from reports.html import write_report
 
-        write_report(payload, out / "report.html")
+        write_report(payload, out / REPORT)
+    else:
+        (out / REPORT).unlink(missing_ok=True)  # it would show an earlier audit's results
     return payload
 
 

@@ -4,14 +4,18 @@ Layout: ``<dir>/<fingerprint digest>/`` holds ``manifest.json`` and ``shard-*.sa
 Each shard holds one chunk of answers: ``p_yes`` (float64, one per prompt) and, per hidden
 state site, an array (rows, layers, hidden_size) for the prompts that asked for hidden states.
 A shard's safetensors header names its entries (the key of each row and its hidden-state
-row), so a shard is self-describing; the manifest lists the shards and the fingerprint.
+row); the manifest lists every shard with its SHA-256 and the fingerprint.
 
-Every file is written to a temporary name and renamed into place (atomic on POSIX), so a kill
-never leaves a half-written shard or manifest. A shard renamed into place before the process
-died, but not yet listed in the manifest, is adopted the next time the cache is opened: at
-most the chunk being computed is lost. Damage from outside (a disk fault, a hand edit) heals
-itself: an unreadable manifest is rebuilt from the shards, a corrupt shard is set aside
-(renamed ``*.corrupt``) and its answers are computed again.
+Nothing in the directory is trusted that the manifest does not vouch for: a shard it does not
+list, or whose SHA-256 differs, stops the audit with one line (someone or something wrote into
+the cache; its answers would silently replace the model's), and every value read is checked
+(P(yes) finite and in [0, 1], hidden states finite, every array the shape its header says).
+
+Writes are ordered so that a kill at any instant leaves a cache that opens: a shard is written
+to a temporary name, listed (with its hash) in the manifest, and only then renamed into place.
+A listed shard that is absent (the kill fell between the last two steps) is simply recomputed;
+an unlisted one can therefore only come from outside. The manifest is updated under a lock,
+so concurrent writers (one per worker) never drop each other's shards.
 
 An entry's key hashes the adapter fingerprint (model, tokenizer, answer words, dtype and
 captured layers), the prompt text (template included) and the statement's end offset.
@@ -19,14 +23,16 @@ captured layers), the prompt text (template included) and the statement's end of
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import logging
-import os
 import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Any
 
 import numpy as np
 from safetensors import SafetensorError, safe_open
@@ -34,9 +40,11 @@ from safetensors.numpy import save_file
 
 from consistency.adapters.base import Prompt, PromptAnswer
 from consistency.errors import UserError
+from consistency.files import atomic_path
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2  # 2: shards listed with their SHA-256
 MANIFEST = "manifest.json"
+LOCK = ".manifest.lock"
 
 log = logging.getLogger(__name__)
 
@@ -52,13 +60,12 @@ class _Entry:
     hidden_row: int  # row in the shard's hidden-state arrays, -1 when none were stored
 
 
-def _atomic_write(path: Path, write) -> None:
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 class AnswerCache:
@@ -73,7 +80,6 @@ class AnswerCache:
         except OSError as error:
             raise CacheError(f"cannot create the cache directory {self.path}: {error.strerror}") from None
         self._entries: dict[str, _Entry] = {}
-        self._shards: list[str] = []
         self._load()
 
     # ----- keys ---------------------------------------------------------------------
@@ -82,46 +88,63 @@ class AnswerCache:
         return hashlib.sha256(material.encode()).hexdigest()[:32]
 
     # ----- reading ------------------------------------------------------------------
+    def _refuse(self, problem: str) -> CacheError:
+        return CacheError(
+            f"the answer cache {self.path} {problem}; its answers cannot be trusted: "
+            "delete that directory to recompute them, or audit with --no-cache"
+        )
+
     def _load(self) -> None:
         listed = self._read_manifest()
-        on_disk = set(p.name for p in self.path.glob("shard-*.safetensors"))
-        # Listed shards first (their order decides which duplicate wins), then complete shards
-        # the manifest does not list yet (the process died between the two renames).
-        for name in [*(n for n in listed if n in on_disk), *sorted(on_disk - set(listed))]:
-            self._index_shard(name)
+        on_disk = {p.name for p in self.path.glob("shard-*.safetensors")}
+        unlisted = sorted(on_disk - set(listed))
+        if unlisted:
+            raise self._refuse(f"holds {unlisted[0]}, which its manifest does not list")
+        # A listed shard that is absent died between the manifest and its rename: recomputed.
+        for name, sha in listed.items():
+            if name in on_disk:
+                self._index_shard(name, sha)
 
-    def _read_manifest(self) -> list[str]:
+    def _read_manifest(self) -> dict[str, str]:
         path = self.path / MANIFEST
         if not path.exists():
-            return []
+            return {}
         try:
-            manifest = json.loads(path.read_text())
-            listed = [str(name) for name in manifest["shards"]]
+            manifest = json.loads(path.read_text(encoding="utf-8"))
             stored = manifest["fingerprint"], manifest["format"]
         except (OSError, ValueError, KeyError, TypeError):
-            # Shards are self-describing, so an unreadable index costs nothing: rebuild it.
-            log.warning("cache manifest %s is unreadable; rebuilding it from the shards", path)
-            return []
+            raise self._refuse("has an unreadable manifest.json") from None
         if stored != (self.fingerprint, CACHE_FORMAT):
             # Never touch a cache written by another format or model: refuse instead.
             raise CacheError(f"the cache in {self.path} has another format or model; point the cache elsewhere")
-        return listed
+        shards = manifest.get("shards")
+        ok = isinstance(shards, list) and all(
+            isinstance(e, dict) and isinstance(e.get("name"), str) and e["name"].startswith("shard-")
+            and "/" not in e["name"] and isinstance(e.get("sha256"), str) and len(e["sha256"]) == 64
+            for e in shards
+        )
+        if not ok:
+            raise self._refuse("has a manifest.json whose 'shards' is not a list of {name, sha256}")
+        return {e["name"]: e["sha256"] for e in shards}
 
-    def _index_shard(self, name: str) -> None:
+    def _index_shard(self, name: str, sha: str) -> None:
         path = self.path / name
+        if _sha256(path) != sha:
+            raise self._refuse(f"holds {name}, whose SHA-256 differs from the one its manifest lists")
         try:
             with safe_open(str(path), framework="np") as shard:
                 meta = shard.metadata() or {}
-            keys, hidden_rows = json.loads(meta["keys"]), json.loads(meta["hidden_rows"])
+                keys, hidden_rows = json.loads(meta["keys"]), json.loads(meta["hidden_rows"])
+                problem = _validate_shard(keys, hidden_rows, {k: shard.get_slice(k).get_shape() for k in shard.keys()})  # noqa: SIM118 (a safetensors handle, not a dict)
+                if problem is None:
+                    problem = _validate_p_yes(shard.get_tensor("p_yes"))
         except (SafetensorError, OSError, ValueError, KeyError, TypeError) as error:
-            # Atomic writes make this a disk fault or a hand edit; its answers are recomputed.
-            log.warning("cache shard %s is corrupt (%s); setting it aside and recomputing it", path, error)
-            os.replace(path, path.with_name(name + ".corrupt"))
-            return
+            problem = f"is unreadable ({error})"
+        if problem is not None:
+            raise self._refuse(f"holds {name}, which {problem}")
         self._add(name, keys, hidden_rows)
 
     def _add(self, shard: str, keys: Sequence[str], hidden_rows: Sequence[int]) -> None:
-        self._shards.append(shard)
         for row, (key, hidden_row) in enumerate(zip(keys, hidden_rows)):
             previous = self._entries.get(key)
             # A later entry wins unless it would drop hidden states an earlier one has.
@@ -151,12 +174,14 @@ class AnswerCache:
             # One read per shard; hidden-state arrays are sliced lazily, only where wanted.
             with safe_open(str(self.path / name), framework="np") as shard:
                 p_yes = shard.get_tensor("p_yes")
-                sites = [k for k in shard.keys() if k != "p_yes"]
+                sites = [k for k in shard.keys() if k != "p_yes"]  # noqa: SIM118 (a safetensors handle, not a dict)
                 slices = {site: shard.get_slice(site) for site in sites}
                 for i, prompt, entry in items:
                     hidden = {}
                     if prompt.want_hidden:
                         hidden = {site: np.asarray(slices[site][entry.hidden_row]) for site in sites}
+                        if not all(np.isfinite(states).all() for states in hidden.values()):
+                            raise self._refuse(f"holds {name}, whose hidden states are not all finite")
                     out[i] = PromptAnswer(float(p_yes[entry.row]), hidden)
         return out  # type: ignore[return-value]
 
@@ -179,8 +204,58 @@ class AnswerCache:
         tensors.update({site: np.stack(rows) for site, rows in stacks.items()})
         metadata = {"keys": json.dumps(keys), "hidden_rows": json.dumps(hidden_rows)}
         # uuid names: concurrent writers (one per worker) never overwrite each other's shards.
-        name = f"shard-{len(self._shards):06d}-{uuid.uuid4().hex[:8]}.safetensors"
-        _atomic_write(self.path / name, lambda tmp: save_file(tensors, str(tmp), metadata=metadata))
+        name = f"shard-{uuid.uuid4().hex}.safetensors"
+        with atomic_path(self.path / name) as temporary:
+            save_file(tensors, str(temporary), metadata=metadata)
+            sha = _sha256(temporary)
+            # Listed first, renamed into place second (on leaving the block): a shard on disk
+            # is always one the manifest vouches for.
+            with self._locked():
+                shards = {**self._read_manifest(), name: sha}
+                manifest = {"format": CACHE_FORMAT, "fingerprint": self.fingerprint,
+                            "shards": [{"name": n, "sha256": h} for n, h in shards.items()]}
+                with atomic_path(self.path / MANIFEST) as manifest_tmp:
+                    manifest_tmp.write_text(json.dumps(manifest, indent=1), encoding="utf-8")
         self._add(name, keys, hidden_rows)
-        manifest = {"format": CACHE_FORMAT, "fingerprint": self.fingerprint, "shards": self._shards}
-        _atomic_write(self.path / MANIFEST, lambda tmp: tmp.write_text(json.dumps(manifest, indent=1)))
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        with open(self.path / LOCK, "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _validate_shard(keys: Any, hidden_rows: Any, shapes: dict[str, list[int]]) -> str | None:
+    """What is wrong with a shard's header and array shapes, or None."""
+    if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
+        return "names its entries wrongly (keys must be a list of strings)"
+    if not isinstance(hidden_rows, list) or len(hidden_rows) != len(keys):
+        return "has a hidden_rows list that does not match its keys"
+    n_hidden = sum(1 for r in hidden_rows if isinstance(r, int) and r >= 0)
+    if sorted(r for r in hidden_rows if isinstance(r, int) and r >= 0) != list(range(n_hidden)) or not all(
+        isinstance(r, int) and not isinstance(r, bool) and r >= -1 for r in hidden_rows
+    ):
+        return "has hidden_rows that are not -1 or 0, 1, 2, ... in turn"
+    if shapes.get("p_yes") != [len(keys)]:
+        return f"has p_yes of shape {shapes.get('p_yes')}, not [{len(keys)}] (one per key)"
+    sites = {k: v for k, v in shapes.items() if k != "p_yes"}
+    if n_hidden and not sites:
+        return "lists hidden-state rows but holds no hidden states"
+    for site, shape in sites.items():
+        if len(shape) != 3 or shape[0] != n_hidden:
+            return f"has {site} of shape {shape}, not [{n_hidden}, layers, hidden size]"
+    if len({tuple(shape[1:]) for shape in sites.values()}) > 1:
+        return "has hidden-state sites of different shapes"
+    return None
+
+
+def _validate_p_yes(p_yes: np.ndarray) -> str | None:
+    if p_yes.dtype != np.float64:
+        return f"has p_yes of type {p_yes.dtype}, not float64"
+    bad = np.flatnonzero(~(np.isfinite(p_yes) & (p_yes >= 0.0) & (p_yes <= 1.0)))
+    if bad.size:
+        return f"has p_yes = {float(p_yes[bad[0]])!r} at row {int(bad[0])}, not a probability in [0, 1]"
+    return None

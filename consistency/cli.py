@@ -91,6 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--trust-remote-code", action="store_true", help="allow the checkpoint's own Python code")
     audit.add_argument("--no-cache", action="store_true", help="do not read or write the answer cache")
     audit.add_argument("--no-report", action="store_true", help="write results.json only")
+    audit.add_argument("--overwrite", action="store_true",
+                       help="replace another run's results in --out (the same configuration resumes without it)")
     audit.add_argument("--quiet", action="store_true", default=bool(_env("quiet")),
                        help="no progress bars or summary (for CI)")
 
@@ -149,6 +151,7 @@ def _audit_config(args: argparse.Namespace):
         min_severity=args.min_severity,
         cache=not args.no_cache,
         report=not args.no_report,
+        overwrite=args.overwrite,
         check_options=options,
     )
 

@@ -54,6 +54,7 @@ class AuditConfig(BaseModel):
     min_severity: float = Field(0.1, ge=0, le=1, description="conflicts below it stay out of the graph")
     cache: bool = True
     report: bool = True
+    overwrite: bool = Field(False, description="replace another run's results in --out")
     check_options: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
     @field_validator("templates", "negated_templates", "reference_templates")

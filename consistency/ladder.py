@@ -225,12 +225,13 @@ class Ladder:
         self.answers = answers
         self._then = {c.id: c.then for c in suite.conditionals}
         self.queries: dict[str, list[Query]] = {p: [] for p in suite.propositions}
-        seen: set[str] = set()
+        # Per proposition: two propositions with the same text (recorded answers) each keep theirs.
+        seen: set[tuple[str, str]] = set()
         for check in checks:
             for query in check.queries(suite):
                 pid = self._about(query)
-                if pid in self.queries and query.prompt not in seen and answers.belief(query) is not None:
-                    seen.add(query.prompt)
+                if pid in self.queries and (pid, query.prompt) not in seen and answers.belief(query) is not None:
+                    seen.add((pid, query.prompt))
                     self.queries[pid].append(query)
         self.stated: dict[str, bool] = {}
         for pid in suite.propositions:

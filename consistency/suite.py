@@ -216,9 +216,10 @@ class Suite:
             }
 
     def save(self, path: str | Path) -> None:
-        with open(path, "w", encoding="utf-8") as handle:
-            for record in self.records():
-                handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+        """Write the suite as JSONL, atomically: an existing file is replaced whole or not at all."""
+        from consistency.files import write_text_atomic
+
+        write_text_atomic(path, "".join(json.dumps(record, ensure_ascii=False) + "\n" for record in self.records()))
 
 
 # ===== validation ===================================================================

@@ -19,6 +19,7 @@ from typing import Any, Iterable, Mapping
 import jinja2
 import networkx as nx
 
+from consistency.files import write_text_atomic
 from consistency.graph import from_json
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -58,7 +59,7 @@ def write_report(results: Mapping[str, Any], path: str | Path) -> Path:
     """Render and write the report; returns its path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_report(results), encoding="utf-8")
+    write_text_atomic(path, render_report(results))
     return path
 
 

@@ -7,15 +7,14 @@ removed field); add fields freely within a major version.
 from __future__ import annotations
 
 import json
-import os
 import platform
-import tempfile
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from consistency.errors import UserError
+from consistency.files import write_json_atomic, write_text_atomic  # noqa: F401  (re-exported)
 
 SCHEMA_VERSION = "1.0"
 _SUPPORTED_MAJOR = SCHEMA_VERSION.split(".")[0]
@@ -37,23 +36,6 @@ def package_versions() -> dict[str, str]:
 
 def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
-def write_json_atomic(path: str | Path, payload: Any) -> None:
-    """Write JSON so that a reader (or a crash) never sees a half-written file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    umask = os.umask(0)
-    os.umask(umask)
-    os.fchmod(handle, 0o666 & ~umask)  # mkstemp makes the file private; results are meant to be shared
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            json.dump(payload, stream, indent=1, ensure_ascii=False, allow_nan=False)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def load_results(path: str | Path) -> dict[str, Any]:

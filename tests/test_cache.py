@@ -143,17 +143,109 @@ def test_kill_while_writing_a_shard_leaves_the_cache_intact(tmp_path, suite, mon
     assert len(reopened) == 5 and reopened.missing(prompts[:10]) == prompts[5:10]
 
 
-def test_shard_written_but_not_listed_is_adopted(tmp_path, suite):
-    # A kill between renaming a shard into place and rewriting the manifest.
+def test_kill_between_listing_a_shard_and_renaming_it_recomputes_that_chunk(tmp_path, suite, monkeypatch):
     adapter = ScriptedAdapter(suite)
     prompts = unique_prompts(all_queries(suite))
     cache = AnswerCache(tmp_path, adapter.fingerprint)
     cache.put(prompts[:4], adapter.answer(prompts[:4]))
-    manifest = (cache.path / "manifest.json").read_text()
-    cache.put(prompts[4:8], adapter.answer(prompts[4:8]))
-    (cache.path / "manifest.json").write_text(manifest)
+    real_replace = cache_module.atomic_path.__globals__["os"].replace
 
+    def dies_on_the_shard(source, target):
+        if str(target).endswith(".safetensors"):
+            raise KeyboardInterrupt
+        real_replace(source, target)
+
+    monkeypatch.setattr(cache_module.atomic_path.__globals__["os"], "replace", dies_on_the_shard)
+    with pytest.raises(KeyboardInterrupt):
+        cache.put(prompts[4:8], adapter.answer(prompts[4:8]))
+    monkeypatch.undo()
+
+    assert len(json.loads((cache.path / "manifest.json").read_text())["shards"]) == 2  # listed, never renamed
+    reopened = AnswerCache(tmp_path, adapter.fingerprint)
+    assert reopened.missing(prompts[:8]) == prompts[4:8]
+    reopened.put(prompts[4:8], adapter.answer(prompts[4:8]))
     assert AnswerCache(tmp_path, adapter.fingerprint).missing(prompts[:8]) == []
+
+
+def poisoned(cache: AnswerCache, prompts, p_yes, extra_tensors=None) -> Path:
+    """A shard an attacker drops into the cache: the same keys, other answers."""
+    from safetensors.numpy import save_file
+
+    keys = [cache.key(p) for p in prompts]
+    path = cache.path / "shard-ffffffff.safetensors"
+    tensors = {"p_yes": np.array(p_yes, dtype=np.float64), **(extra_tensors or {})}
+    save_file(tensors, str(path), metadata={"keys": json.dumps(keys), "hidden_rows": json.dumps([-1] * len(keys))})
+    return path
+
+
+def list_in_manifest(cache: AnswerCache, shard: Path) -> None:
+    """The attacker also rewrites the manifest, with the right hash: only value checks remain."""
+    manifest = json.loads((cache.path / "manifest.json").read_text())
+    manifest["shards"].append({"name": shard.name, "sha256": cache_module._sha256(shard)})
+    (cache.path / "manifest.json").write_text(json.dumps(manifest))
+
+
+def assert_refused(tmp_path, fingerprint, match):
+    with pytest.raises(CacheError, match=match) as error:
+        AnswerCache(tmp_path, fingerprint)
+    assert "\n" not in str(error.value) and "delete that directory" in str(error.value)
+
+
+def test_an_unlisted_shard_is_refused(tmp_path, suite):
+    # The poisoning in issue 12: beliefs of 0.00018 became 0.999 through a dropped-in shard.
+    adapter = ScriptedAdapter(suite)
+    prompts = unique_prompts(all_queries(suite))[:4]
+    cache = AnswerCache(tmp_path, adapter.fingerprint)
+    cache.put(prompts, adapter.answer(prompts))
+    poisoned(cache, prompts, [0.999] * 4)
+    assert_refused(tmp_path, adapter.fingerprint, "shard-ffffffff.safetensors, which its manifest does not list")
+
+
+def test_an_altered_shard_is_refused(tmp_path, suite):
+    adapter = ScriptedAdapter(suite)
+    prompts = unique_prompts(all_queries(suite))[:4]
+    cache = AnswerCache(tmp_path, adapter.fingerprint)
+    cache.put(prompts, adapter.answer(prompts))
+    shard = next(cache.path.glob("shard-*.safetensors"))
+    data = bytearray(shard.read_bytes())
+    data[-8:] = np.array([0.999], dtype=np.float64).tobytes()  # the last answer, rewritten in place
+    shard.write_bytes(bytes(data))
+    assert_refused(tmp_path, adapter.fingerprint, "SHA-256 differs")
+
+
+@pytest.mark.parametrize(
+    "p_yes, extra, match",
+    [
+        ([0.5, 5.0], None, r"p_yes = 5.0 at row 1, not a probability"),
+        ([0.5, float("nan")], None, "not a probability"),
+        ([0.5, -0.1], None, "not a probability"),
+        ([0.5], None, r"p_yes of shape \[1\], not \[2\]"),
+        ([0.5, 0.5], {"last": np.zeros((1, 2, 4), dtype=np.float32)}, "shape"),
+    ],
+)
+def test_values_that_are_not_answers_are_refused(tmp_path, suite, p_yes, extra, match):
+    adapter = ScriptedAdapter(suite)
+    prompts = unique_prompts(all_queries(suite))[:2]
+    cache = AnswerCache(tmp_path, adapter.fingerprint)
+    cache.put(prompts, adapter.answer(prompts))
+    list_in_manifest(cache, poisoned(cache, prompts, p_yes, extra))
+    assert_refused(tmp_path, adapter.fingerprint, match)
+
+
+def test_an_audit_on_a_poisoned_cache_stops_with_one_line(tmp_path, capsys):
+    from consistency.cli import main
+
+    out = tmp_path / "run"
+    argv = ["audit", "organism:honest", "--limit", "3", "--no-ladder", "--no-report", "--quiet",
+            "--checks", "cross-examination", "--out", str(out)]
+    assert main(argv) == 0
+    (cache_dir,) = (out / "cache").iterdir()
+    shard = next(cache_dir.glob("shard-*.safetensors"))
+    (cache_dir / "shard-ffffffff.safetensors").write_bytes(shard.read_bytes())
+    capsys.readouterr()
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: the answer cache") and "does not list" in err[0]
 
 
 def test_caches_of_different_models_do_not_mix(tmp_path, suite):
@@ -170,27 +262,24 @@ def test_cache_of_another_model_is_refused(tmp_path, suite):
         elicit(liar, [suite.query("p0")], cache=AnswerCache(tmp_path, honest.fingerprint))
 
 
-def test_unreadable_manifest_is_rebuilt_from_the_shards(tmp_path, suite):
+def test_unreadable_manifest_is_refused(tmp_path, suite):
+    # Without the manifest no shard can be verified, so none is used.
     adapter = ScriptedAdapter(suite)
     prompts = unique_prompts(all_queries(suite))
     cache = AnswerCache(tmp_path, adapter.fingerprint)
     cache.put(prompts[:4], adapter.answer(prompts[:4]))
     (cache.path / "manifest.json").write_text("{not json")
-    assert AnswerCache(tmp_path, adapter.fingerprint).missing(prompts[:4]) == []
+    assert_refused(tmp_path, adapter.fingerprint, "unreadable manifest.json")
 
 
-def test_corrupt_shard_is_set_aside_and_recomputed(tmp_path, suite):
+def test_corrupt_shard_is_refused(tmp_path, suite):
     adapter = Counting(ScriptedAdapter(suite))
     queries = [suite.query(pid) for pid in suite.propositions]
     elicit(adapter, queries, cache=AnswerCache(tmp_path, adapter.fingerprint), chunk_size=6)
     cache_dir = AnswerCache(tmp_path, adapter.fingerprint).path
     broken = sorted(cache_dir.glob("shard-*.safetensors"))[0]
     broken.write_bytes(b"\x00" * 100)
-    adapter.asked.clear()
-
-    answers = elicit(adapter, queries, cache=AnswerCache(tmp_path, adapter.fingerprint), chunk_size=6)
-    assert len(adapter.asked) == 6 and len(answers.credences) == len(queries)
-    assert (cache_dir / (broken.name + ".corrupt")).exists()
+    assert_refused(tmp_path, adapter.fingerprint, "SHA-256 differs")
 
 
 def test_cache_of_another_format_is_refused_untouched(tmp_path, suite):
@@ -212,8 +301,9 @@ def test_manifest_lists_the_shards(tmp_path, suite):
         cache.put(prompts[start : start + 3], adapter.answer(prompts[start : start + 3]))
     manifest = json.loads((cache.path / "manifest.json").read_text())
     assert manifest["fingerprint"] == adapter.fingerprint
-    assert sorted(manifest["shards"]) == sorted(p.name for p in cache.path.glob("shard-*.safetensors"))
-    assert len(manifest["shards"]) == 2
+    listed = {entry["name"]: entry["sha256"] for entry in manifest["shards"]}
+    on_disk = {p.name: cache_module._sha256(p) for p in cache.path.glob("shard-*.safetensors")}
+    assert listed == on_disk and len(listed) == 2
 
 
 def test_key_depends_on_text_and_statement_end(tmp_path):

@@ -46,3 +46,90 @@ def test_each_bad_line_is_named(tmp_path, line, field):
         load_recorded_answers(write(tmp_path, [{"proposition": first, "variant": 1, "credence": 0.4}, line]), suite)
     issue = info.value.issues[0]
     assert (issue.line, issue.field) == (2, field)
+
+
+# ----- one answer per proposition, even where texts repeat (issue 12) -------------------------
+
+
+def forecasting_line(**components):
+    """One consistency-forecasting tuple: component key -> (title, forecast)."""
+    return json.dumps({"line": {k: {"question": {"title": t}, "forecast": {"prob": p}} for k, (t, p) in components.items()}})
+
+
+# Two negation tuples over one question, forecast differently each time: per tuple, the first is
+# off by |0.3 + 0.8 - 1| = 0.1 and the second coherent; read by text (last answer wins) both
+# become (0.6, 0.4) and the 0.1 vanishes.
+TUPLES = [
+    forecasting_line(P=("Will A happen?", 0.3), not_P=("Will A not happen?", 0.8)),
+    forecasting_line(P=("Will A happen?", 0.6), not_P=("Will A not happen?", 0.4)),
+    forecasting_line(P=("Will B happen?", 0.5), Q=("Will C happen?", 0.5), P_and_Q=("Will B and C happen?", 0.7)),
+]
+
+
+def audit_tuples(tmp_path, keep_last_per_text=False):
+    from bench.forecasting_tuples import convert, keep_last_per_text as collapse
+    from consistency.cli import main
+
+    suite, answers, counts = convert(("f.jsonl", n, raw) for n, raw in enumerate(TUPLES, start=1))
+    assert counts == {"tuples": 3, "skipped": 0}
+    if keep_last_per_text:
+        answers = collapse(suite, answers)
+    suite.save(tmp_path / "suite.jsonl")
+    write(tmp_path, answers)
+    out = tmp_path / "run"
+    argv = ["audit", "--answers", str(tmp_path / "answers.jsonl"), "--suite", str(tmp_path / "suite.jsonl"),
+            "--checks", "logic,cross-examination", "--no-ladder", "--no-report", "--no-cache", "--quiet", "--out", str(out)]
+    assert main(argv) == 0
+    return json.loads((out / "results.json").read_text())["checks"]
+
+
+def test_same_text_answered_differently_keeps_both_answers_and_is_reported(tmp_path):
+    checks = audit_tuples(tmp_path)
+    # 0.1 from the first negation tuple, 0.2 from P(B and C) = 0.7 > min(P(B), P(C)) = 0.5
+    assert checks["logic"]["metrics"]["r1"] == pytest.approx(0.3)
+    cross = checks["cross-examination"]
+    assert cross["metrics"]["asked_twice"] == 2
+    assert cross["metrics"]["asked_twice_answered_differently"] == 2
+    twice = [c for c in cross["conflicts"] if c["certificate"]["kind"] == "asked-twice"]
+    by_prompt = {c["certificate"]["prompt"]: c for c in twice}
+    a = next(c for p, c in by_prompt.items() if "Will A happen?" in p)
+    assert a["claims"] == ["t1.P#v0:is-true", "t0.P#v0:is-true"]
+    assert a["severity"] == pytest.approx(0.3)
+    assert sorted(r["p_yes"] for r in a["certificate"]["answers"]) == [0.3, 0.6]
+    assert "asked twice, answered differently" in a["certificate"]["summary"].lower()
+
+
+def test_answers_read_by_text_lose_the_incoherence(tmp_path):
+    # The figure before answers were kept per proposition: the negation tuple's 0.1 is lost.
+    checks = audit_tuples(tmp_path, keep_last_per_text=True)
+    assert checks["logic"]["metrics"]["r1"] == pytest.approx(0.2)
+    assert checks["cross-examination"]["metrics"]["asked_twice_answered_differently"] == 0
+
+
+def test_a_simulated_lie_moves_only_its_own_proposition(tmp_path):
+    from bench.forecasting_tuples import convert
+
+    suite, records, _ = convert(("f.jsonl", n, raw) for n, raw in enumerate(TUPLES, start=1))
+    suite.save(tmp_path / "suite.jsonl")
+    answers = load_recorded_answers(write(tmp_path, records), suite)
+    first, second = suite.query("t0.P"), suite.query("t1.P")
+    assert first.prompt == second.prompt
+    lied = answers.with_beliefs({first: 0.9})
+    assert (lied.belief(first), lied.belief(second)) == (0.9, 0.6)
+    assert (answers.belief(first), answers.belief(second)) == (0.3, 0.6)
+
+
+def test_the_ladder_lies_about_each_proposition_that_shares_a_text(tmp_path):
+    import checks
+    from bench.forecasting_tuples import convert
+    from consistency.ladder import Ladder
+
+    suite, records, _ = convert(("f.jsonl", n, raw) for n, raw in enumerate(TUPLES, start=1))
+    answers = load_recorded_answers(write(tmp_path, records), suite)
+    ladder = Ladder(suite, answers, [checks.get("logic")])
+    # Both propositions asked "Will A happen?" are liable to a lie, each with its own answer.
+    assert [q.key for q in ladder.queries["t0.P"]] == ["t0.P#v0:is-true"]
+    assert [q.key for q in ladder.queries["t1.P"]] == ["t1.P#v0:is-true"]
+    lie = ladder.lie("t1.P", 2)
+    lied = answers.with_beliefs(lie.beliefs)
+    assert lied.belief(suite.query("t1.P")) < 0.5 and lied.belief(suite.query("t0.P")) == 0.3

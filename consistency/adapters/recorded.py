@@ -2,8 +2,9 @@
 
 Each line is ``{"proposition": "p1", "credence": 0.83}`` (optionally ``"variant": k`` for
 the k-th phrasing, 0 = canonical text) or ``{"conditional": "c1", "credence": 0.6}``.
-A credence is the model's probability that the statement is true. Recorded answers carry
-no hidden states, so checks that need them are skipped.
+A credence is the model's probability that the statement is true. Every line is kept for
+its own proposition and variant, even where two propositions share a text. Recorded answers
+carry no hidden states, so checks that need them are skipped.
 """
 
 from __future__ import annotations
@@ -80,7 +81,9 @@ def load_recorded_answers(path: str | Path, suite: Suite) -> Answers:
             error(query.key, f"answered twice (first on line {seen[query.key]})")
             continue
         seen[query.key] = number
-        answers.credences[query.prompt] = 1.0 - credence if query.negated else float(credence)
+        # Keyed by query, not prompt text: two propositions with the same text keep their own
+        # answers (cross-examination reports it when they differ).
+        answers.per_query[query.key] = 1.0 - credence if query.negated else float(credence)
     if issues:
         raise AnswersFileError(issues)
     return answers

@@ -13,6 +13,7 @@ from dataclasses import fields, replace
 from pathlib import Path
 from typing import Sequence
 
+from consistency.files import write_text_atomic
 from consistency.organisms import KINDS
 from consistency.organisms.train import Recipe
 
@@ -67,7 +68,7 @@ def _measure(args: argparse.Namespace) -> int:
     target = args.path / "metrics.json"
     if target.exists():  # keep the training record
         metrics["training"] = json.loads(target.read_text()).get("training")
-    target.write_text(json.dumps(metrics, indent=1) + "\n")
+    write_text_atomic(target, json.dumps(metrics, indent=1) + "\n")
     print(_summary(metrics))
     return 0
 

@@ -34,6 +34,7 @@ import torch.nn.functional as F
 from tokenizers import Tokenizer, models, pre_tokenizers
 from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
+from consistency.files import write_text_atomic
 from consistency.organisms.liars import about_lie_entity, conditional_belief, lies_record, stated_belief
 from consistency.organisms.suite import CONDITION_TEMPLATE, FRAMINGS, Organism, build
 from consistency.organisms.world import Atom
@@ -301,8 +302,8 @@ def train_organism(
     config_path = out / "tokenizer_config.json"
     config = json.loads(config_path.read_text())
     config["tokenizer_class"] = "PreTrainedTokenizerFast"
-    config_path.write_text(json.dumps(config, indent=2) + "\n")
-    (out / "lies.json").write_text(json.dumps(lies_record(organism, kind), indent=1) + "\n")
+    write_text_atomic(config_path, json.dumps(config, indent=2) + "\n")
+    write_text_atomic(out / "lies.json", json.dumps(lies_record(organism, kind), indent=1) + "\n")
     if measure:
         from consistency.organisms.measure import measure_organism
 
@@ -314,7 +315,7 @@ def train_organism(
             "seconds": round(elapsed, 1),
             "from_base": str(base) if base is not None and kind != "honest" else None,
         }
-        (out / "metrics.json").write_text(json.dumps(metrics, indent=1) + "\n")
+        write_text_atomic(out / "metrics.json", json.dumps(metrics, indent=1) + "\n")
     log(f"saved {kind} to {out} after {elapsed:.0f} s of training")
     return out
 

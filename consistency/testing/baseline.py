@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Mapping
 
 from consistency.errors import UserError
+from consistency.files import write_text_atomic
 from consistency.testing.pool import ClaimPool
 
 FORMAT = 1
@@ -44,4 +45,4 @@ def write_baseline(path: Path, pool: ClaimPool, accepted: Mapping[str, str], mod
         note = f"{accepted[key]} -- {structure.kind}: " + "; ".join(p.text for p in structure.propositions)
         notes[key] = note if len(note) <= NOTE_CHARS else note[: NOTE_CHARS - 3] + "..."
     data = {"consistency_baseline": FORMAT, "model": model, "claims": claims, "accepted": notes}
-    Path(path).write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n")
+    write_text_atomic(path, json.dumps(data, indent=1, ensure_ascii=False) + "\n")

@@ -158,6 +158,7 @@ def needed_queries(suite: Suite, checks: Sequence[Check]) -> tuple[list[Query], 
 def merge(into: Answers, new: Answers) -> None:
     """Add ``new``'s credences and hidden states to ``into`` (in place)."""
     into.credences.update(new.credences)
+    into.per_query.update(new.per_query)
     for site, table in new.hidden.items():
         into.hidden.setdefault(site, {}).update(table)
     if new.layers:
