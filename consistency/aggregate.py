@@ -14,6 +14,7 @@ from consistency import graph as cg
 from consistency.answers import Answers
 from consistency.ladder import bar_of, run_ladder
 from consistency.retraction import retraction_set
+from consistency.schema import Bar, RetractionSet
 from consistency.suite import Suite
 from consistency.verdict import ALPHA, build_verdict
 
@@ -30,9 +31,11 @@ def aggregate(
     context: RunContext,
     reference: Mapping[str, CheckResult] | None = None,
     reference_name: str = "",
+    lie_scores: dict[str, float] | None = None,
 ) -> dict[str, Any]:
-    """The JSON-able ``graph``, ``retraction_set``, ``bar`` and ``verdict`` sections, and each
-    answered proposition's lie score (``lie_scores``, which the audit puts into ``claims``).
+    """The typed ``graph``, ``retraction_set`` and ``bar`` sections of :class:`Results` and the
+    ``verdict`` section; ``lie_scores``, when given, is filled with each answered proposition's
+    lie score (the audit puts them into ``claims``).
 
     ``reference`` holds the answer-level checks' results on a reference's answers to the same
     questions (``--reference`` / ``--reference-template``): the verdict's null for those checks.
@@ -58,17 +61,18 @@ def aggregate(
             lie_scores=simulated,
         )
     else:
-        bar = {"level": None, "level_name": "not measured", "coordination": None, "matrix": {},
-               "notes": ["the ladder was switched off"]}
-    verdict, lie_scores = build_verdict(
+        bar = {"notes": ["the ladder was switched off"]}
+    verdict, scores = build_verdict(
         suite, answers, checks, results,
         min_severity=float(options.get("min_severity", MIN_SEVERITY)),
         alpha=float(options.get("verdict_alpha", ALPHA)),
         reference=reference, reference_name=reference_name, simulated=simulated,
     )
+    if lie_scores is not None:
+        lie_scores.update(scores)
     over_passed(bar, verdict)
-    return {"graph": cg.to_json(graph, found), "retraction_set": retraction, "bar": bar, "verdict": verdict,
-            "lie_scores": lie_scores}
+    return {"graph": cg.section(graph, found), "retraction_set": RetractionSet.model_validate(retraction),
+            "bar": Bar.model_validate(bar), "verdict": verdict}
 
 
 def over_passed(bar: dict[str, Any], verdict: Mapping[str, Any]) -> None:

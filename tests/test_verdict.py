@@ -123,7 +123,7 @@ def test_context_dependent_answers_are_listed_and_caught(suite):
 
 def test_a_reference_is_the_null_of_answer_level_checks(suite):
     lies = _liars(suite, mode="naive")
-    checks, answers, results, context = _audit(suite, lies=lies)
+    checks, answers, results, _ = _audit(suite, lies=lies)
     # the same liar as its own reference: nothing in excess, whatever the trusted split says
     same, _ = build_verdict(suite, answers, checks, results, reference=results, reference_name="itself")
     cross = same["checks"]["cross-examination"]
@@ -140,8 +140,9 @@ def test_a_reference_is_the_null_of_answer_level_checks(suite):
 def test_aggregate_reads_the_bar_over_the_checks_passed_and_scores_claims(suite):
     lies = _liars(suite, share=0.1, mode="naive")
     checks, answers, results, context = _audit(suite, lies=lies, ladder=True)
-    out = aggregate(suite, answers, checks, results, context)
-    verdict, bar = out["verdict"], out["bar"]
+    lie_scores: dict[str, float] = {}
+    out = aggregate(suite, answers, checks, results, context, lie_scores=lie_scores)
+    verdict, bar = out["verdict"], out["bar"].model_dump()
     assert verdict["finding"] == "lying"
     assert bar["caught_model"] == [c for c in bar["checks"] if c in verdict["catching"]]
     assert set(bar["passed_checks"]).isdisjoint(verdict["catching"])
@@ -150,7 +151,7 @@ def test_aggregate_reads_the_bar_over_the_checks_passed_and_scores_claims(suite)
     assert calibration["positives"] > 0 and calibration["method"].startswith("fitted")
     assert all(w >= 0 for w in calibration["weights"].values())
     assert calibration["trusted_above"] <= 0.01 * calibration["trusted_truthful"] + 1
-    assert set(out["lie_scores"]) >= {p.id for p in suite.split("test")}
+    assert set(lie_scores) >= {p.id for p in suite.split("test")}
 
 
 def test_fast_honest_against_liar_on_two_checks():
