@@ -363,16 +363,6 @@ def _batches(lies: list[Lie], footprint: Callable[[Lie], set[str]]) -> list[list
     return [members for members, _ in batches]
 
 
-def is_local(check: Check) -> bool:
-    """Whether a check judges claims by their answers and the relations between them alone.
-
-    Checks that read only answers do (every built-in one works per proposition or per
-    component of the relation graph); checks that read hidden states train on the trusted
-    split and see the whole suite. A check may say otherwise with a ``local`` attribute.
-    """
-    return bool(getattr(check, "local", not check.needs_hidden))
-
-
 class _Reruns:
     """Runs checks on liars' answers, each distinct set of changes once per check."""
 
@@ -386,7 +376,7 @@ class _Reruns:
         hidden = frozenset((s, p) for lie in batch for s, t in lie.hidden.items() for p in t) if check.needs_hidden else None
         key = (check.name, beliefs, hidden)
         if key not in self.cache:
-            suite = self.ladder.local_suite(batch) if is_local(check) else self.ladder.suite
+            suite = self.ladder.local_suite(batch) if check.local else self.ladder.suite
             self.cache[key] = check.run(suite, self.ladder.apply(batch), self.context)
         return self.cache[key]
 
@@ -456,7 +446,7 @@ def run_ladder(
         for check in active:
             base, cut = base_scores[check.name], thresholds[check.name]
             caught[check.name] = 0
-            for batch in plans[is_local(check)]:
+            for batch in plans[check.local]:
                 scores = detection_scores(reruns.result(check, batch), suite)
                 if lie_scores is not None:
                     lie_scores.setdefault(level.key, {}).setdefault(check.name, {}).update(
