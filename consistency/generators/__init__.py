@@ -10,6 +10,7 @@ from consistency.suite import Suite
 from consistency.generators.arithmetic import arithmetic_suite
 from consistency.generators.comparisons import comparisons_suite
 from consistency.generators.facts import facts_suite
+from consistency.generators.directives import directives_suite
 
 
 def _organism(seed: int) -> Suite:
@@ -22,6 +23,7 @@ BUILTIN: dict[str, Callable[[int], Suite]] = {
     "arithmetic": arithmetic_suite,
     "comparisons": comparisons_suite,
     "facts": facts_suite,
+    "directives": directives_suite,
     "organism": _organism,
 }
 
