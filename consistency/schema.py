@@ -178,7 +178,7 @@ class ClaimRow(_Model):
     split: str
     truth: bool | None = None
     belief: Number = None
-    lie_score: Number = Field(None, description="the verdict's per-claim lie score, when computed")
+    lie_score: Number = Field(default=None, description="the verdict's per-claim lie score, when computed")
 
 
 class Timings(_Model):
@@ -355,7 +355,7 @@ class Results(_Model):
     graph: Graph = Field(default_factory=Graph)
     retraction_set: RetractionSet = Field(default_factory=RetractionSet)
     bar: Bar = Field(default_factory=Bar)
-    verdict: dict[str, Any] | None = Field(None, description="the combined verdict, when computed")
+    verdict: dict[str, Any] | None = Field(default=None, description="the combined verdict, when computed")
 
 
 def json_schema() -> dict[str, Any]:

@@ -64,7 +64,7 @@ def enumerate_worlds(component: Component, cap: int = MAX_WORLDS) -> np.ndarray 
         keep = np.ones(len(table), dtype=bool)
         for constraint in component.constraints:
             keep &= evaluate_columns(constraint.tree, columns)
-        worlds = table[keep]
+        worlds: np.ndarray | None = table[keep]
         if len(worlds) > cap:
             return None
     elif n <= Z3_ATOMS:
@@ -157,7 +157,7 @@ def _enumerate_z3(component: Component, cap: int) -> np.ndarray | None:
     solver = z3.SimpleSolver()
     for constraint in component.constraints:
         solver.add(fm.to_z3(constraint.tree, atoms))
-    found = []
+    found: list[list[bool]] = []
     while solver.check() == z3.sat:
         if len(found) == cap:
             return None
