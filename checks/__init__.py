@@ -32,6 +32,8 @@ _BUILTIN_MODULES = (
     "checks.decomposition",
     "checks.probe",
     "checks.w2s_copies",
+    "checks.critique",
+    "checks.directives",
 )
 
 

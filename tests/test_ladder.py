@@ -131,6 +131,7 @@ def test_each_rung_beats_exactly_one_more_check(full_ladder):
         "L3": ["fake-decomposition", "fake-probe"],
         "L4": ["fake-probe"],
         "L5": [],
+        "L6": [],  # no check here judges answers, so lying as an evaluator changes nothing
     }
     assert bar["matrix"]["L1"]["cross-examination"] == 1.0
     assert bar["matrix"]["L2"]["cross-examination"] == 0.0
