@@ -7,7 +7,7 @@ user's question: where the lies are (``graph``), which claims are the likeliest 
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from typing import Mapping, Sequence, TypedDict
 
 from checks.base import Check, CheckResult, RunContext
 from consistency import graph as cg
@@ -22,13 +22,21 @@ from consistency.suite import Suite
 MIN_SEVERITY = 0.1
 
 
+class Sections(TypedDict):
+    """The sections of :class:`~consistency.schema.Results` the aggregator fills."""
+
+    graph: Graph
+    retraction_set: RetractionSet
+    bar: Bar
+
+
 def aggregate(
     suite: Suite,
     answers: Answers,
     checks: Sequence[Check],
     results: Mapping[str, CheckResult],
     context: RunContext,
-) -> dict[str, Graph | RetractionSet | Bar]:
+) -> Sections:
     """The typed ``graph``, ``retraction_set`` and ``bar`` sections of :class:`Results`.
 
     Options read from ``context.options``: ``min_severity`` (conflicts below it, the
@@ -51,5 +59,5 @@ def aggregate(
         )
     else:
         bar = {"notes": ["the ladder was switched off"]}
-    return {"graph": cg.section(graph, found), "retraction_set": RetractionSet.model_validate(retraction),
-            "bar": Bar.model_validate(bar)}
+    return Sections(graph=cg.section(graph, found), retraction_set=RetractionSet.model_validate(retraction),
+                    bar=Bar.model_validate(bar))

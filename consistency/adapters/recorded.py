@@ -58,6 +58,7 @@ def load_recorded_answers(path: str | Path, suite: Suite) -> Answers:
         if not 0.0 <= credence <= 1.0:
             error("credence", f"credence {credence} is outside [0, 1]")
             continue
+        query: Query | None
         if "proposition" in record:
             prop = suite.propositions.get(record["proposition"])
             if prop is None:

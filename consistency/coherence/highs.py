@@ -46,7 +46,7 @@ def solve_blocks(blocks: Sequence[Payoffs], objective: str = "l1") -> list[LPSol
         return []
     eq_rows, eq_cols, eq_vals, ub_rows, ub_cols, ub_vals = [], [], [], [], [], []
     rhs: list[np.ndarray | list[float]] = []
-    cost: list[np.ndarray] = []
+    cost: list[np.ndarray | list[float]] = []
     spans = []
     row = col = ub_row = 0
     for pay in blocks:

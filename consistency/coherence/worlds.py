@@ -64,13 +64,14 @@ def enumerate_worlds(component: Component, cap: int = MAX_WORLDS) -> np.ndarray 
         keep = np.ones(len(table), dtype=bool)
         for constraint in component.constraints:
             keep &= evaluate_columns(constraint.tree, columns)
-        worlds: np.ndarray | None = table[keep]
+        worlds = table[keep]
         if len(worlds) > cap:
             return None
     elif n <= Z3_ATOMS:
-        worlds = _cached_worlds(component, cap)
-        if worlds is None:
+        cached = _cached_worlds(component, cap)
+        if cached is None:
             return None
+        worlds = cached
     else:
         return None
     if len(worlds) == 0:
