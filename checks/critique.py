@@ -103,6 +103,8 @@ class _Judgement:
 class Critique:
     name = "critique"
     needs_hidden = False
+    # judged from answers and the suite's records alone: the ladder re-runs it on footprints
+    local = True
 
     def __init__(
         self,

@@ -55,6 +55,8 @@ class _Reading:
 class Directives:
     name = "directives"
     needs_hidden = False
+    # judged from answers and the suite's records alone: the ladder re-runs it on footprints
+    local = True
 
     def __init__(self, interpret_template: str = DEFAULT_INTERPRET_TEMPLATE,
                  behaviour_templates: Iterable[str] = DEFAULT_BEHAVIOUR_TEMPLATES):
