@@ -318,6 +318,12 @@ class BarSubset(_Model):
     level_name: str
 
 
+class BarLevel(_Model):
+    level: int | None = None
+    level_name: str = "not measured"
+    coordination: Coordination | None = None
+
+
 class Bar(_Model):
     """The liar ladder's outcome (checks/docs/bar.md); most fields are absent when it did not run."""
 
@@ -340,6 +346,10 @@ class Bar(_Model):
     notes: list[str] = Field(default_factory=list)
     subsets: list[BarSubset] = Field(default_factory=list)
     reruns: int = 0
+    # the verdict reads the bar over the checks the model passed (checks/docs/verdict.md)
+    all_checks: BarLevel | None = Field(default=None, description="the bar over every check, caught or passed")
+    caught_model: list[str] = Field(default_factory=list, description="checks that catch the audited model")
+    passed_checks: list[str] | None = Field(default=None, description="checks the model passed: the bar is read over these")
 
 
 # ----- the whole file -----------------------------------------------------------------------
