@@ -189,7 +189,7 @@ def run_audit(config: AuditConfig, log: Log = print, progress: bool = True) -> R
         elicit_seconds = time.perf_counter() - start
         gguf = {"file": adapter.gguf.name, "sha256": adapter.gguf_sha256} if adapter.gguf is not None else None
         model_info = ModelInfo(
-            name=config.model, adapter="hf", fingerprint=adapter.fingerprint, chat=adapter.chat, gguf=gguf
+            name=str(config.model), adapter="hf", fingerprint=adapter.fingerprint, chat=adapter.chat, gguf=gguf
         )
     context = RunContext(
         seed=config.seed,
