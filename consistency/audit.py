@@ -21,7 +21,7 @@ from consistency.errors import UserError
 from consistency.generators import builtin_suite
 from consistency.stated import trusted_accuracy, trusted_queries
 from consistency.rundir import REPORT, RESULTS, claim_run_directory
-from consistency.schema import ClaimRow, FramingInfo, ModelInfo, Results, SuiteSummary, Timings
+from consistency.schema import GGUFInfo, StatedAccuracy, ClaimRow, FramingInfo, ModelInfo, Results, SuiteSummary, Timings
 from consistency.suite import Framing, Suite, load_csv, load_jsonl
 from reports.results import now_iso, package_versions, write_results
 
@@ -187,9 +187,11 @@ def run_audit(config: AuditConfig, log: Log = print, progress: bool = True) -> R
         start = time.perf_counter()
         answers = elicit(adapter, queries, hidden_for, cache=cache, progress=progress)
         elicit_seconds = time.perf_counter() - start
-        gguf = {"file": adapter.gguf.name, "sha256": adapter.gguf_sha256} if adapter.gguf is not None else None
+        gguf_file = getattr(adapter, "gguf", None)
+        gguf = GGUFInfo(file=gguf_file.name, sha256=getattr(adapter, "gguf_sha256", "")) if gguf_file else None
         model_info = ModelInfo(
-            name=str(config.model), adapter="hf", fingerprint=adapter.fingerprint, chat=adapter.chat, gguf=gguf
+            name=str(config.model), adapter="hf", fingerprint=adapter.fingerprint,
+            chat=getattr(adapter, "chat", None), gguf=gguf,
         )
     context = RunContext(
         seed=config.seed,
@@ -225,7 +227,7 @@ def run_audit(config: AuditConfig, log: Log = print, progress: bool = True) -> R
             aggregate_s=round(aggregate_seconds, 4),
             total_s=round(time.perf_counter() - started, 4),
         ),
-        stated=trusted_accuracy(suite, answers),
+        stated=StatedAccuracy.model_validate(trusted_accuracy(suite, answers)),
         checks=results,
         **aggregated,
     )

@@ -162,7 +162,7 @@ class ModelInfo(_Model):
     name: str
     adapter: str = Field(description="hf, answers, scripted, ...")
     fingerprint: str | None = None
-    chat: bool | None = Field(None, description="questions asked through the chat template")
+    chat: bool | None = Field(default=None, description="questions asked through the chat template")
     gguf: GGUFInfo | None = None
 
 
