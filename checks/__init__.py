@@ -8,9 +8,13 @@ warning and skipped, never crashes an audit).
 from __future__ import annotations
 
 import importlib
+import inspect
+import typing
 import warnings
 from importlib.metadata import entry_points
-from typing import Callable
+from typing import Any, Callable
+
+from pydantic import ConfigDict, ValidationError, create_model
 
 from checks.base import Check, CheckResult, Conflict, RunContext
 from consistency.errors import UserError
@@ -75,4 +79,28 @@ def get(name: str, **options) -> Check:
     _load()
     if name not in _REGISTRY:
         raise UnknownCheck(name)
-    return _REGISTRY[name](**options)
+    factory = _REGISTRY[name]
+    return factory(**_validated_options(name, factory, options))
+
+
+def _validated_options(name: str, factory: Callable[..., Check], options: dict[str, Any]) -> dict[str, Any]:
+    """``options`` checked against the check's constructor: unknown names and values of the
+    wrong type (``--option logic.nonsense=1``, ``probe.fpr=abc``) are one clean error."""
+    parameters = inspect.signature(factory).parameters
+    if not any(p.kind is p.VAR_KEYWORD for p in parameters.values()):
+        unknown = sorted(set(options) - set(parameters))
+        if unknown:
+            known = ", ".join(parameters) or "none"
+            raise UserError(f"check {name!r} has no option {unknown[0]!r} (its options: {known})")
+    try:
+        hints = typing.get_type_hints(factory.__init__ if isinstance(factory, type) else factory)
+    except Exception:  # a plugin's annotations that cannot be resolved: pass its options unchecked
+        return options
+    fields: dict[str, Any] = {key: (hints[key], ...) for key in options if key in hints}
+    model = create_model(f"{name}_options", __config__=ConfigDict(arbitrary_types_allowed=True), **fields)
+    try:
+        checked = model(**{key: options[key] for key in fields})
+    except ValidationError as error:
+        first = error.errors()[0]
+        raise UserError(f"option {name}.{'.'.join(map(str, first['loc']))}: {first['msg']}") from None
+    return {**options, **{key: getattr(checked, key) for key in fields}}

@@ -49,6 +49,16 @@ def load_results(path: str | Path) -> dict[str, Any]:
         raise ResultsError(f"{path}: no such file (is this a run directory written by 'consistency audit'?)") from None
     except json.JSONDecodeError as exc:
         raise ResultsError(f"{path}: malformed JSON at line {exc.lineno}: {exc.msg}") from None
+    except UnicodeDecodeError as exc:
+        raise ResultsError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except RecursionError:
+        raise ResultsError(f"{path}: JSON nested too deeply") from None
+    except ValueError as exc:  # an integer over 4,300 digits
+        raise ResultsError(f"{path}: unreadable JSON value: {str(exc).split(';')[0]}") from None
+    except OSError as exc:
+        raise ResultsError(f"{path}: cannot be read ({exc.strerror})") from None
+    if not isinstance(results, dict):
+        raise ResultsError(f"{path}: must hold a JSON object, got {type(results).__name__}")
     version = str(results.get("schema_version", ""))
     if version.split(".")[0] != _SUPPORTED_MAJOR:
         raise ResultsError(f"{path}: schema_version {version!r} is not readable by this version (reads {SCHEMA_VERSION})")
