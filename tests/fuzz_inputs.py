@@ -265,7 +265,7 @@ def option_sets(draw: Any) -> tuple[list[str], dict[str, str]]:
     return argv, {f"CONSISTENCY_{name}": value for name, value in env.items()}
 
 
-def _validate_only(config: Any, log: Any = None, progress: bool = True) -> dict:
+def _validate_only(config: Any, log: Any = None, progress: bool = True) -> None:
     """``run_audit`` up to the model load: everything the command line can get wrong."""
     from consistency.audit import build_checks, prepare_suite
     from consistency.rundir import claim_run_directory
@@ -277,7 +277,6 @@ def _validate_only(config: Any, log: Any = None, progress: bool = True) -> dict:
         from consistency.adapters.recorded import load_recorded_answers
 
         load_recorded_answers(config.answers, suite)
-    return {"checks": {}, "config": {"out": config.out, "report": False}}
 
 
 def run_options(argv: list[str], env: dict[str, str]) -> tuple[int, str]:
@@ -296,6 +295,7 @@ def run_options(argv: list[str], env: dict[str, str]) -> tuple[int, str]:
         stderr = io.StringIO()
         with mock.patch.dict(os.environ, {**clean, **env}, clear=True), \
                 mock.patch("consistency.audit.run_audit", _validate_only), \
+                mock.patch("consistency.cli._print_summary", lambda results: None), \
                 contextlib.redirect_stderr(stderr), contextlib.redirect_stdout(io.StringIO()):
             try:
                 status = cli.main(argv)

@@ -9,15 +9,16 @@ from __future__ import annotations
 import json
 import time
 
+import fuzz_inputs as fz
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-import fuzz_inputs as fz
 from consistency import formula as fm
 from consistency.adapters.recorded import load_recorded_answers
 from consistency.cli import main
 from consistency.errors import UserError
 from consistency.suite import load_csv, load_jsonl
+
 
 def fuzz(examples: int) -> settings:
     return settings(max_examples=examples, deadline=None, database=None,
@@ -32,7 +33,7 @@ def clean(runner, *args) -> None:
         pass
 
 
-# ----- fuzz (1,050 examples) -----------------------------------------------------------
+# ----- fuzz (1,150 examples) -----------------------------------------------------------
 
 
 @fuzz(250)
@@ -64,6 +65,12 @@ def test_fuzzed_answers_files_load_or_fail_cleanly(content):
 def test_fuzzed_options_exit_0_or_2_with_an_error_line(options):
     status, stderr = fz.run_options(*options)
     assert fz.clean_exit(status, stderr), (status, stderr)
+
+
+@fuzz(100)
+@given(fz.results_files(__import__("test_report").results_fixture(4)))
+def test_fuzzed_results_json_renders_or_fails_cleanly(content):
+    clean(fz.run_results_file, content)
 
 
 # ----- regression: one per crash class -------------------------------------------------
@@ -243,7 +250,7 @@ def test_bad_options_are_one_clean_error(tmp_path, capsys, small_run, extra, exp
 
 
 def test_out_naming_a_file_is_refused_before_the_audit(tmp_path, capsys, small_run, monkeypatch):
-    import consistency.audit as audit
+    from consistency import audit
 
     monkeypatch.setattr(audit, "run_checks", lambda *a, **k: pytest.fail("the audit ran before --out was checked"))
     (tmp_path / "file.txt").write_text("x")
@@ -276,8 +283,9 @@ def test_checkpoint_whose_config_is_not_an_object(tmp_path, capsys):
 
 
 def test_report_never_reads_a_doc_named_by_results_json(tmp_path):
+    from test_report import results_fixture, typed
+
     from reports.html import metric_definitions, render_report
-    from test_report import results_fixture
 
     docs = tmp_path / "checks" / "docs"
     docs.mkdir(parents=True)
@@ -287,4 +295,4 @@ def test_report_never_reads_a_doc_named_by_results_json(tmp_path):
     results = results_fixture(4)
     results["checks"]["../../x/secret"] = results["checks"].pop("logic")
     (tmp_path / "x").mkdir()
-    assert "TOP SECRET" not in render_report(results)
+    assert "TOP SECRET" not in render_report(typed(results))
