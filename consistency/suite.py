@@ -420,13 +420,18 @@ def parse_records(records: Iterable[tuple[int, Any]], source: str) -> Suite:
         relations=relations,
         conditionals=conditionals,
         decompositions=decompositions,
-        framings=tuple(Framing(f["name"], f["template"], bool(f.get("negated", False))) for f in header["framings"])
-        if "framings" in header
+        # an option given as null means its default (the validator accepts null for each)
+        framings=tuple(Framing(f["name"], f["template"], f.get("negated", False)) for f in header["framings"])
+        if header.get("framings") is not None
         else DEFAULT_FRAMINGS,
-        condition_template=header.get("condition_template", DEFAULT_CONDITION_TEMPLATE),
-        answer_words=header.get("answer_words", dict(DEFAULT_ANSWER_WORDS)),
-        metadata=header.get("metadata", {}),
+        condition_template=_or_default(header.get("condition_template"), DEFAULT_CONDITION_TEMPLATE),
+        answer_words=_or_default(header.get("answer_words"), dict(DEFAULT_ANSWER_WORDS)),
+        metadata=_or_default(header.get("metadata"), {}),
     )
+
+
+def _or_default(value: Any, default: Any) -> Any:
+    return default if value is None else value
 
 
 def _validate_header(v: _Validator, header: dict) -> None:
