@@ -38,7 +38,7 @@ def load_recorded_answers(path: str | Path, suite: Suite) -> Answers:
     for number, raw in enumerate(lines, start=1):
         if not raw.strip():
             continue
-        error = lambda field, message: issues.append(SuiteIssue(source, number, field, message))  # noqa: E731
+        error = lambda field, message: issues.append(SuiteIssue(source, number, field, message))  # noqa: E731, B023
         record, problem = parse_json_line(raw)
         if problem is not None:
             error("json", problem)
@@ -63,6 +63,7 @@ def load_recorded_answers(path: str | Path, suite: Suite) -> Answers:
             continue
         if claim in suite.left_out:
             continue  # a claim that --limit left out of the audit
+        query: Query | None
         if "proposition" in record:
             prop = suite.propositions.get(record["proposition"])
             if prop is None:
