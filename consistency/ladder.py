@@ -329,6 +329,7 @@ class Ladder:
             [c for c in suite.conditionals if mentions((c.given, c.then))],
             [d for d in suite.decompositions if mentions((d.composite, *d.parts))],
             suite.framings, suite.condition_template, suite.answer_words, dict(suite.metadata),
+            suite._queries,  # the same propositions and framings: their queries carry over
         )
 
     def footprint(self, lie: Lie) -> set[str]:

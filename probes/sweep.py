@@ -15,6 +15,7 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
+from consistency.fitcache import FitCache, digest
 from probes.base import Probe
 from probes.metrics import auroc, bootstrap_auroc_ci, finite, out_of_fold
 
@@ -55,21 +56,37 @@ def sweep_layers(
     y_eval: np.ndarray | None = None,
     folds: int = 5,
     n_boot: int = 1000,
+    cache: FitCache | None = None,
+    probe_key: str = "",
 ) -> list[LayerFit]:
     """Cross-fit and score probes at every layer of ``train`` (layer -> feature rows).
 
     ``evaluate`` holds the audited rows per layer; ``y_eval`` their truth (NaN where unknown).
+    With a ``cache``, each layer's cross-fit is remembered by its training rows and labels
+    (``probe_key`` names the probe and its options) and its evaluation by the evaluated rows.
     """
+    cache = cache if cache is not None else FitCache()
     fits = []
     for layer, X in train.items():
-        oof, probes = out_of_fold(make_probe, X, y_train, folds, rng)
-        fit = LayerFit(layer, probes, oof, auroc(oof, y_train), bootstrap_auroc_ci(oof, y_train, rng, n_boot))
+
+        def cross_fit() -> tuple[np.ndarray, list[Probe], float, tuple[float, float]]:
+            oof, probes = out_of_fold(make_probe, X, y_train, folds, rng)
+            return oof, probes, auroc(oof, y_train), bootstrap_auroc_ci(oof, y_train, rng, n_boot)
+
+        fit_key = ("sweep", probe_key, digest(X, y_train), folds, n_boot)
+        oof, probes, cv_auroc, cv_ci = cache.memo(fit_key, rng, cross_fit)
+        fit = LayerFit(layer, probes, oof, cv_auroc, cv_ci)
         if evaluate is not None:
-            fit.eval_proba = np.mean([probe.predict_proba(evaluate[layer]) for probe in probes], axis=0)
-            if y_eval is not None:
+
+            def evaluation() -> tuple[np.ndarray, float, tuple[float, float]]:
+                proba = np.mean([probe.predict_proba(evaluate[layer]) for probe in probes], axis=0)
+                if y_eval is None:
+                    return proba, float("nan"), (float("nan"), float("nan"))
                 known = ~np.isnan(y_eval)
-                fit.eval_auroc = auroc(fit.eval_proba[known], y_eval[known])
-                fit.eval_ci = bootstrap_auroc_ci(fit.eval_proba[known], y_eval[known], rng, n_boot)
+                return proba, auroc(proba[known], y_eval[known]), bootstrap_auroc_ci(proba[known], y_eval[known], rng, n_boot)
+
+            eval_key = (fit_key, digest(evaluate[layer], y_eval if y_eval is not None else "none"))
+            fit.eval_proba, fit.eval_auroc, fit.eval_ci = cache.memo(eval_key, rng, evaluation)
         fits.append(fit)
     return fits
 
