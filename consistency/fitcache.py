@@ -11,7 +11,8 @@ makes a repeated fit free and its result identical to fitting again.
 from __future__ import annotations
 
 import hashlib
-from typing import Any, Callable, Hashable, TypeVar
+from collections.abc import Callable, Hashable
+from typing import Any, TypeVar
 
 import numpy as np
 

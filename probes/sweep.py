@@ -11,6 +11,7 @@ should know whether a statement is true, so a probe there must sit near chance.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Callable, Mapping
 
 import numpy as np
@@ -68,27 +69,37 @@ def sweep_layers(
     cache = cache if cache is not None else FitCache()
     fits = []
     for layer, X in train.items():
-
-        def cross_fit() -> tuple[np.ndarray, list[Probe], float, tuple[float, float]]:
-            oof, probes = out_of_fold(make_probe, X, y_train, folds, rng)
-            return oof, probes, auroc(oof, y_train), bootstrap_auroc_ci(oof, y_train, rng, n_boot)
-
         fit_key = ("sweep", probe_key, digest(X, y_train), folds, n_boot)
-        oof, probes, cv_auroc, cv_ci = cache.memo(fit_key, rng, cross_fit)
+        oof, probes, cv_auroc, cv_ci = cache.memo(
+            fit_key, rng, partial(_cross_fit, make_probe, X, y_train, folds, rng, n_boot)
+        )
         fit = LayerFit(layer, probes, oof, cv_auroc, cv_ci)
         if evaluate is not None:
-
-            def evaluation() -> tuple[np.ndarray, float, tuple[float, float]]:
-                proba = np.mean([probe.predict_proba(evaluate[layer]) for probe in probes], axis=0)
-                if y_eval is None:
-                    return proba, float("nan"), (float("nan"), float("nan"))
-                known = ~np.isnan(y_eval)
-                return proba, auroc(proba[known], y_eval[known]), bootstrap_auroc_ci(proba[known], y_eval[known], rng, n_boot)
-
             eval_key = (fit_key, digest(evaluate[layer], y_eval if y_eval is not None else "none"))
-            fit.eval_proba, fit.eval_auroc, fit.eval_ci = cache.memo(eval_key, rng, evaluation)
+            fit.eval_proba, fit.eval_auroc, fit.eval_ci = cache.memo(
+                eval_key, rng, partial(_evaluate, probes, evaluate[layer], y_eval, rng, n_boot)
+            )
         fits.append(fit)
     return fits
+
+
+def _cross_fit(
+    make_probe: Callable[[], Probe], X: np.ndarray, y: np.ndarray, folds: int, rng: np.random.Generator, n_boot: int
+) -> tuple[np.ndarray, list[Probe], float, tuple[float, float]]:
+    """Out-of-fold readings, the fold probes, and the readings' AUROC with its bootstrap interval."""
+    oof, probes = out_of_fold(make_probe, X, y, folds, rng)
+    return oof, probes, auroc(oof, y), bootstrap_auroc_ci(oof, y, rng, n_boot)
+
+
+def _evaluate(
+    probes: list[Probe], X: np.ndarray, y: np.ndarray | None, rng: np.random.Generator, n_boot: int
+) -> tuple[np.ndarray, float, tuple[float, float]]:
+    """The fold probes' mean P(true) on ``X``, and its AUROC with interval where ``y`` is known."""
+    proba = np.mean([probe.predict_proba(X) for probe in probes], axis=0)
+    if y is None:
+        return proba, float("nan"), (float("nan"), float("nan"))
+    known = ~np.isnan(y)
+    return proba, auroc(proba[known], y[known]), bootstrap_auroc_ci(proba[known], y[known], rng, n_boot)
 
 
 def earliest_informative(aurocs: Mapping[int, float], fraction: float = 0.95) -> int | None:

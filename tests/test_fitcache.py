@@ -53,7 +53,7 @@ def _results(check, suite, answers, context):
 def test_hidden_state_checks_rerun_from_the_cache_with_identical_results():
     suite = ladder_suite()
     checks = [ProbeCheck(n_boot=50), W2SCopies(weak_source="noise", steps=20)]
-    answers, context, _ = honest_run(suite, checks)
+    answers, _, _ = honest_run(suite, checks)
     for check in checks:
         fresh = _results(check, suite, answers, RunContext(seed=0, layers=answers.layers, fits=NoCache()))
         shared = RunContext(seed=0, layers=answers.layers)
