@@ -33,7 +33,7 @@ LARGE = 500  # propositions in the one large component
 
 
 def build(size: int, large: bool = True, seed: int = 0):
-    from consistency.relations_gen import random_component
+    from tests.relations_gen import random_component
 
     rng = np.random.default_rng(seed)
     components, total = [], LARGE if large else 0
@@ -49,7 +49,7 @@ def build(size: int, large: bool = True, seed: int = 0):
 def run_one(size: int, baseline_timeout: float, large: bool) -> dict:
     from checks.base import RunContext
     from checks.logic import LogicCheck
-    from consistency.relations_gen import as_suite
+    from tests.relations_gen import as_suite
 
     components = build(size, large)
     suite, answers = as_suite(components, f"bench-{size}")

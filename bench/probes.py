@@ -35,6 +35,7 @@ from checks.base import Check, RunContext  # noqa: E402
 from consistency.answers import Answers  # noqa: E402
 from consistency.engine import elicit  # noqa: E402
 from consistency.files import write_json_atomic  # noqa: E402
+from consistency.schema import proposition_of  # noqa: E402
 from consistency.suite import Proposition, Suite  # noqa: E402
 from probes.logistic import LogisticProbe  # noqa: E402
 from probes.metrics import auroc, finite  # noqa: E402
@@ -122,7 +123,7 @@ def measure(
             entry["detection_auroc"] = detection_auroc(result.claim_scores, audited, lie_ids)
             entry["detection_auroc_primary"] = detection_auroc(result.claim_scores, audited, primary)
             flagged = {c for conflict in result.conflicts for c in conflict.claims}
-            flagged = {c.split("#")[0] for c in flagged}
+            flagged = {proposition_of(c) for c in flagged}
             entry["lies_flagged"] = len(flagged & lie_ids)
             # other flagged claims: the model's own errors (stated answer against the truth,
             # not a planted lie) and true false positives (stated answer right)

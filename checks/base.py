@@ -16,53 +16,12 @@ import numpy as np
 
 from consistency.answers import Answers
 from consistency.fitcache import FitCache
+from consistency.schema import CheckResult, Conflict
 from consistency.suite import Query, Suite
 
-
-@dataclass
-class Conflict:
-    """Evidence that some claims cannot all be honest.
-
-    ``claims`` are proposition ids (or phrasing keys such as ``p1#v2:is-false``);
-    ``severity`` is in [0, 1], larger meaning more certainly a contradiction;
-    ``certificate`` is what a person can check by hand. It always has a ``summary``
-    (one plain sentence) and a ``kind`` naming its structure (``phrasings``,
-    ``unsat-core``, ``dutch-book``, ``probe-reading``, ...).
-    """
-
-    check: str
-    claims: list[str]
-    severity: float
-    certificate: dict[str, Any]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"check": self.check, "claims": self.claims, "severity": self.severity, "certificate": self.certificate}
-
-
-@dataclass
-class CheckResult:
-    check: str
-    metrics: dict[str, float] = field(default_factory=dict)
-    conflicts: list[Conflict] = field(default_factory=list)
-    # per-proposition score in [0, 1]: how strongly this check implicates the claim
-    claim_scores: dict[str, float] = field(default_factory=dict)
-    # anything the report shows as tables or plots (JSON-serialisable)
-    details: dict[str, Any] = field(default_factory=dict)
-    skipped: str | None = None  # why the check did not run, when it did not
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "metrics": {k: _plain(v) for k, v in self.metrics.items()},
-            "conflicts": [c.to_dict() for c in self.conflicts],
-            "claim_scores": {k: _plain(v) for k, v in self.claim_scores.items()},
-            "details": self.details,
-            "skipped": self.skipped,
-        }
-
-
-def _plain(value: float) -> float | None:
-    value = float(value)
-    return None if not np.isfinite(value) else value
+# What a check reports is part of the results.json schema (consistency/schema.py); re-exported
+# here so a check author needs one import.
+__all__ = ["Check", "CheckResult", "Conflict", "RunContext", "answered"]
 
 
 @dataclass

@@ -7,13 +7,14 @@ user's question: where the lies are (``graph``), which claims are the likeliest 
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from typing import Mapping, Sequence
 
 from checks.base import Check, CheckResult, RunContext
 from consistency import graph as cg
 from consistency.answers import Answers
 from consistency.ladder import run_ladder
 from consistency.retraction import retraction_set
+from consistency.schema import Bar, Graph, RetractionSet
 from consistency.suite import Suite
 
 # A conflict weaker than this (credences a few hundredths from coherent) is the noise of
@@ -27,8 +28,8 @@ def aggregate(
     checks: Sequence[Check],
     results: Mapping[str, CheckResult],
     context: RunContext,
-) -> dict[str, Any]:
-    """The JSON-able ``graph``, ``retraction_set`` and ``bar`` sections.
+) -> dict[str, Graph | RetractionSet | Bar]:
+    """The typed ``graph``, ``retraction_set`` and ``bar`` sections of :class:`Results`.
 
     Options read from ``context.options``: ``min_severity`` (conflicts below it, the
     noise-level incoherence of honest answers, stay in the checks' results but are left out of
@@ -49,6 +50,6 @@ def aggregate(
             implicated={pid for web in found for pid in web["propositions"]},
         )
     else:
-        bar = {"level": None, "level_name": "not measured", "coordination": None, "matrix": {},
-               "notes": ["the ladder was switched off"]}
-    return {"graph": cg.to_json(graph, found), "retraction_set": retraction, "bar": bar}
+        bar = {"notes": ["the ladder was switched off"]}
+    return {"graph": cg.section(graph, found), "retraction_set": RetractionSet.model_validate(retraction),
+            "bar": Bar.model_validate(bar)}

@@ -7,7 +7,6 @@ model load.
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -20,8 +19,9 @@ from consistency.config import AuditConfig
 from consistency.errors import UserError
 from consistency.generators import builtin_suite
 from consistency.rundir import REPORT, RESULTS, claim_run_directory
+from consistency.schema import ClaimRow, FramingInfo, ModelInfo, Results, SuiteSummary, Timings
 from consistency.suite import Framing, Suite, load_csv, load_jsonl
-from reports.results import SCHEMA_VERSION, now_iso, package_versions, write_json_atomic
+from reports.results import now_iso, package_versions, write_results
 
 Log = Callable[[str], None]
 
@@ -128,7 +128,7 @@ def run_checks(suite: Suite, answers: Answers, enabled: list[Check], context: Ru
     return results, timings
 
 
-def run_audit(config: AuditConfig, log: Log = print, progress: bool = True) -> dict[str, Any]:
+def run_audit(config: AuditConfig, log: Log = print, progress: bool = True) -> Results:
     """Run a whole audit and write ``results.json`` (and ``report.html``) into ``config.out``."""
     from consistency.engine import elicit
 
@@ -143,7 +143,7 @@ def run_audit(config: AuditConfig, log: Log = print, progress: bool = True) -> d
         from consistency.adapters.recorded import load_recorded_answers
 
         answers = load_recorded_answers(config.answers, suite)
-        model_info = {"name": config.answers, "adapter": "answers", "fingerprint": answers.source}
+        model_info = ModelInfo(name=config.answers, adapter="answers", fingerprint=answers.source)
         elicit_seconds = 0.0
     else:
         adapter = build_adapter(config, suite)
@@ -157,7 +157,7 @@ def run_audit(config: AuditConfig, log: Log = print, progress: bool = True) -> d
             cache = AnswerCache(out / "cache", adapter.fingerprint)
         answers = elicit(adapter, queries, hidden_for, cache=cache, progress=progress)
         elicit_seconds = time.perf_counter() - start
-        model_info = {"name": config.model, "adapter": "hf", "fingerprint": adapter.fingerprint}
+        model_info = ModelInfo(name=config.model, adapter="hf", fingerprint=adapter.fingerprint)
     context = RunContext(
         seed=config.seed,
         layers=tuple(answers.layers),
@@ -176,24 +176,23 @@ def run_audit(config: AuditConfig, log: Log = print, progress: bool = True) -> d
     aggregated = aggregate(suite, answers, enabled, results, context)
     aggregate_seconds = time.perf_counter() - start
 
-    payload = {
-        "schema_version": SCHEMA_VERSION,
-        "created": now_iso(),
-        "config": config.model_dump(mode="json"),
-        "model": model_info,
-        "suite": suite_summary(suite, config.suite),
-        "claims": claim_table(suite, answers),
-        "versions": package_versions(),
-        "timings": {
-            "elicit_s": round(elicit_seconds, 4),
-            "checks_s": check_seconds,
-            "aggregate_s": round(aggregate_seconds, 4),
-            "total_s": round(time.perf_counter() - started, 4),
-        },
-        "checks": {name: result.to_dict() for name, result in results.items()},
+    payload = Results(
+        created=now_iso(),
+        config=config,
+        model=model_info,
+        suite=suite_summary(suite, config.suite),
+        claims=claim_table(suite, answers),
+        versions=package_versions(),
+        timings=Timings(
+            elicit_s=round(elicit_seconds, 4),
+            checks_s=check_seconds,
+            aggregate_s=round(aggregate_seconds, 4),
+            total_s=round(time.perf_counter() - started, 4),
+        ),
+        checks=results,
         **aggregated,
-    }
-    write_json_atomic(out / RESULTS, payload)
+    )
+    write_results(out / RESULTS, payload)
     if config.report:
         from reports.html import write_report
 
@@ -203,26 +202,21 @@ def run_audit(config: AuditConfig, log: Log = print, progress: bool = True) -> d
     return payload
 
 
-def suite_summary(suite: Suite, source: str) -> dict[str, Any]:
-    return {
-        "name": suite.name,
-        "source": source,
-        "propositions": len(suite.propositions),
-        "relations": len(suite.relations),
-        "conditionals": len(suite.conditionals),
-        "decompositions": len(suite.decompositions),
-        "framings": [dataclasses.asdict(f) for f in suite.framings],
-    }
+def suite_summary(suite: Suite, source: str) -> SuiteSummary:
+    return SuiteSummary(
+        name=suite.name,
+        source=source,
+        propositions=len(suite.propositions),
+        relations=len(suite.relations),
+        conditionals=len(suite.conditionals),
+        decompositions=len(suite.decompositions),
+        framings=[FramingInfo(name=f.name, template=f.template, negated=f.negated) for f in suite.framings],
+    )
 
 
-def claim_table(suite: Suite, answers: Answers) -> dict[str, dict[str, Any]]:
+def claim_table(suite: Suite, answers: Answers) -> dict[str, ClaimRow]:
     """Each proposition's text, split, truth and belief under the primary framing."""
     return {
-        pid: {
-            "text": prop.text,
-            "split": prop.split,
-            "truth": prop.truth,
-            "belief": answers.belief(suite.query(pid)),
-        }
+        pid: ClaimRow(text=prop.text, split=prop.split, truth=prop.truth, belief=answers.belief(suite.query(pid)))
         for pid, prop in suite.propositions.items()
     }

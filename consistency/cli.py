@@ -16,6 +16,7 @@ from typing import Any, Sequence
 from pydantic import ValidationError
 
 from consistency.errors import UserError
+from consistency.schema import Results
 
 EXIT_USER_ERROR = 2
 
@@ -101,6 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--seed", type=int, default=0)
 
     commands.add_parser("checks", help="list the registered checks")
+    commands.add_parser("schema", help="print the JSON Schema of results.json")
 
     # Listed here for --help; parsed by consistency.organisms.cli (see main), which imports torch.
     commands.add_parser("organism", help="train or measure a model organism (see 'consistency organism --help')")
@@ -155,26 +157,22 @@ def _quiet_transformers() -> None:
     hf_logging.disable_progress_bar()
 
 
-def _print_summary(results: dict[str, Any]) -> None:
+def _print_summary(results: Results) -> None:
     rows = []
-    for name, check in results["checks"].items():
-        if check.get("skipped"):
-            rows.append((name, "skipped", check["skipped"]))
+    for name, check in results.checks.items():
+        if check.skipped:
+            rows.append((name, "skipped", check.skipped))
             continue
-        metrics = ", ".join(
-            f"{k}={v:.3g}" for k, v in list(check["metrics"].items())[:4] if isinstance(v, (int, float))
-        )
-        rows.append((name, f"{len(check['conflicts'])} conflicts", metrics))
+        metrics = ", ".join(f"{k}={v:.3g}" for k, v in list(check.metrics.items())[:4] if v is not None)
+        rows.append((name, f"{len(check.conflicts)} conflicts", metrics))
     width = max(len(r[0]) for r in rows) if rows else 0
     print()
     for name, count, metrics in rows:
         print(f"  {name:<{width}}  {count:<14} {metrics}")
-    bar = results.get("bar")
-    if bar:
-        print(f"\n  liar-capability bar: {bar.get('level_name', bar.get('level'))}")
-    print(f"\n  results: {os.path.join(results['config']['out'], 'results.json')}")
-    if results["config"].get("report"):
-        print(f"  report:  {os.path.join(results['config']['out'], 'report.html')}")
+    print(f"\n  liar-capability bar: {results.bar.level_name}")
+    print(f"\n  results: {os.path.join(results.config.out, 'results.json')}")
+    if results.config.report:
+        print(f"  report:  {os.path.join(results.config.out, 'report.html')}")
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -199,6 +197,11 @@ def _run(args: argparse.Namespace) -> int:
         return 0
     if args.command == "suite":
         return _suite_command(args)
+    if args.command == "schema":
+        from consistency.schema import json_schema
+
+        print(json.dumps(json_schema(), indent=2))
+        return 0
     if args.command == "checks":
         import checks
 

@@ -24,35 +24,27 @@ import networkx as nx
 
 from checks.base import CheckResult
 from consistency.answers import Answers
+from consistency.schema import ClaimRef, Graph, proposition_of
 from consistency.suite import Suite
 
 CLAIM, EVIDENCE, CONFLICT = "claim", "evidence", "conflict"
 
 
-def proposition_of(ref: str) -> str:
-    """The proposition (or conditional) id a claim reference is about: ``p1#v2:x`` -> ``p1``."""
-    return ref.split("#", 1)[0]
-
-
-def claim_node_id(ref: str, suite: Suite) -> str:
+def claim_node_id(key: str, suite: Suite) -> str:
     """Canonical node id: the primary phrasing's key is the proposition itself."""
-    pid, sep, rest = ref.partition("#")
-    if sep and rest == f"v0:{suite.primary_framing.name}":
-        return pid
-    return ref
+    return str(ClaimRef.parse(key).canonical(suite.primary_framing.name))
 
 
 def _claim_attributes(node: str, suite: Suite, answers: Answers) -> dict[str, Any]:
-    pid = proposition_of(node)
+    ref = ClaimRef.parse(node)
+    pid = ref.claim
     attrs: dict[str, Any] = {"kind": CLAIM, "proposition": pid, "variant": None, "framing": None,
                              "text": "", "belief": None, "truth": None, "split": None}
     prop = suite.propositions.get(pid)
     conditional = next((c for c in suite.conditionals if c.id == pid), None)
     if prop is not None:
-        variant, framing = 0, suite.primary_framing.name
-        if "#" in node:
-            head, _, framing = node.split("#", 1)[1].partition(":")
-            variant = int(head[1:]) if head[1:].isdigit() else 0
+        variant = ref.variant or 0
+        framing = ref.framing or suite.primary_framing.name
         if variant < len(prop.phrasings) and framing in {f.name for f in suite.framings}:
             attrs["belief"] = answers.belief(suite.query(pid, variant, framing))
             attrs["text"] = prop.phrasings[variant]
@@ -117,7 +109,7 @@ def _join_phrasings(graph: nx.Graph) -> None:
         if data["kind"] == CLAIM:
             by_prop.setdefault(data["proposition"], []).append(node)
     for nodes in by_prop.values():
-        hub, *rest = sorted(nodes, key=lambda n: ("#" in n, n))  # the proposition node first
+        hub, *rest = sorted(nodes, key=lambda n: (ClaimRef.parse(n).is_phrasing, n))  # the proposition node first
         graph.add_edges_from((hub, other, {"role": "phrasing"}) for other in rest)
 
 
@@ -143,26 +135,23 @@ def webs(graph: nx.Graph) -> list[dict[str, Any]]:
     return found
 
 
-def to_json(graph: nx.Graph, found: list[dict[str, Any]]) -> dict[str, Any]:
+def section(graph: nx.Graph, found: list[dict[str, Any]]) -> Graph:
     """The ``graph`` section of results.json: nodes, edges, webs and counts."""
     web_of = {n: w["id"] for w in found for key in ("conflicts", "claims", "evidence") for n in w[key]}
-    nodes = [{"id": n, **data, "web": web_of.get(n)} for n, data in sorted(graph.nodes(data=True))]
-    edges = sorted([a, b, data["role"]] if a < b else [b, a, data["role"]] for a, b, data in graph.edges(data=True))
     kinds = Counter(data["kind"] for _, data in graph.nodes(data=True))
-    return {
-        "nodes": nodes,
-        "edges": edges,
-        "webs": [{"id": w["id"], **{k: v for k, v in w.items() if k != "id"}} for w in found],
-        "counts": {"claims": kinds[CLAIM], "evidence": kinds[EVIDENCE], "conflicts": kinds[CONFLICT],
-                   "webs": len(found)},
-    }
+    return Graph.model_validate({
+        "nodes": [{"id": n, **data, "web": web_of.get(n)} for n, data in sorted(graph.nodes(data=True))],
+        "edges": sorted((a, b, data["role"]) if a < b else (b, a, data["role"]) for a, b, data in graph.edges(data=True)),
+        "webs": found,
+        "counts": {"claims": kinds[CLAIM], "evidence": kinds[EVIDENCE], "conflicts": kinds[CONFLICT], "webs": len(found)},
+    })
 
 
-def from_json(section: Mapping[str, Any]) -> nx.Graph:
-    """Rebuild the graph from its results.json section (the report re-renders from it)."""
+def from_section(section: Graph) -> nx.Graph:
+    """Rebuild the networkx graph from its results.json section (the report re-renders from it)."""
     graph = nx.Graph()
-    for node in section.get("nodes", []):
-        graph.add_node(node["id"], **{k: v for k, v in node.items() if k != "id"})
-    for a, b, role in section.get("edges", []):
+    for node in section.nodes:
+        graph.add_node(node.id, **node.model_dump(exclude={"id"}))
+    for a, b, role in section.edges:
         graph.add_edge(a, b, role=role)
     return graph

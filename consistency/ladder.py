@@ -45,7 +45,7 @@ from scipy.stats import binomtest
 from checks.base import Check, CheckResult, RunContext
 from consistency import formula as fm
 from consistency.answers import Answers
-from consistency.graph import proposition_of
+from consistency.schema import proposition_of
 from consistency.suite import Query, Suite
 
 

@@ -17,6 +17,7 @@ from typing import Any, Iterable, Iterator
 
 from consistency import formula as fm
 from consistency.errors import UserError
+from consistency.schema import ClaimRef
 
 SUITE_FORMAT = 1
 SPLITS = ("train", "test")
@@ -108,7 +109,7 @@ class Query:
     @property
     def key(self) -> str:
         """Phrasing-level claim key, e.g. ``p1#v2:is-false``."""
-        return f"{self.claim}#v{self.variant}:{self.framing}"
+        return str(ClaimRef(self.claim, self.variant, self.framing))
 
 
 @dataclass

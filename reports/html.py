@@ -1,4 +1,4 @@
-"""The self-contained HTML audit report, rendered from a results.json dict.
+"""The self-contained HTML audit report, rendered from a validated :class:`Results`.
 
 One file, no script, no external resource: styles are inline, plots and the contradiction
 graph are inline SVG laid out here in Python, and a Content-Security-Policy of
@@ -20,7 +20,8 @@ import jinja2
 import networkx as nx
 
 from consistency.files import write_text_atomic
-from consistency.graph import from_json
+from consistency.graph import from_section
+from consistency.schema import Results, proposition_of
 
 TEMPLATES = Path(__file__).parent / "templates"
 # The metric definitions ship inside the checks package (package data), so that a report
@@ -49,13 +50,13 @@ _environment = jinja2.Environment(
 )
 
 
-def render_report(results: Mapping[str, Any]) -> str:
+def render_report(results: Results) -> str:
     """The report for one audit's results.json as a single HTML page."""
     template = _environment.get_template("report.html.j2")
     return template.render(**view(results))
 
 
-def write_report(results: Mapping[str, Any], path: str | Path) -> Path:
+def write_report(results: Results, path: str | Path) -> Path:
     """Render and write the report; returns its path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -66,8 +67,10 @@ def write_report(results: Mapping[str, Any], path: str | Path) -> Path:
 # ----- the view model ------------------------------------------------------------------------
 
 
-def view(results: Mapping[str, Any]) -> dict[str, Any]:
-    """Everything the template shows, computed from results.json (missing sections tolerated)."""
+def view(typed: Results) -> dict[str, Any]:
+    """Everything the template shows, computed from the results."""
+    # The view reads the values as results.json holds them (undefined numbers are None).
+    results = typed.model_dump(mode="json")
     checks = results.get("checks") or {}
     graph = results.get("graph") or {}
     bar = results.get("bar") or {}
@@ -79,7 +82,7 @@ def view(results: Mapping[str, Any]) -> dict[str, Any]:
         "created": results.get("created", ""),
         "verdict": _verdict(checks, graph, bar, retraction, nodes),
         "bar": _bar(bar),
-        "graph": _graph(graph, nodes),
+        "graph": _graph(graph, nodes, from_section(typed.graph)),
         "suspects": _suspects(results, retraction, nodes),
         "checks": [_check(name, result, nodes) for name, result in sorted(checks.items())],
         "glossary": _glossary(checks),
@@ -187,9 +190,8 @@ def _bar(bar: Mapping[str, Any]) -> dict[str, Any]:
 # ----- the contradiction graph as SVG ---------------------------------------------------------
 
 
-def _graph(graph: Mapping[str, Any], nodes: Mapping[str, Any]) -> dict[str, Any]:
+def _graph(graph: Mapping[str, Any], nodes: Mapping[str, Any], full: nx.Graph) -> dict[str, Any]:
     webs = graph.get("webs") or []
-    full = from_json(graph)
     cell, columns = 300, 3
     drawn = []
     for index, web in enumerate(webs[:MAX_WEBS_DRAWN]):
@@ -288,7 +290,7 @@ def _suspects(results: Mapping[str, Any], retraction: Mapping[str, Any], nodes: 
 
 def _conflicts_of(pid: str, nodes: Mapping[str, Any]) -> list[str]:
     return [n["id"] for n in nodes.values()
-            if n.get("kind") == "conflict" and any(c.split("#", 1)[0] == pid for c in n.get("claims", []))]
+            if n.get("kind") == "conflict" and any(proposition_of(c) == pid for c in n.get("claims", []))]
 
 
 def _certificate(node: Mapping[str, Any]) -> dict[str, Any]:

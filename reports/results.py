@@ -1,7 +1,8 @@
-"""The versioned results.json schema: everything an audit found, and how it was run.
+"""Reading and writing results.json, whose schema is :mod:`consistency.schema`.
 
-Bump ``SCHEMA_VERSION``'s major number on any change that breaks readers (a renamed or
-removed field); add fields freely within a major version.
+The file is written once, from a validated :class:`Results`, and read back validated: a
+field of the wrong type or a file that is not results.json is one ``error:`` line naming
+the field. Files of an older schema version are migrated on reading.
 """
 
 from __future__ import annotations
@@ -13,10 +14,12 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from consistency.errors import UserError
 from consistency.files import write_json_atomic, write_text_atomic  # noqa: F401  (re-exported)
+from consistency.schema import SCHEMA_VERSION, Results
 
-SCHEMA_VERSION = "1.0"
 _SUPPORTED_MAJOR = SCHEMA_VERSION.split(".")[0]
 
 
@@ -38,18 +41,56 @@ def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def load_results(path: str | Path) -> dict[str, Any]:
-    """Read a results.json (or a run directory holding one), checking the schema version."""
+def write_results(path: str | Path, results: Results) -> None:
+    """Serialise ``results`` (the one place results.json is encoded), atomically."""
+    write_json_atomic(path, results.model_dump(mode="json"))
+
+
+def migrate(data: dict[str, Any]) -> dict[str, Any]:
+    """Bring a results.json of an older schema version up to :data:`SCHEMA_VERSION`.
+
+    1.0 -> 1.1: each check's result also names its check (1.0 had it only as the key); the
+    new optional fields (``verdict``, ``claims[*].lie_score``) take their defaults.
+    """
+    checks = data.get("checks")
+    if isinstance(checks, dict):
+        checks = {name: {"check": name, **result} if isinstance(result, dict) else result
+                  for name, result in checks.items()}
+    return {**data, "checks": checks, "schema_version": SCHEMA_VERSION}
+
+
+def _field(location: tuple[int | str, ...]) -> str:
+    """``checks.logic.metrics.r1`` from pydantic's error location, without the graph nodes'
+    union tag (``graph.nodes.3.claim.belief`` is ``graph.nodes.3.belief``)."""
+    parts = [str(p) for i, p in enumerate(location) if not (i >= 2 and location[i - 2] == "nodes")]
+    return ".".join(parts) or "(top level)"
+
+
+def load_results(path: str | Path) -> Results:
+    """Read a results.json (or a run directory holding one), validated and migrated."""
     path = Path(path)
     if path.is_dir():
         path = path / "results.json"
     try:
-        results = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_bytes().decode("utf-8"))
     except FileNotFoundError:
         raise ResultsError(f"{path}: no such file (is this a run directory written by 'consistency audit'?)") from None
+    except OSError as exc:
+        raise ResultsError(f"{path}: cannot read: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise ResultsError(f"{path}: not UTF-8 text (byte {exc.start})") from None
     except json.JSONDecodeError as exc:
         raise ResultsError(f"{path}: malformed JSON at line {exc.lineno}: {exc.msg}") from None
-    version = str(results.get("schema_version", ""))
-    if version.split(".")[0] != _SUPPORTED_MAJOR:
+    if not isinstance(data, dict):
+        raise ResultsError(f"{path}: expected a JSON object, found {type(data).__name__}")
+    version = data.get("schema_version")
+    if not isinstance(version, str) or version.split(".")[0] != _SUPPORTED_MAJOR:
         raise ResultsError(f"{path}: schema_version {version!r} is not readable by this version (reads {SCHEMA_VERSION})")
-    return results
+    if version != SCHEMA_VERSION:
+        data = migrate(data)
+    try:
+        return Results.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        raise ResultsError(f"{path}: field {_field(first['loc'])}: {first['msg']}{more}") from None

@@ -7,6 +7,7 @@ import sys
 import pytest
 
 from consistency.cli import main
+from consistency.schema import SCHEMA_VERSION
 from tiny_models import build_tiny_llama
 
 
@@ -64,7 +65,7 @@ def test_audit_a_checkpoint_end_to_end(tiny_model, tmp_path, capsys):
     ])
     assert code == 0
     results = json.loads((out / "results.json").read_text())
-    assert results["schema_version"] == "1.0"
+    assert results["schema_version"] == SCHEMA_VERSION
     assert results["config"]["checks"] == ["cross-examination", "logic"]
     assert results["model"]["fingerprint"] and results["versions"]["torch"]
     for name in ("cross-examination", "logic"):

@@ -15,20 +15,21 @@ from consistency.coherence import (
     Claim,
     Component,
     Constraint,
+    LPSolution,
     RelationsUnsatisfiable,
-    _integer_inverse,
     column_generation,
     enumerate_worlds,
     exact_simplex,
     payoffs,
     repair_components,
     solve_blocks,
-    solve_z3,
     split_components,
     world_losses,
 )
-from consistency.relations_gen import random_component, relation_sets, with_credences
+from consistency.coherence.exact import _ExactLP, _integer_inverse
 from consistency.satisfiability import analyse, minimal_hitting_sets
+from tests.relations_gen import random_component, relation_sets, with_credences
+from tests.z3_oracle import exact_entry, solve_z3
 
 FAST = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 
@@ -107,7 +108,7 @@ def test_components_split_on_shared_atoms_only():
 
 
 def test_table_z3_and_pruned_table_enumerate_the_same_worlds():
-    from consistency.coherence import _enumerate_z3, _propagated_worlds
+    from consistency.coherence.worlds import _enumerate_z3, _propagated_worlds
 
     rng = np.random.default_rng(3)
     for _ in range(10):
@@ -118,7 +119,7 @@ def test_table_z3_and_pruned_table_enumerate_the_same_worlds():
 
 
 def test_pruned_table_matches_z3_past_the_truth_table():
-    from consistency.coherence import _enumerate_z3, _propagated_worlds
+    from consistency.coherence.worlds import _enumerate_z3, _propagated_worlds
 
     rng = np.random.default_rng(11)
     for _ in range(6):  # 17-40 atoms, 20-900 worlds
@@ -184,30 +185,28 @@ def loose_component(rng: np.random.Generator, n: int = 14) -> Component:
     return Component(atoms, tuple(relations), tuple(claims))
 
 
-@pytest.mark.parametrize("persistent", [True, False], ids=["warm-highs", "cold-linprog"])
-def test_column_generation_equals_the_enumerated_lp_on_mid_size_components(persistent):
+def test_column_generation_equals_the_enumerated_lp_on_mid_size_components():
     # enumerable components (so the exact rational R1 is known), solved by column generation
-    # from a single world, through both master paths (HiGHS kept warm across rounds, and the
-    # cold linprog + milp fallback): the same optimum within 1e-9, proved by the stakes
+    # from a single world: the same optimum within 1e-9, proved by the stakes
     rng = np.random.default_rng(7)
     for _ in range(4):
         comp = loose_component(rng)
         worlds = enumerate_worlds(comp)
         exact = repair(comp)
         assert exact.method == "simplex" and exact.exact is not None and len(worlds) >= 30
-        sol, generated, loss, rounds = column_generation(comp, initial=worlds[:1], persistent=persistent)
+        sol, generated, loss, rounds = column_generation(comp, initial=worlds[:1])
         assert rounds >= 3  # it had to generate
         assert abs(sol.objective - float(exact.exact.r1)) <= 1e-9
         assert sol.objective - 1e-9 <= loss <= sol.objective + 1e-12
         # the proving stakes are a Dutch book over every world, not only the generated ones
         assert np.abs(sol.duals).max() <= 1 + 1e-9
         assert world_losses(comp, sol.duals, worlds).min() >= loss - 1e-9
-        worst, _, _, _ = column_generation(comp, "linf", initial=generated, persistent=persistent)
+        worst, _, _, _ = column_generation(comp, "linf", initial=generated)
         assert worst.objective == pytest.approx(exact.r_inf, abs=1e-9)
 
 
 def test_worlds_are_enumerated_once_per_relation_set(monkeypatch):
-    import consistency.coherence as coherence
+    import consistency.coherence.worlds as coherence
 
     # "at most one of 20": past the truth table's 16 atoms, 21 worlds
     atoms = [f"x{i:02d}" for i in range(20)]
@@ -317,7 +316,7 @@ def test_repair_is_coherent_nearest_and_proved_by_the_dutch_book(comp, credences
     if result.exact is not None:  # and exactly, in rationals
         stakes = result.exact.stakes
         for w in range(len(worlds)):
-            loss = sum(s * (Fraction(pay.target[j]) - pay.exact_entry(j, w)) for j, s in enumerate(stakes))
+            loss = sum(s * (Fraction(pay.target[j]) - exact_entry(pay, j, w)) for j, s in enumerate(stakes))
             assert loss >= result.exact.r1
 
 
@@ -376,14 +375,12 @@ def test_z3_highs_and_exact_simplex_agree(comp, credences):
 def test_exact_simplex_from_a_cold_start_still_reaches_the_optimum():
     # a useless warm start (all mass on one world, nothing moved) forces the always-feasible
     # start and real pivots; the result must still be z3's rational optimum
-    from consistency.coherence import _Solution
-
     rng = np.random.default_rng(5)
     for _ in range(15):
         comp = random_component(int(rng.integers(2, 7)), rng, noise=0.3)
         pay = payoffs(comp, enumerate_worlds(comp))
         m, w = pay.hit.shape
-        cold = _Solution(0.0, np.eye(w)[0], np.zeros(m), np.zeros(m), 0.0)
+        cold = LPSolution(0.0, np.eye(w)[0], np.zeros(m), np.zeros(m), 0.0)
         _, exact = exact_simplex(pay, cold)
         assert exact.r1 == solve_z3(pay)[0].r1 and exact.r1 >= 0
 
@@ -393,8 +390,6 @@ def test_exact_simplex_from_highs_basis_and_fallbacks_match_z3():
     # (0.01 + 0.99 != 1 in binary floats): the twin swap and dual simplex paths run; the
     # Gram-Schmidt warm start (no basis from HiGHS) must reach the same rational optimum
     import dataclasses
-
-    from consistency.coherence import _ExactLP
 
     rng = np.random.default_rng(7)
     repaired = 0
@@ -422,3 +417,14 @@ def test_exact_simplex_with_a_price_past_int64():
     result = repair(comp)
     assert result.method == "simplex"
     assert result.exact.r1 == solve_z3(payoffs(comp, enumerate_worlds(comp)))[0].r1 == Fraction(0.3)
+
+
+def test_exact_simplex_with_a_subnormal_price():
+    # 5e-324 is 2^-1074: its row's scale is 2^1074, so a basis on the way prices that row
+    # past the float range; the float screen must not overflow or skip a column
+    credences = {"x0": 0.0, "x1": 0.0, "x2": 0.0, "x3": 2.72036559013683e-58}
+    claims = tuple(Claim(a, p, a) for a, p in credences.items()) + (Claim("c0", 5e-324, "x1", "x3"),)
+    comp = Component(tuple(credences), (Constraint("r0", fm.parse("x0")),), claims)  # as hypothesis drew it
+    result = repair(comp)
+    assert result.method == "simplex"
+    assert result.exact.r1 == solve_z3(payoffs(comp, enumerate_worlds(comp)))[0].r1 == result.exact.guaranteed_loss

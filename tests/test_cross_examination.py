@@ -9,6 +9,7 @@ from checks.cross_examination import arbitrage
 from consistency.adapters.scripted import ScriptedAdapter
 from consistency.engine import elicit
 from consistency.generators import builtin_suite
+from consistency.schema import proposition_of
 
 
 def run_on(adapter, suite):
@@ -28,7 +29,7 @@ def test_a_naive_liar_is_caught_with_the_phrasings_as_certificate():
     suite = builtin_suite("comparisons").limited(4)
     liars = sorted(suite.propositions)[:3]
     result = run_on(ScriptedAdapter(suite, lies={p: "naive" for p in liars}), suite)
-    caught = {c.claims[0].split("#")[0] for c in result.conflicts}
+    caught = {proposition_of(c.claims[0]) for c in result.conflicts}
     assert caught == set(liars)
     assert result.metrics["flip_rate"] == pytest.approx(3 / len(suite.propositions))
     cert = result.conflicts[0].certificate

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 
 import pytest
@@ -60,7 +59,7 @@ def test_honest_model_agrees_with_its_parts():
     assert result.metrics["disagreement_rate"] == 0
     assert result.metrics["r1"] == pytest.approx(0.0, abs=1e-9)
     assert result.conflicts == []
-    json.dumps(result.to_dict())
+    result.model_dump_json()
 
 
 def test_lie_on_the_composite_is_a_conflict_with_the_parts_as_reference():

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from checks.base import CheckResult, Conflict
 from consistency import graph as cg
+from consistency.schema import Graph
 from consistency.answers import Answers
 from consistency.retraction import _greedy, minimum_hitting_set, retraction_set, retraction_weight
 from consistency.suite import Conditional, Proposition, Suite
@@ -82,12 +83,11 @@ def test_webs_are_components_ranked_by_total_severity():
 def test_json_round_trip():
     suite, answers, results = scenario()
     graph = cg.build_graph(suite, answers, results, evidence_checks=["probe"])
-    section = cg.to_json(graph, cg.webs(graph))
-    text = json.dumps(section, allow_nan=False)
-    back = cg.from_json(json.loads(text))
+    section = cg.section(graph, cg.webs(graph))
+    back = cg.from_section(Graph.model_validate_json(section.model_dump_json()))
     assert set(back.nodes) == set(graph.nodes) and set(map(frozenset, back.edges)) == set(map(frozenset, graph.edges))
-    assert section["counts"] == {"claims": 7, "evidence": 1, "conflicts": 5, "webs": 3}
-    assert {n["id"]: n["web"] for n in section["nodes"]}["p5"] == "web3"
+    assert section.counts.model_dump() == {"claims": 7, "evidence": 1, "conflicts": 5, "webs": 3}
+    assert {n.id: n.web for n in section.nodes}["p5"] == "web3"
 
 
 def test_conditional_claims_show_both_ends():

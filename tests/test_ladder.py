@@ -329,11 +329,12 @@ def test_naive_liar_is_caught_by_cross_examination():
     lies = {"a1": "naive", "b3": "naive"}
     answers, context, results = honest_run(suite, checks, lies=lies)
     out = aggregate(suite, answers, checks, results, RunContext(options={"ladder_targets": 10}))
-    xexam = {m["proposition"] for m in out["retraction_set"]["claims"]
-             if any(":cross-examination:" in c for c in m["conflicts"])}
+    xexam = {m.proposition for m in out["retraction_set"].claims
+             if any(":cross-examination:" in c for c in m.conflicts)}
     assert xexam == set(lies)
-    assert out["retraction_set"]["ranking"][:2] == sorted(lies, key=out["retraction_set"]["ranking"].index)
-    assert set(out["retraction_set"]["ranking"][:2]) == set(lies)
+    ranking = out["retraction_set"].ranking
+    assert ranking[:2] == sorted(lies, key=ranking.index)
+    assert set(ranking[:2]) == set(lies)
 
 
 def test_consistent_liar_passes_output_checks_and_only_the_probe_catches_it():
@@ -346,8 +347,8 @@ def test_consistent_liar_passes_output_checks_and_only_the_probe_catches_it():
     assert not results["fake-logic"].conflicts
     assert {c for conflict in results["fake-probe"].conflicts for c in conflict.claims} == set(lies)
     out = aggregate(suite, answers, checks, results, RunContext(options={"ladder": False}))
-    assert {m["proposition"] for m in out["retraction_set"]["claims"]} == set(lies)
-    assert {w["id"]: w["checks"] for w in out["graph"]["webs"]} == {"web1": {"fake-probe": 1}, "web2": {"fake-probe": 1}}
+    assert {m.proposition for m in out["retraction_set"].claims} == set(lies)
+    assert {w.id: w.checks for w in out["graph"].webs} == {"web1": {"fake-probe": 1}, "web2": {"fake-probe": 1}}
 
 
 @pytest.mark.slow
@@ -364,8 +365,8 @@ def test_registered_checks_on_scripted_liars():
     assert not flagged("cross-examination") and not flagged("logic") and not flagged("decomposition")
     assert set(lies) <= flagged("probe")
     out = aggregate(suite, answers, checks, results, RunContext(options={"ladder_targets": 24}))
-    assert set(lies) <= {m["proposition"] for m in out["retraction_set"]["claims"]}
-    caught = out["bar"]["caught"]
+    assert set(lies) <= {m.proposition for m in out["retraction_set"].claims}
+    caught = out["bar"].caught
     assert caught["L1"]["cross-examination"] and not caught["L2"]["cross-examination"]
     assert caught["L2"]["logic"] and not caught["L3"]["logic"]
     assert caught["L4"]["probe"] and not caught["L5"]["probe"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 
 import pytest
 
@@ -61,7 +60,7 @@ def test_honest_model_is_coherent_and_satisfiable():
     assert result.metrics["maxsat_flips"] == 0
     assert result.metrics["components"] == 2  # the a/b web, and g -> w through the conditional
     assert result.skipped is None
-    json.dumps(result.to_dict())  # results.json-ready
+    result.model_dump_json()  # results.json-ready
 
 
 def test_planted_lie_yields_cores_a_dutch_book_and_the_top_score():

@@ -107,8 +107,8 @@ def test_the_check_reacts_to_a_flipped_stated_answer(suite, liar):
 def test_run_is_deterministic_and_json_serialisable(suite, liar):
     _, answers = liar
     context = RunContext(seed=0, layers=answers.layers)
-    first = ProbeCheck().run(suite, answers, context).to_dict()
-    second = ProbeCheck().run(suite, answers, context).to_dict()
+    first = ProbeCheck().run(suite, answers, context).model_dump_json()
+    second = ProbeCheck().run(suite, answers, context).model_dump_json()
     assert json.dumps(first, allow_nan=False) == json.dumps(second, allow_nan=False)
 
 

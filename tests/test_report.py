@@ -21,6 +21,7 @@ from consistency.adapters.scripted import ScriptedAdapter
 from consistency.aggregate import aggregate
 from consistency.engine import elicit
 from consistency.suite import Proposition, Relation, Suite
+from consistency.schema import SCHEMA_VERSION, Results
 from reports.html import MAX_SUSPECTS, metric_definitions, render_report, write_report
 
 HOSTILE_SCRIPT = "<script>alert('pwned')</script>"
@@ -31,6 +32,10 @@ CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/ch
 def conflict(check, claims, severity, summary, **certificate):
     return {"check": check, "claims": claims, "severity": severity,
             "certificate": {"kind": certificate.pop("kind", "test"), "summary": summary, **certificate}}
+
+
+def typed(results: dict) -> Results:
+    return Results.model_validate(results)
 
 
 def results_fixture(n_claims: int = 6, hostile: bool = True) -> dict:
@@ -46,12 +51,12 @@ def results_fixture(n_claims: int = 6, hostile: bool = True) -> dict:
     probe = conflict("probe", ["p0"], 0.95, "The probe reads true at layer 3 against the answer false.",
                      kind="probe-reading", reading=0.97, belief=0.1, layer=3)
     checks = {
-        "logic": {"metrics": {"r1": 0.77, "r_inf": 0.4}, "conflicts": [dutch, core],
+        "logic": {"check": "logic", "metrics": {"r1": 0.77, "r_inf": 0.4}, "conflicts": [dutch, core],
                   "claim_scores": {"p0": 0.8}, "details": {"views": {"negation": 0.2, "paraphrase": 0.1}}, "skipped": None},
-        "probe": {"metrics": {"auroc": 0.97}, "conflicts": [probe], "claim_scores": {},
+        "probe": {"check": "probe", "metrics": {"auroc": 0.97}, "conflicts": [probe], "claim_scores": {},
                   "details": {"sweep": {"layers": [0, 1, 2, 3], "auroc": [0.5, 0.7, 0.9, 0.97], "accuracy": [0.5, 0.6, 0.85, 0.93]}},
                   "skipped": None},
-        "w2s-copies": {"metrics": {}, "conflicts": [], "claim_scores": {}, "details": {}, "skipped": "needs hidden states"},
+        "w2s-copies": {"check": "w2s-copies", "metrics": {}, "conflicts": [], "claim_scores": {}, "details": {}, "skipped": "needs hidden states"},
     }
     nodes = [
         {"id": "p0", "kind": "claim", "proposition": "p0", "text": text(0), "belief": 0.1, "web": "web1"},
@@ -73,7 +78,7 @@ def results_fixture(n_claims: int = 6, hostile: bool = True) -> dict:
               for i, name in enumerate(["flip one answer", "flip every phrasing", "logically consistent",
                                         "decomposition-consistent", "hidden states moved"], start=1)]
     return {
-        "schema_version": "1.0", "created": "2026-11-26T17:00:00+00:00", "config": {"suite": "builtin:test", "note": HOSTILE_IMG},
+        "schema_version": SCHEMA_VERSION, "created": "2026-11-26T17:00:00+00:00", "config": {"suite": "builtin:test", "out": HOSTILE_IMG},
         "model": {"name": f"organism {HOSTILE_IMG}", "adapter": "scripted", "fingerprint": "scripted:abc"},
         "suite": {"name": "test-suite", "source": "builtin:test", "propositions": n_claims, "relations": 1,
                   "conditionals": 0, "decompositions": 0},
@@ -145,7 +150,7 @@ def visible(html: str) -> tuple[str, list[tuple[str, dict]]]:
 
 
 def test_verdict_and_bar_come_first_then_ladder_graph_claims_checks():
-    html = render_report(results_fixture())
+    html = render_report(typed(results_fixture()))
     text, _ = visible(html)
     order = ["3 contradictions in 1 webs", "Liar-capability bar: L5 (hidden states moved)",
              "Top conflict (probe, severity 0.950", "The bar as checks are added", "Ladder matrix",
@@ -159,8 +164,8 @@ def test_verdict_and_bar_come_first_then_ladder_graph_claims_checks():
 
 
 def test_certificates_in_words():
-    text, elements = visible(render_report(results_fixture()))
-    html = render_report(results_fixture())
+    text, elements = visible(render_report(typed(results_fixture())))
+    html = render_report(typed(results_fixture()))
     assert "The probe reads true at layer 3 against the answer false." in text
     # the Dutch book's bets as a table and the unsat core's relations, inside the certificate
     assert re.search(r"<th>stake</th>.*<td>-1.000</td>", html, re.S)
@@ -168,27 +173,27 @@ def test_certificates_in_words():
 
 
 def test_metrics_link_to_an_embedded_glossary():
-    html = render_report(results_fixture())
+    html = render_report(typed(results_fixture()))
     assert 'href="#g-logic-r1"' in html and 'id="g-logic-r1"' in html
     assert "checks/docs/logic.md#r1" in html
     assert "checks/docs/bar.md" in html
 
 
 def test_layer_sweeps_and_bars_are_inline_svg():
-    html = render_report(results_fixture())
+    html = render_report(typed(results_fixture()))
     assert html.count("<polyline") == 2  # auroc and accuracy against layers
     assert ">auroc</text>" in html and ">negation</text>" in html
 
 
 def test_every_suite_and_model_text_is_escaped():
-    html = render_report(results_fixture())
+    html = render_report(typed(results_fixture()))
     assert "<script" not in html.lower() and "<img" not in html.lower()
     assert "&lt;script&gt;alert(&#39;pwned&#39;)&lt;/script&gt;" in html
     assert "&lt;img src=x onerror=&#34;alert(1)&#34;&gt;" in html
 
 
 def test_nothing_points_outside_the_file():
-    html = render_report(results_fixture())
+    html = render_report(typed(results_fixture()))
     assert not re.search(r"""(src|href|url)\s*[=(]\s*["']?\s*(https?:)?//""", html, re.I)
     assert re.search(r"""<meta http-equiv="Content-Security-Policy" content="default-src 'none';""", html)
     assert "<script" not in html  # no script at all: nothing to load, nothing to run
@@ -198,7 +203,7 @@ def test_missing_sections_still_render():
     results = results_fixture()
     for key in ("graph", "bar", "retraction_set"):
         results.pop(key)
-    text, _ = visible(render_report(results))
+    text, _ = visible(render_report(typed(results)))
     assert "The liar-capability bar was not measured." in text
     assert "No claim is under suspicion." in text
 
@@ -219,7 +224,7 @@ def test_a_10k_claim_audit_stays_small(tmp_path):
     results["retraction_set"]["ranking"] = [f"p{i}" for i in range(10_000)]
     results["retraction_set"]["suspicion"] = {f"p{i}": 0.5 for i in range(10_000)}
     start = time.perf_counter()
-    path = write_report(results, tmp_path / "report.html")
+    path = write_report(typed(results), tmp_path / "report.html")
     seconds = time.perf_counter() - start
     size = path.stat().st_size
     assert size < 10 * 2**20, size
@@ -246,9 +251,10 @@ def test_an_aggregated_scripted_audit_renders():
     context = RunContext(options={"ladder_targets": 8})
     results = {check.name: check.run(suite, answers, context)}
     sections = aggregate(suite, answers, [check], results, context)
-    payload = {**results_fixture(), "checks": {n: r.to_dict() for n, r in results.items()}, **sections,
+    payload = {**results_fixture(), "checks": results, **sections,
                "claims": {p: {"text": props[p].text, "split": "test", "truth": props[p].truth, "belief": None} for p in props}}
-    text, _ = visible(render_report(json.loads(json.dumps(payload, allow_nan=False))))
+    typed = Results.model_validate(payload)
+    text, _ = visible(render_report(Results.model_validate_json(typed.model_dump_json())))
     assert "Liar-capability bar: L2 (flip every phrasing)" in text
     assert "p3 retract" in text
 
@@ -279,7 +285,7 @@ def open_in_chromium(page: Path, workdir: Path) -> tuple[str, list[str]]:
 @pytest.fixture(scope="module")
 def browser_view(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("chromium")
-    page = write_report(results_fixture(), workdir / "report.html")
+    page = write_report(typed(results_fixture()), workdir / "report.html")
     return open_in_chromium(page, workdir)
 
 

@@ -10,6 +10,7 @@ from typing import Any, Callable
 
 from checks.base import Conflict
 from consistency.answers import Answers
+from consistency.schema import ClaimRef
 from consistency.suite import Query, Suite
 
 
@@ -20,14 +21,13 @@ def says(belief: float) -> str:
 def query_for(suite: Suite, key: str) -> Query | None:
     """The query a conflict's claim names: a proposition id, a conditional id, or a phrasing
     key ``<id>#v<variant>:<framing>``; None when the suite does not know it."""
-    claim, _, rest = key.partition("#v")
-    variant, _, framing = rest.partition(":")
-    conditional = next((c for c in suite.conditionals if c.id == claim), None)
     try:
+        ref = ClaimRef.parse(key)
+        conditional = next((c for c in suite.conditionals if c.id == ref.claim), None)
         if conditional is not None:
-            return suite.conditional_query(conditional, framing or None)
-        if claim in suite.propositions:
-            return suite.query(claim, int(variant) if variant else 0, framing or None)
+            return suite.conditional_query(conditional, ref.framing)
+        if ref.claim in suite.propositions:
+            return suite.query(ref.claim, ref.variant or 0, ref.framing)
     except (IndexError, KeyError, ValueError):
         return None
     return None
@@ -43,7 +43,7 @@ def answer_line(suite: Suite, answers: Answers, key: str) -> str | None:
         statement = f'"{suite.propositions[then].text}", supposing "{suite.propositions[query.given].text}"'
     else:
         statement = f'"{suite.propositions[query.claim].phrasings[query.variant]}"'
-    framing = f" [{query.framing}]" if "#v" in key else ""  # a phrasing key names its framing
+    framing = f" [{query.framing}]" if ClaimRef.parse(key).is_phrasing else ""  # a phrasing key names its framing
     belief = answers.belief(query)
     return f"{statement}{framing} -> " + ("not answered" if belief is None else says(belief))
 

@@ -11,7 +11,14 @@ from __future__ import annotations
 import numpy as np
 
 from consistency import formula as fm
-from consistency.coherence import Claim, Component, Constraint, WorldPricer, enumerate_worlds, payoffs
+from consistency.coherence import (
+    Claim,
+    Component,
+    Constraint,
+    WorldPricer,
+    enumerate_worlds,
+    payoffs,
+)
 
 # relation shapes binding a new atom ``n`` to earlier atoms ``a`` (and ``b``)
 SHAPES = {

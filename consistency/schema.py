@@ -1,0 +1,363 @@
+"""The results.json schema: one set of typed models shared by every reader and writer.
+
+The checks build :class:`CheckResult` and :class:`Conflict`, the audit assembles a
+:class:`Results`, ``reports/results.py`` writes it (serialised once, here at the edge) and
+reads it back validated, the report and the CI toolkit read the same models, and a plugin
+author returns them. ``consistency schema`` prints :func:`json_schema`.
+
+Versioning: ``SCHEMA_VERSION`` is ``major.minor``. A reader accepts any file of its major
+version (added fields take their defaults) and migrates older majors it knows
+(:func:`reports.results.migrate`). Add fields freely with a default and bump the minor
+number; rename or remove one only with a major bump and a migration.
+
+Numbers that may be undefined (a metric on an empty split, a threshold with no null claims)
+are NaN in memory and ``null`` in the file.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer
+
+from consistency.config import AuditConfig
+
+# 1.1: typed models; claims[*].lie_score and the verdict section (both optional) added.
+SCHEMA_VERSION = "1.1"
+
+
+# ----- claim keys ---------------------------------------------------------------------------
+
+_PHRASING_KEY = re.compile(r"(?P<claim>[^#]+)#v(?P<variant>\d+):(?P<framing>.+)")
+
+
+@dataclass(frozen=True, order=True)
+class ClaimRef:
+    """What a conflict names: a proposition (or conditional) id, or one phrasing of it.
+
+    The only place a claim key is formatted or parsed: ``p1`` names the proposition,
+    ``p1#v2:is-false`` its phrasing 2 asked under the framing ``is-false``.
+    """
+
+    claim: str
+    variant: int | None = None
+    framing: str | None = None
+
+    def __post_init__(self) -> None:
+        if (self.variant is None) != (self.framing is None):
+            raise ValueError("a phrasing needs both its variant and its framing")
+
+    @classmethod
+    def parse(cls, key: str) -> ClaimRef:
+        if "#" not in key:
+            if not key:
+                raise ValueError("empty claim key")
+            return cls(key)
+        match = _PHRASING_KEY.fullmatch(key)
+        if match is None:
+            raise ValueError(f"claim key {key!r} is neither '<id>' nor '<id>#v<variant>:<framing>'")
+        return cls(match["claim"], int(match["variant"]), match["framing"])
+
+    def __str__(self) -> str:
+        return self.claim if self.variant is None else f"{self.claim}#v{self.variant}:{self.framing}"
+
+    @property
+    def is_phrasing(self) -> bool:
+        return self.variant is not None
+
+    def canonical(self, primary_framing: str) -> ClaimRef:
+        """The primary phrasing (variant 0 under the primary framing) is the proposition itself."""
+        if self.variant == 0 and self.framing == primary_framing:
+            return ClaimRef(self.claim)
+        return self
+
+
+def proposition_of(key: str) -> str:
+    """The proposition (or conditional) id a claim key is about: ``p1#v2:x`` -> ``p1``."""
+    return ClaimRef.parse(key).claim
+
+
+def _valid_claim_key(key: str) -> str:
+    ClaimRef.parse(key)
+    return key
+
+
+ClaimKey = Annotated[str, AfterValidator(_valid_claim_key)]
+
+
+def _finite_or_null(value: float | None) -> float | None:
+    return value if value is None or math.isfinite(value) else None
+
+
+# A number that may be undefined: NaN in memory, null in results.json.
+Number = Annotated[Union[float, None], PlainSerializer(_finite_or_null, when_used="json")]
+
+
+class _Model(BaseModel):
+    # Every section is closed: a field a writer adds must be declared here first.
+    model_config = ConfigDict(extra="forbid", ser_json_inf_nan="null")
+
+
+class _Positional(_Model):
+    """Also constructible positionally, in field order, as the checks' dataclasses were."""
+
+    def __init__(self, /, *args: Any, **data: Any) -> None:
+        names = list(type(self).model_fields)
+        if len(args) > len(names):
+            raise TypeError(f"{type(self).__name__} takes at most {len(names)} positional arguments")
+        for name, value in zip(names, args):
+            if name in data:
+                raise TypeError(f"{type(self).__name__} got {name!r} both positionally and by keyword")
+            data[name] = value
+        super().__init__(**data)
+
+
+# ----- what a check reports -----------------------------------------------------------------
+
+
+class Conflict(_Positional):
+    """Evidence that some claims cannot all be honest.
+
+    ``claims`` are claim keys (see :class:`ClaimRef`); ``severity`` is in [0, 1], larger
+    meaning more certainly a contradiction; ``certificate`` is what a person can check by
+    hand: it has a ``summary`` (one plain sentence) and a ``kind`` naming its structure
+    (``phrasings``, ``unsat-core``, ``dutch-book``, ``probe-reading``, ...).
+    """
+
+    check: str
+    claims: list[ClaimKey]
+    severity: float = Field(ge=0, le=1)
+    certificate: dict[str, Any]
+
+
+class CheckResult(_Positional):
+    """What one check found; ``skipped`` says why it did not run, when it did not."""
+
+    check: str
+    metrics: dict[str, Number] = Field(default_factory=dict)
+    conflicts: list[Conflict] = Field(default_factory=list)
+    # per-proposition score in [0, 1]: how strongly this check implicates the claim
+    claim_scores: dict[str, Number] = Field(default_factory=dict)
+    # anything the report shows as tables or plots (JSON values)
+    details: dict[str, Any] = Field(default_factory=dict)
+    skipped: str | None = None
+
+
+# ----- the run ------------------------------------------------------------------------------
+
+
+class ModelInfo(_Model):
+    name: str
+    adapter: str = Field(description="hf, answers, scripted, ...")
+    fingerprint: str | None = None
+
+
+class FramingInfo(_Model):
+    name: str
+    template: str
+    negated: bool = False
+
+
+class SuiteSummary(_Model):
+    name: str
+    source: str
+    propositions: int
+    relations: int = 0
+    conditionals: int = 0
+    decompositions: int = 0
+    framings: list[FramingInfo] = Field(default_factory=list)
+
+
+class ClaimRow(_Model):
+    """One proposition under the primary framing."""
+
+    text: str
+    split: str
+    truth: bool | None = None
+    belief: Number = None
+    lie_score: Number = Field(None, description="the verdict's per-claim lie score, when computed")
+
+
+class Timings(_Model):
+    elicit_s: float = 0.0
+    checks_s: dict[str, float] = Field(default_factory=dict)
+    aggregate_s: float = 0.0
+    total_s: float = 0.0
+
+
+# ----- the contradiction graph --------------------------------------------------------------
+
+
+class ClaimNode(_Model):
+    kind: Literal["claim"] = "claim"
+    id: str
+    proposition: str
+    variant: int | None = None
+    framing: str | None = None
+    text: str = ""
+    belief: Number = None
+    truth: bool | None = None
+    split: str | None = None
+    web: str | None = None
+
+
+class EvidenceNode(_Model):
+    kind: Literal["evidence"] = "evidence"
+    id: str
+    check: str
+    proposition: str
+    reading: dict[str, Any] = Field(default_factory=dict, description="the scalar fields of the certificate")
+    web: str | None = None
+
+
+class ConflictNode(_Model):
+    kind: Literal["conflict"] = "conflict"
+    id: str
+    check: str
+    severity: float
+    certificate: dict[str, Any]
+    claims: list[str]
+    web: str | None = None
+
+
+GraphNode = Annotated[Union[ClaimNode, EvidenceNode, ConflictNode], Field(discriminator="kind")]
+EdgeRole = Literal["claim", "evidence", "phrasing"]
+
+
+class Web(_Model):
+    """A connected component of the graph that holds a conflict."""
+
+    id: str
+    severity: float
+    conflicts: list[str]
+    claims: list[str]
+    evidence: list[str] = Field(default_factory=list)
+    propositions: list[str] = Field(default_factory=list)
+    checks: dict[str, int] = Field(default_factory=dict)
+
+
+class GraphCounts(_Model):
+    claims: int = 0
+    evidence: int = 0
+    conflicts: int = 0
+    webs: int = 0
+
+
+class Graph(_Model):
+    nodes: list[GraphNode] = Field(default_factory=list)
+    edges: list[tuple[str, str, EdgeRole]] = Field(default_factory=list)
+    webs: list[Web] = Field(default_factory=list)
+    counts: GraphCounts = Field(default_factory=GraphCounts)
+
+
+# ----- retraction set -----------------------------------------------------------------------
+
+
+class RetractedClaim(_Model):
+    claim: str
+    proposition: str
+    belief: Number = None
+    weight: float
+    web: str | None = None
+    conflicts: list[str] = Field(default_factory=list)
+    severity: float = 0.0
+
+
+class RetractionSet(_Model):
+    claims: list[RetractedClaim] = Field(default_factory=list)
+    cost: float = 0.0
+    size: int = 0
+    exact: bool = True
+    unresolvable: list[str] = Field(default_factory=list)
+    suspicion: dict[str, float] = Field(default_factory=dict)
+    ranking: list[str] = Field(default_factory=list)
+
+
+# ----- the liar-capability bar --------------------------------------------------------------
+
+
+class Coordination(_Model):
+    """Answers a simulated liar changed per lie."""
+
+    median: float
+    max: int
+    mean: float | None = None
+
+
+class PropositionsChanged(_Model):
+    median: float
+    max: int
+
+
+class Rung(_Model):
+    level: int
+    key: str
+    name: str
+    description: str
+    coordination: Coordination
+    propositions_changed: PropositionsChanged
+    infeasible: int = 0
+
+
+class NullSet(_Model):
+    kind: str
+    size: int
+
+
+class BarSubset(_Model):
+    checks: list[str]
+    level: int | None
+    level_name: str
+
+
+class Bar(_Model):
+    """The liar ladder's outcome (checks/docs/bar.md); most fields are absent when it did not run."""
+
+    level: int | None = None
+    level_name: str = "not measured"
+    coordination: Coordination | None = None
+    fpr: float | None = None
+    alpha: float | None = None
+    seed: int | None = None
+    candidates: int = 0
+    targets: int = 0
+    checks: list[str] = Field(default_factory=list)
+    skipped: dict[str, str] = Field(default_factory=dict)
+    thresholds: dict[str, Number] = Field(default_factory=dict)
+    null: NullSet | None = None
+    null_rates: dict[str, Number] = Field(default_factory=dict)
+    levels: list[Rung] = Field(default_factory=list)
+    matrix: dict[str, dict[str, float]] = Field(default_factory=dict)
+    caught: dict[str, dict[str, bool]] = Field(default_factory=dict)
+    notes: list[str] = Field(default_factory=list)
+    subsets: list[BarSubset] = Field(default_factory=list)
+    reruns: int = 0
+
+
+# ----- the whole file -----------------------------------------------------------------------
+
+
+class Results(_Model):
+    """Everything an audit found, and how it was run: results.json."""
+
+    schema_version: str = SCHEMA_VERSION
+    created: str = Field(description="UTC time the audit finished, ISO 8601")
+    config: AuditConfig
+    model: ModelInfo
+    suite: SuiteSummary
+    claims: dict[str, ClaimRow] = Field(default_factory=dict)
+    versions: dict[str, str] = Field(default_factory=dict)
+    timings: Timings = Field(default_factory=Timings)
+    checks: dict[str, CheckResult] = Field(default_factory=dict)
+    graph: Graph = Field(default_factory=Graph)
+    retraction_set: RetractionSet = Field(default_factory=RetractionSet)
+    bar: Bar = Field(default_factory=Bar)
+    verdict: dict[str, Any] | None = Field(None, description="the combined verdict, when computed")
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of results.json (what ``consistency schema`` prints)."""
+    return Results.model_json_schema(mode="serialization")
