@@ -36,7 +36,8 @@ def audit(organism: str, out: Path, ladder: bool) -> tuple[float, dict]:
     config = AuditConfig(model=f"organism:{organism}", out=str(out), ladder=ladder, report=False)
     start = time.perf_counter()
     results = run_audit(config, log=lambda _: None, progress=False)
-    return time.perf_counter() - start, results
+    seconds = time.perf_counter() - start
+    return seconds, json.loads(results.model_dump_json())
 
 
 def comparable(results: dict) -> dict:

@@ -47,7 +47,7 @@ def test_digest_tells_arrays_apart_by_content_shape_and_type():
 
 
 def _results(check, suite, answers, context):
-    return json.dumps(check.run(suite, answers, context).to_dict(), sort_keys=True, default=str)
+    return check.run(suite, answers, context).model_dump_json()
 
 
 def test_hidden_state_checks_rerun_from_the_cache_with_identical_results():
