@@ -25,8 +25,9 @@ from pathlib import Path
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 ORGANISMS = ("honest", "naive-liar", "consistent-liar")
-# results.json sections that must not change when only the ladder's speed does
-COMPARED = ("bar", "graph", "retraction_set", "checks")
+# What must not change when only the ladder's speed does: the bar (thresholds, matrix, caught
+# rungs, coordination) and each check's metrics and claim scores
+COMPARED_CHECK_FIELDS = ("metrics", "claim_scores", "skipped")
 
 
 def audit(organism: str, out: Path, ladder: bool) -> tuple[float, dict]:
@@ -41,11 +42,11 @@ def audit(organism: str, out: Path, ladder: bool) -> tuple[float, dict]:
 
 
 def comparable(results: dict) -> dict:
-    """The sections compared across versions (timings and the run's own details left out)."""
-    out = {key: results.get(key) for key in COMPARED}
-    if isinstance(out["bar"], dict):
-        out["bar"] = {k: v for k, v in out["bar"].items() if k != "reruns"}
-    return out
+    """The parts compared across code versions (timings and the run's own details left out)."""
+    bar = {k: v for k, v in (results.get("bar") or {}).items() if k != "reruns"}
+    checks = {name: {k: result.get(k) for k in COMPARED_CHECK_FIELDS}
+              for name, result in (results.get("checks") or {}).items()}
+    return {"bar": bar, "checks": checks}
 
 
 def main() -> int:
@@ -73,7 +74,7 @@ def main() -> int:
                 (args.out / f"{organism}.{name}.json").write_text(json.dumps(comparable(results), sort_keys=True))
         if args.compare:
             row["identical"] = all(
-                json.loads((args.compare / f"{organism}.{name}.json").read_text())
+                comparable(json.loads((args.compare / f"{organism}.{name}.json").read_text()))
                 == json.loads(json.dumps(comparable(results), sort_keys=True))
                 for name, results in (("full", full), ("no-ladder", plain))
             )
