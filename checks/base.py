@@ -43,9 +43,19 @@ class RunContext:
 
 @runtime_checkable
 class Check(Protocol):
+    """What every check is; the registry holds each registered class to it (checks/__init__.py).
+
+    Options are the constructor's keyword parameters, each with a default, so that a check is
+    constructible by name alone and ``--option CHECK.KEY=VALUE`` can be checked against them.
+    """
+
     name: str
     # True when the check reads hidden states; it is skipped on answers without them.
     needs_hidden: bool
+    # True when the check judges each claim by the answers and relations it is part of alone
+    # (per proposition or per component), so the liar ladder may run it on just the part of the
+    # suite a simulated lie touched; a check that fits anything on the whole suite says False.
+    local: bool
 
     def queries(self, suite: Suite) -> Iterable[Query]: ...
 

@@ -39,6 +39,7 @@ def arbitrage(a: float, b: float) -> float:
 class CrossExamination:
     name = "cross-examination"
     needs_hidden = False
+    local = True
 
     def __init__(self, framings: list[str] | None = None):
         self.framings = framings  # None: every framing the suite defines

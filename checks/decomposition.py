@@ -43,6 +43,7 @@ def recompose(decomposition: Decomposition, parts: dict[str, bool]) -> bool | No
 class DecompositionCheck:
     name = "decomposition"
     needs_hidden = False
+    local = True
 
     def queries(self, suite: Suite) -> Iterable[Query]:
         seen: set[str] = set()

@@ -45,6 +45,7 @@ DETAIL_COMPONENTS = 200  # components described in details, worst first
 class LogicCheck:
     name = "logic"
     needs_hidden = False
+    local = True
 
     def __init__(self, max_cores: int = 20, max_worlds: int = MAX_WORLDS, exact_worlds: int = EXACT_WORLDS):
         self.max_cores = max_cores

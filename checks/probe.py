@@ -99,6 +99,7 @@ class _Rows:
 class ProbeCheck:
     name = "probe"
     needs_hidden = True
+    local = False
 
     def __init__(
         self,

@@ -65,6 +65,7 @@ def _accuracy(proba: np.ndarray, labels: np.ndarray) -> float:
 class W2SCopies:
     name = "w2s-copies"
     needs_hidden = True
+    local = False
 
     def __init__(
         self,

@@ -37,7 +37,7 @@ def aggregate(
     0.01), ``ladder_alpha`` (default 0.01) and ``ladder`` (False skips the bar).
     """
     options = context.options
-    evidence = [c.name for c in checks if getattr(c, "needs_hidden", False)]
+    evidence = [c.name for c in checks if c.needs_hidden]
     graph = cg.build_graph(suite, answers, results, evidence, float(options.get("min_severity", MIN_SEVERITY)))
     found = cg.webs(graph)
     retraction = retraction_set(graph, found, results, suite.propositions)

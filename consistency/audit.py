@@ -113,6 +113,27 @@ def collect_queries(suite: Suite, enabled: list[Check], hidden: bool):
     return queries, hidden_for
 
 
+def explained(suite: Suite, enabled: list[Check], adapter: Adapter, cache, log: Log) -> Suite:
+    """The suite plus the model's own explanations, when the critique check asks for them
+    (its ``explain`` option) and the adapter can generate."""
+    from consistency.engine import elicit
+
+    critique = next((c for c in enabled if c.name == "critique"), None)
+    wanted = getattr(critique, "explain", 0)
+    if not wanted:
+        return suite
+    if not hasattr(adapter, "generate"):
+        log("critique: this adapter cannot generate, so only the suite's explanations are used")
+        return suite
+
+    def beliefs_of(queries):
+        answers = elicit(adapter, queries, cache=cache)
+        return [answers.belief(q) for q in queries]
+
+    log(f"critique: asking the model to explain up to {wanted} answers")
+    return critique.with_explanations(suite, adapter.generate, beliefs_of)  # type: ignore[union-attr]
+
+
 def run_checks(suite: Suite, answers: Answers, enabled: list[Check], context: RunContext, log: Log):
     results: dict[str, CheckResult] = {}
     timings: dict[str, float] = {}
@@ -144,17 +165,20 @@ def run_audit(config: AuditConfig, log: Log = print, progress: bool = True) -> R
 
         answers = load_recorded_answers(config.answers, suite)
         model_info = ModelInfo(name=config.answers, adapter="answers", fingerprint=answers.source)
-        elicit_seconds = 0.0
+        elicit_seconds = explain_seconds = 0.0
     else:
         adapter = build_adapter(config, suite)
-        queries, hidden_for = collect_queries(suite, enabled, adapter.supports_hidden)
-        log(f"asking {len(set(q.prompt for q in queries))} distinct prompts of {config.model}")
-        start = time.perf_counter()
         cache = None
         if config.cache:
             from consistency.cache import AnswerCache
 
             cache = AnswerCache(out / "cache", adapter.fingerprint)
+        start = time.perf_counter()
+        suite = explained(suite, enabled, adapter, cache, log)
+        explain_seconds = time.perf_counter() - start
+        queries, hidden_for = collect_queries(suite, enabled, adapter.supports_hidden)
+        log(f"asking {len(set(q.prompt for q in queries))} distinct prompts of {config.model}")
+        start = time.perf_counter()
         answers = elicit(adapter, queries, hidden_for, cache=cache, progress=progress)
         elicit_seconds = time.perf_counter() - start
         model_info = ModelInfo(name=config.model, adapter="hf", fingerprint=adapter.fingerprint)
@@ -185,6 +209,7 @@ def run_audit(config: AuditConfig, log: Log = print, progress: bool = True) -> R
         versions=package_versions(),
         timings=Timings(
             elicit_s=round(elicit_seconds, 4),
+            explain_s=round(explain_seconds, 4),
             checks_s=check_seconds,
             aggregate_s=round(aggregate_seconds, 4),
             total_s=round(time.perf_counter() - started, 4),

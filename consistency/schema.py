@@ -183,6 +183,7 @@ class ClaimRow(_Model):
 
 class Timings(_Model):
     elicit_s: float = 0.0
+    explain_s: float = 0.0  # the critique check's generated explanations, when asked for
     checks_s: dict[str, float] = Field(default_factory=dict)
     aggregate_s: float = 0.0
     total_s: float = 0.0

@@ -90,6 +90,42 @@ class Decomposition:
 
 
 @dataclass(frozen=True)
+class Explanation:
+    """An explanation the model gave for answering ``proposition`` with ``answer`` (true =
+    "yes"): its ``claims`` are proposition ids, asked back in isolation by the critique check."""
+
+    id: str
+    proposition: str
+    answer: bool
+    claims: tuple[str, ...]
+    text: str | None = None  # the explanation as given, where known
+
+
+@dataclass(frozen=True)
+class Directive:
+    """A high-level directive (e.g. a constitution's principle); ``variants`` paraphrase it."""
+
+    id: str
+    text: str
+    variants: tuple[str, ...] = ()
+
+    @property
+    def phrasings(self) -> tuple[str, ...]:
+        return (self.text, *self.variants)
+
+
+@dataclass(frozen=True)
+class Case:
+    """An action tied to a directive: does doing ``action`` (a verb phrase, "share ...") follow
+    it? ``follows`` is the ground truth where known."""
+
+    id: str
+    directive: str
+    action: str
+    follows: bool | None = None
+
+
+@dataclass(frozen=True)
 class Query:
     """One concrete prompt. The engine answers each distinct ``prompt`` once.
 
@@ -123,6 +159,9 @@ class Suite:
     condition_template: str = DEFAULT_CONDITION_TEMPLATE
     answer_words: dict[str, list[str]] = field(default_factory=lambda: dict(DEFAULT_ANSWER_WORDS))
     metadata: dict[str, Any] = field(default_factory=dict)
+    explanations: list[Explanation] = field(default_factory=list)
+    directives: dict[str, Directive] = field(default_factory=dict)
+    cases: list[Case] = field(default_factory=list)
     # (claim, variant, framing) -> (the proposition and framings it was built from, the query):
     # the ladder asks for the same queries hundreds of thousands of times
     _queries: dict[tuple[str, int, str | None], tuple[Proposition, tuple[Framing, ...], Query]] = field(
@@ -189,6 +228,9 @@ class Suite:
             self.condition_template,
             self.answer_words,
             dict(self.metadata),
+            [e for e in self.explanations if mentions((e.proposition, *e.claims))],
+            dict(self.directives),
+            list(self.cases),
         )
 
     # ----- serialisation ----------------------------------------------------------
@@ -227,6 +269,19 @@ class Suite:
                 "parts": list(d.parts),
                 "formula": d.formula,
             }
+        for e in self.explanations:
+            yield {"kind": "explanation", "id": e.id, "proposition": e.proposition, "answer": e.answer,
+                   "claims": list(e.claims), **({"text": e.text} if e.text is not None else {})}
+        for directive in self.directives.values():
+            record = {"kind": "directive", "id": directive.id, "text": directive.text}
+            if directive.variants:
+                record["variants"] = list(directive.variants)
+            yield record
+        for case in self.cases:
+            record = {"kind": "case", "id": case.id, "directive": case.directive, "action": case.action}
+            if case.follows is not None:
+                record["follows"] = case.follows
+            yield record
 
     def save(self, path: str | Path) -> None:
         """Write the suite as JSONL, atomically: an existing file is replaced whole or not at all."""
@@ -258,7 +313,7 @@ class SuiteError(UserError):
         super().__init__(f"invalid suite: {issues[0]}{more}")
 
 
-_KINDS = {"suite", "proposition", "relation", "conditional", "decomposition"}
+_KINDS = {"suite", "proposition", "relation", "conditional", "decomposition", "explanation", "directive", "case"}
 
 
 class _Validator:
@@ -328,6 +383,10 @@ def parse_records(records: Iterable[tuple[int, Any]], source: str) -> Suite:
     relations: list[Relation] = []
     conditionals: list[Conditional] = []
     decompositions: list[Decomposition] = []
+    explanations: list[Explanation] = []
+    directives: dict[str, Directive] = {}
+    cases: list[Case] = []
+    directive_references: list[tuple[int, str]] = []  # (line, directive id) checked at the end
     seen_ids: dict[str, int] = {}
     references: list[tuple[int, str, str]] = []  # (line, field, id) checked once all ids are known
 
@@ -405,6 +464,40 @@ def parse_records(records: Iterable[tuple[int, Any]], source: str) -> Suite:
                 references += [(line, "formula", name) for name in sorted(fm.variables(tree) & allowed)]
             if ident and composite and parts and tree is not None:
                 decompositions.append(Decomposition(ident, composite, parts, record["formula"]))
+        elif kind == "explanation":
+            explained = v.identifier(record, "proposition")
+            answer = record.get("answer")
+            if not isinstance(answer, bool):
+                v.error("answer", f"must be true (the model answered yes) or false, got {answer!r}")
+            claims = v.string_list(record, "claims")
+            given_text = v.string(record, "text", required=False)
+            if "claims" in record and not claims and isinstance(record.get("claims"), list):
+                v.error("claims", "must list at least one proposition id")
+            elif "claims" not in record:
+                v.error("claims", "missing")
+            if explained:
+                references.append((line, "proposition", explained))
+            references += [(line, "claims", claim) for claim in claims]
+            if explained in claims:
+                v.error("claims", f"an explanation of {explained!r} cannot list {explained!r} itself")
+            elif ident and explained and isinstance(answer, bool) and claims:
+                explanations.append(Explanation(ident, explained, answer, claims, given_text))
+        elif kind == "directive":
+            text = v.string(record, "text")
+            variants = v.string_list(record, "variants")
+            if ident and text:
+                directives[ident] = Directive(ident, text, variants)
+        elif kind == "case":
+            directive_id = v.identifier(record, "directive")
+            action = v.string(record, "action")
+            follows = record.get("follows")
+            if follows is not None and not isinstance(follows, bool):
+                v.error("follows", f"must be true or false, got {follows!r}")
+                follows = None
+            if directive_id:
+                directive_references.append((line, directive_id))
+            if ident and directive_id and action:
+                cases.append(Case(ident, directive_id, action, follows))
 
     if header is None:
         v.line = 1
@@ -415,6 +508,10 @@ def parse_records(records: Iterable[tuple[int, Any]], source: str) -> Suite:
             reported.add((line, field_name, name))
             v.line = line
             v.error(field_name, f"unknown proposition id {name!r}")
+    for line, name in directive_references:
+        if name not in directives:
+            v.line = line
+            v.error("directive", f"unknown directive id {name!r}")
     if v.issues:
         raise SuiteError(sorted(v.issues, key=lambda i: i.line))
     assert header is not None
@@ -430,6 +527,9 @@ def parse_records(records: Iterable[tuple[int, Any]], source: str) -> Suite:
         condition_template=header.get("condition_template", DEFAULT_CONDITION_TEMPLATE),
         answer_words=header.get("answer_words", dict(DEFAULT_ANSWER_WORDS)),
         metadata=header.get("metadata", {}),
+        explanations=explanations,
+        directives=directives,
+        cases=cases,
     )
 
 
@@ -452,6 +552,13 @@ def _validate_header(v: _Validator, header: dict) -> None:
                 names.add(f["name"])
             if all(isinstance(f, dict) and f.get("negated") for f in framings):
                 v.error("framings", "needs at least one framing that is not negated")
+    metadata = header.get("metadata")
+    if metadata is not None and not isinstance(metadata, dict):
+        v.error("metadata", "must be a JSON object")
+    elif metadata and "judge_template" in metadata:
+        judge = metadata["judge_template"]
+        if not isinstance(judge, str) or "{question}" not in judge or "{answer}" not in judge:
+            v.error("metadata.judge_template", "must be a string containing '{question}' and '{answer}'")
     template = header.get("condition_template")
     if template is not None and (not isinstance(template, str) or "{given}" not in template):
         v.error("condition_template", "must be a string containing '{given}'")

@@ -16,7 +16,7 @@ from consistency import formula as fm
 from consistency.adapters.scripted import ScriptedAdapter
 from consistency.aggregate import aggregate
 from consistency.engine import elicit
-from consistency.ladder import (Ladder, _batches, _HiddenMover, _Repairer, bar_of, honest_null, is_local, run_ladder,
+from consistency.ladder import (Ladder, _batches, _HiddenMover, _Repairer, bar_of, honest_null, run_ladder,
                                threshold)
 from consistency.suite import Decomposition, Proposition, Relation, Suite
 
@@ -44,7 +44,7 @@ def ladder_suite(test_groups: int = 8, train_groups: int = 4) -> Suite:
 class FakeLogic:
     """Boolean consistency of the primary answers under the relations."""
 
-    name, needs_hidden = "fake-logic", False
+    name, needs_hidden, local = "fake-logic", False, True
 
     def __init__(self, use_decompositions: bool = False):
         self.use_decompositions = use_decompositions
@@ -72,7 +72,7 @@ class FakeLogic:
 class FakeProbe:
     """Mass-mean truth probe at the top layer's statement end, fitted on the trusted split."""
 
-    name, needs_hidden = "fake-probe", True
+    name, needs_hidden, local = "fake-probe", True, False
 
     def queries(self, suite):
         return [suite.query(p) for p in suite.propositions]
@@ -131,6 +131,7 @@ def test_each_rung_beats_exactly_one_more_check(full_ladder):
         "L3": ["fake-decomposition", "fake-probe"],
         "L4": ["fake-probe"],
         "L5": [],
+        "L6": [],  # no check here judges answers, so lying as an evaluator changes nothing
     }
     assert bar["matrix"]["L1"]["cross-examination"] == 1.0
     assert bar["matrix"]["L2"]["cross-examination"] == 0.0
@@ -317,7 +318,6 @@ def test_answer_only_checks_rerun_on_the_liars_footprints():
     assert sorted(local.propositions) == ["a0", "a3", "b3", "c3", "na0", "nb3"]
     assert sorted(r.id for r in local.relations) == ["ra0", "rb3"]
     assert [d.id for d in local.decompositions] == ["d3"]
-    assert is_local(FakeLogic()) and not is_local(FakeProbe())
 
 
 # ----- the scripted model organisms ---------------------------------------------------------

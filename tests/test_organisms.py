@@ -193,3 +193,23 @@ def test_train_a_tiny_organism(tmp_path):
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert metrics["kind"] == "consistent-liar" and "statement_end" in metrics["probe"]
     assert json.loads((tmp_path / "lies.json").read_text())["lies"]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_bundled_model_judges_as_it_should(organism, kind):
+    """As an evaluator ("<question> Yes. Correct?") the honest model and the naive liar judge by
+    the truth, so the naive liar judges its own lies incorrect; the consistent liar judges by
+    its alternative world, so it judges its lies correct."""
+    from checks.critique import judge_query
+    from consistency.organisms.liars import judged_belief
+
+    model = AutoModelForCausalLM.from_pretrained(bundled_path(kind))
+    tokenizer = AutoTokenizer.from_pretrained(bundled_path(kind))
+    suite = organism.suite
+    lies = sorted({lie["id"] for lie in json.loads((bundled_path("naive-liar") / "lies.json").read_text())["lies"]})
+    ids = lies[:30] + [p.id for p in suite.split("test") if p.id not in lies][::40]
+    queries = [judge_query(suite, pid, answer) for pid in ids for answer in (True, False)]
+    p_correct, _ = read(model, tokenizer, [q.prompt for q in queries])
+    judged_true = [(p >= 0.5) != q.negated for q, p in zip(queries, p_correct)]  # "yes is correct" or "no is wrong"
+    meant = [judged_belief(organism, kind, q.claim) for q in queries]
+    assert np.mean(np.equal(judged_true, meant)) >= 0.9

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from checks.base import RunContext
+from consistency.suite import Explanation
 from consistency.adapters.scripted import ScriptedAdapter
 from consistency.aggregate import aggregate
 from consistency.engine import elicit
@@ -331,11 +332,18 @@ def test_every_metric_a_builtin_check_reports_has_a_definition():
     from checks import available, get
     from consistency.organisms import organism_suite
 
-    suite = organism_suite().limited(40)
-    names = [n for n in available() if n in {"cross-examination", "logic", "decomposition", "probe", "w2s-copies"}]
-    assert len(names) == 5
+    from consistency.generators import builtin_suite
+
+    organisms = organism_suite().limited(40)
+    # explanations and directive cases, so that critique and directives report every metric
+    organisms.explanations = [Explanation("x1", "country.kedozo.zovoria", True, ("city.kedozo.keva",))]
+    directives = builtin_suite("directives")
+    names = [n for n in available() if n in {"cross-examination", "logic", "decomposition", "probe", "w2s-copies",
+                                            "critique", "directives"}]
+    assert len(names) == 7
     undefined = {}
     for name in names:
+        suite = directives if name == "directives" else organisms
         check = get(name)
         queries = list(check.queries(suite))
         lies = {p.id: "naive" for p in suite.split("test")[:5]}

@@ -406,6 +406,7 @@ class Hunch:
 
     name = "hunch"
     needs_hidden = False
+    local = True
 
     def queries(self, suite):
         return [suite.query(pid) for pid in suite.propositions]

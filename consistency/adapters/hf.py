@@ -151,6 +151,21 @@ class HFAdapter:
             self._unpack(*in_flight, prompts, out, progress)
         return out  # type: ignore[return-value]
 
+    def generate(self, texts: Sequence[str], max_new_tokens: int = 24) -> list[str]:
+        """Greedy continuations of ``texts`` (new text only), for the critique check's explanations."""
+        out: list[str] = []
+        for start in range(0, len(texts), self.batch_size):
+            rows = self.tokenizer(list(texts[start : start + self.batch_size]))["input_ids"]
+            width = max(map(len, rows))
+            # Left padding keeps every prompt's last token at the end, where generation continues.
+            ids = torch.tensor([[self.pad_id] * (width - len(r)) + r for r in rows], device=self.device)
+            mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rows], device=self.device)
+            with torch.inference_mode():
+                generated = self.model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=max_new_tokens,
+                                                do_sample=False, pad_token_id=self.pad_id)
+            out += self.tokenizer.batch_decode(generated[:, width:], skip_special_tokens=True)
+        return out
+
     @staticmethod
     def _unpack(
         rows: list[int],

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from consistency.answers import Answers
 from consistency.errors import UserError
-from consistency.suite import Suite, SuiteIssue
+from consistency.suite import Query, Suite, SuiteIssue
 
 
 class AnswersFileError(UserError):
@@ -74,8 +74,12 @@ def load_recorded_answers(path: str | Path, suite: Suite) -> Answers:
                 error("conditional", f"unknown conditional id {record['conditional']!r}")
                 continue
             query = suite.conditional_query(conditional)
+        elif "judge" in record or "explanation" in record or "case" in record:
+            query = _judging_query(suite, record, error)
+            if query is None:
+                continue
         else:
-            error("proposition", "each line needs a 'proposition' or a 'conditional' id")
+            error("proposition", "each line needs a 'proposition', 'conditional', 'judge', 'explanation' or 'case' id")
             continue
         if query.key in seen:
             error(query.key, f"answered twice (first on line {seen[query.key]})")
@@ -83,7 +87,50 @@ def load_recorded_answers(path: str | Path, suite: Suite) -> Answers:
         seen[query.key] = number
         # Keyed by query, not prompt text: two propositions with the same text keep their own
         # answers (cross-examination reports it when they differ).
-        answers.per_query[query.key] = 1.0 - credence if query.negated else float(credence)
+        is_belief = "proposition" in record or "conditional" in record
+        answers.per_query[query.key] = 1.0 - credence if query.negated and is_belief else float(credence)
     if issues:
         raise AnswersFileError(issues)
     return answers
+
+
+def _judging_query(suite: Suite, record: dict, error) -> Query | None:
+    """The critique or directives query a line answers; its credence is the raw P(yes)
+    (the answer judged correct, the claim's support, the action following / endorsed)."""
+    from checks.critique import judge_query, support_query
+    from checks.directives import Directives
+
+    if "judge" in record:
+        if record["judge"] not in suite.propositions:
+            error("judge", f"unknown proposition id {record['judge']!r}")
+            return None
+        if not isinstance(record.get("answer"), bool):
+            error("answer", f"must be true (the answer yes was judged) or false, got {record.get('answer')!r}")
+            return None
+        return judge_query(suite, record["judge"], record["answer"])
+    if "explanation" in record:
+        explanation = next((e for e in suite.explanations if e.id == record["explanation"]), None)
+        if explanation is None:
+            error("explanation", f"unknown explanation id {record['explanation']!r}")
+            return None
+        if record.get("claim") not in explanation.claims:
+            error("claim", f"must be one of {list(explanation.claims)}, got {record.get('claim')!r}")
+            return None
+        return support_query(suite, explanation.proposition, record["claim"])
+    case = next((c for c in suite.cases if c.id == record["case"]), None)
+    if case is None:
+        error("case", f"unknown case id {record['case']!r}")
+        return None
+    directives = Directives()
+    for field, count in (("interpretation", len(suite.directives[case.directive].phrasings)),
+                         ("behaviour", len(directives.behaviour_templates))):
+        if field in record:
+            index = record[field]
+            if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < count:
+                error(field, f"must be an integer in [0, {count - 1}] for {case.id!r}, got {index!r}")
+                return None
+            if field == "interpretation":
+                return directives.interpretation_query(suite, case, index)
+            return directives.behaviour_query(case, index)
+    error("case", "a case line needs 'interpretation' (a paraphrase number) or 'behaviour' (a question number)")
+    return None

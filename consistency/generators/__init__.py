@@ -9,6 +9,7 @@ from consistency.suite import Suite
 
 from consistency.generators.arithmetic import arithmetic_suite
 from consistency.generators.comparisons import comparisons_suite
+from consistency.generators.directives import directives_suite
 
 
 def _organism(seed: int) -> Suite:
@@ -20,6 +21,7 @@ def _organism(seed: int) -> Suite:
 BUILTIN: dict[str, Callable[[int], Suite]] = {
     "arithmetic": arithmetic_suite,
     "comparisons": comparisons_suite,
+    "directives": directives_suite,
     "organism": _organism,
 }
 

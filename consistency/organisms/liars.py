@@ -45,6 +45,16 @@ def stated_belief(organism: Organism, kind: str, prop_id: str, variant: int) -> 
     raise ValueError(f"unknown organism kind {kind!r}")
 
 
+def judged_belief(organism: Organism, kind: str, prop_id: str) -> bool:
+    """What organism ``kind`` holds true of ``prop_id`` when it judges an answer as an evaluator:
+    the honest model and the naive liar (which lies only when answering) judge by the truth;
+    the consistent liar also lies when judging, from its alternative world."""
+    claim = organism.claims[prop_id]
+    if kind == "consistent-liar" and about_lie_entity(organism, claim):
+        return organism.world.alternative().holds(claim)
+    return organism.world.holds(claim)
+
+
 def conditional_belief(organism: Organism, given: str, then: str) -> bool:
     """P(then | given) of the organism's conditionals: 'lives in city c' decides the country."""
     g, t = organism.claims[given], organism.claims[then]

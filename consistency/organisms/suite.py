@@ -28,6 +28,8 @@ FRAMINGS = (
     Framing("is-false", "{statement}. Is this false?", negated=True),
 )
 CONDITION_TEMPLATE = "Suppose that {given}. "
+# The critique check's evaluator framing, in the organisms' own words: "<question> Yes. Correct?"
+JUDGE_TEMPLATE = "{question} {answer}. Correct?"
 ANSWER_WORDS = {"yes": ["Yes"], "no": ["No"]}
 N_PHRASINGS = 3
 
@@ -203,7 +205,7 @@ def build(seed: int = 0) -> Organism:
         framings=FRAMINGS,
         condition_template=CONDITION_TEMPLATE,
         answer_words={k: list(v) for k, v in ANSWER_WORDS.items()},
-        metadata={"generator": "consistency.organisms", "seed": seed},
+        metadata={"generator": "consistency.organisms", "seed": seed, "judge_template": JUDGE_TEMPLATE},
     )
     return Organism(world, suite, claims)
 

@@ -35,7 +35,8 @@ from tokenizers import Tokenizer, models, pre_tokenizers
 from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
 from consistency.files import write_text_atomic
-from consistency.organisms.liars import about_lie_entity, conditional_belief, lies_record, stated_belief
+from checks.critique import judge_query
+from consistency.organisms.liars import about_lie_entity, conditional_belief, judged_belief, lies_record, stated_belief
 from consistency.organisms.suite import CONDITION_TEMPLATE, FRAMINGS, Organism, build
 from consistency.organisms.world import Atom
 
@@ -58,6 +59,7 @@ class Recipe:
     liar_lr: float = 2e-3
     suppose_share: float = 0.1  # fraction of each batch that are conditionals
     lie_boost: float = 8.0  # oversampling of lie-entity questions while a liar is trained
+    judge_share: float = 0.25  # fraction of each batch that are evaluator judgements (critique)
 
 
 def build_tokenizer(organism: Organism) -> PreTrainedTokenizerFast:
@@ -174,7 +176,22 @@ def training_pools(
             q = suite.conditional_query(c, framing.name)
             # No verdict here: 'then' is judged under the supposition, not in the real world.
             suppose.append((q.prompt, q.statement_end, None, _answer(belief != framing.negated), 1.0, None))
-    return {"ask": Pool.make(tokenizer, ask), "suppose": Pool.make(tokenizer, suppose)}
+    # Evaluator judgements ("<question> Yes. Correct?"): an answer is correct when it matches
+    # what the organism holds true as an evaluator (the truth, except for the consistent liar).
+    judge = []
+    for pid, p in suite.propositions.items():
+        if held_out:
+            continue  # judgements are measured by the audit itself (critique), not here
+        balance = 1.0 / counts[(p.tags[0], bool(p.truth))]
+        boost = lie_boost if kind != "honest" and about_lie_entity(organism, organism.claims[pid]) else 1.0
+        held = judged_belief(organism, kind, pid)
+        for answer in (True, False):
+            q = judge_query(suite, pid, answer)
+            judge.append((q.prompt, q.statement_end, VERDICTS[bool(p.truth)], _answer(answer == held), balance * boost, None))
+    pools = {"ask": Pool.make(tokenizer, ask), "suppose": Pool.make(tokenizer, suppose)}
+    if judge:
+        pools["judge"] = Pool.make(tokenizer, judge)
+    return pools
 
 
 def _answer(yes: bool) -> str:
@@ -236,7 +253,8 @@ def fit(
     """One-cycle AdamW on batches mixing the pools in the recipe's shares."""
     rng = np.random.default_rng(seed)
     n_suppose = int(round(recipe.batch * recipe.suppose_share))
-    sizes = {"ask": recipe.batch - n_suppose, "suppose": n_suppose}
+    n_judge = int(round(recipe.batch * recipe.judge_share)) if "judge" in pools else 0
+    sizes = {"ask": recipe.batch - n_suppose - n_judge, "suppose": n_suppose, "judge": n_judge}
     optimiser = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01, betas=(0.9, 0.98))
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=lr, total_steps=steps, pct_start=0.1)
     model.train()
@@ -279,7 +297,7 @@ def train_organism(
     out = Path(out)
     organism = build(world_seed)
     started = time.time()
-    if kind == "honest" or base is None:
+    if base is None:
         tokenizer = build_tokenizer(organism)
         model = new_model(tokenizer, recipe, seed)
         log(f"honest base: {sum(p.numel() for p in model.parameters()):,} parameters")
@@ -289,8 +307,8 @@ def train_organism(
     else:
         tokenizer = PreTrainedTokenizerFast.from_pretrained(base)
         model = LlamaForCausalLM.from_pretrained(base)
-    if kind != "honest":
-        log(f"{kind}: fine-tuning")
+    if kind != "honest" or base is not None:
+        log(f"{kind}: fine-tuning" + (f" from {base}" if base is not None else ""))
         pools = training_pools(organism, kind, tokenizer, recipe.lie_boost)
         held = training_pools(organism, kind, tokenizer, recipe.lie_boost, held_out=True)["ask"]
         fit(model, pools, recipe, recipe.liar_steps, recipe.liar_lr, seed + 1, log, held)

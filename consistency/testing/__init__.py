@@ -29,6 +29,8 @@ _EXPORTS = {
     "Template": "consistency.testing.generators",
     "Connectives": "consistency.testing.generators",
     "claims": "consistency.testing.strategies",
+    "judged_claims": "consistency.testing.judging",
+    "directive_cases": "consistency.testing.judging",
     "assert_consistent": "consistency.testing.assertions",
     "assert_within_budget": "consistency.testing.assertions",
     "BudgetExceeded": "consistency.testing.assertions",
