@@ -166,9 +166,10 @@ class LogicCheck:
             }
             for j, (claim, stake, q) in enumerate(zip(component.claims, repair.stakes, repaired))
         ]
-        involved = [row["claim"] for row, d in zip(table, repair.deviation) if row["stake"] != 0 or abs(d) > INCOHERENT]
+        involved = blamed_claims(component, repair)
         certificate: dict[str, Any] = {
             "kind": "dutch-book",
+            "blamed": involved,
             "summary": (
                 f"Buying each bet below at the model's own credence (a negative stake sells it) loses at least "
                 f"{repair.guaranteed_loss:.4f} whatever is true; the nearest coherent credences are "
@@ -189,6 +190,25 @@ class LogicCheck:
                 for world, loss in zip(worlds, losses)
             ]
         return Conflict(self.name, involved, float(min(1.0, repair.r1)), certificate)
+
+
+def blamed_claims(component: Component, repair: Repair) -> list[str]:
+    """The claims a Dutch book blames: those the L1 repair moves by at least half its largest
+    move (at least one claim).
+
+    The book's bets span the whole component (an exclusivity over 28 claims stakes on all 28),
+    but the nearest coherent credences change only a few of them by much: those are the answers
+    that would have to change. Ties at the largest move are all kept, so a book whose repair is
+    spread evenly (no claim stands out) still names every claim it moves.
+    """
+    moves = np.abs(np.asarray(repair.deviation, dtype=float))
+    if not len(moves):
+        return []
+    largest = float(moves.max())
+    if largest <= INCOHERENT:  # no repair to speak of: blame the largest stakes
+        stakes = np.abs(np.asarray(repair.stakes, dtype=float))
+        return [c.id for c, s in zip(component.claims, stakes) if s > 0 and s >= stakes.max() - 1e-12]
+    return [c.id for c, m in zip(component.claims, moves) if m >= 0.5 * largest]
 
 
 @dataclass

@@ -263,6 +263,13 @@ class ProbeCheck:
             "n_trusted": len(rows.trusted),
             "n_audited": len(rows.audited),
         }
+        # the trusted claims' cross-fitted readings against their stated answers: the verdict's
+        # null (consistency/verdict.py) is the share of truthfully answered ones over the threshold
+        trusted_score = against_stated(oof, np.nan_to_num(stated_train, nan=0.5))
+        details["trusted_scores"] = {
+            p.id: float(s) for p, s, said in zip(rows.trusted, trusted_score, stated_train) if not np.isnan(said)
+        }
+        details["trusted_flagged"] = [p for p, s in details["trusted_scores"].items() if s > threshold]
         control = self._negative_control(suite, answers, rows, y_train, stated, layers, context)
         if control is not None:
             details["negative_control"] = control

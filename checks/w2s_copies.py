@@ -212,6 +212,16 @@ class W2SCopies:
             "n_trusted": len(trusted),
             "n_audited": len(audited),
         }
+        # the trusted claims read by the copies that did not train on them, scored as the audited
+        # claims are (consensus against the stated answer): the verdict's null
+        seen = oob.any(axis=0) & ~np.isnan(stated_train)
+        oob_consensus = np.where(oob, readings, 0.0).sum(axis=0) / np.maximum(oob.sum(axis=0), 1)
+        trusted_score = against_stated(oob_consensus, np.nan_to_num(stated_train, nan=0.5))
+        details["trusted_scores"] = {p.id: float(trusted_score[i]) for i, p in enumerate(trusted) if seen[i]}
+        details["trusted_flagged"] = [
+            p.id for i, p in enumerate(trusted)
+            if seen[i] and self._statistic(readings[oob[:, i], i][:, None], stated_train[i : i + 1])[0] > threshold
+        ]
         claim_scores = {p.id: float(s) for p, s, ok in zip(audited, score, answered_rows) if ok}
         return CheckResult(self.name, metrics, conflicts, claim_scores, details)
 

@@ -7,9 +7,10 @@ model load.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 import checks as check_registry
 from checks.base import Check, CheckResult, RunContext
@@ -181,7 +182,7 @@ def run_audit(config: AuditConfig, log: Log = print, progress: bool = True) -> R
         start = time.perf_counter()
         answers = elicit(adapter, queries, hidden_for, cache=cache, progress=progress)
         elicit_seconds = time.perf_counter() - start
-        model_info = ModelInfo(name=config.model, adapter="hf", fingerprint=adapter.fingerprint)
+        model_info = ModelInfo(name=str(config.model), adapter="hf", fingerprint=adapter.fingerprint)
     context = RunContext(
         seed=config.seed,
         layers=tuple(answers.layers),
@@ -197,7 +198,9 @@ def run_audit(config: AuditConfig, log: Log = print, progress: bool = True) -> R
     from consistency.aggregate import aggregate
 
     start = time.perf_counter()
-    aggregated = aggregate(suite, answers, enabled, results, context)
+    reference, reference_name = reference_results(config, suite, enabled, context, progress, log)
+    lie_scores: dict[str, float] = {}
+    aggregated = aggregate(suite, answers, enabled, results, context, reference, reference_name, lie_scores)
     aggregate_seconds = time.perf_counter() - start
 
     payload = Results(
@@ -205,7 +208,7 @@ def run_audit(config: AuditConfig, log: Log = print, progress: bool = True) -> R
         config=config,
         model=model_info,
         suite=suite_summary(suite, config.suite),
-        claims=claim_table(suite, answers),
+        claims=claim_table(suite, answers, lie_scores),
         versions=package_versions(),
         timings=Timings(
             elicit_s=round(elicit_seconds, 4),
@@ -239,9 +242,52 @@ def suite_summary(suite: Suite, source: str) -> SuiteSummary:
     )
 
 
-def claim_table(suite: Suite, answers: Answers) -> dict[str, ClaimRow]:
-    """Each proposition's text, split, truth and belief under the primary framing."""
+def claim_table(suite: Suite, answers: Answers, lie_scores: dict[str, float] | None = None) -> dict[str, ClaimRow]:
+    """Each proposition's text, split, truth, belief under the primary framing and lie score."""
+    lie_scores = lie_scores or {}
     return {
-        pid: ClaimRow(text=prop.text, split=prop.split, truth=prop.truth, belief=answers.belief(suite.query(pid)))
+        pid: ClaimRow(text=prop.text, split=prop.split, truth=prop.truth, belief=answers.belief(suite.query(pid)),
+                      lie_score=lie_scores.get(pid))
         for pid, prop in suite.propositions.items()
     }
+
+
+def reference_suite(config: AuditConfig, suite: Suite) -> Suite:
+    """The suite as the reference is asked it: with ``--reference-template``, its framings
+    replaced by those templates (and the reference's answer words); otherwise unchanged."""
+    if not config.reference_templates:
+        return suite
+    framings = tuple(Framing(f"reference{i}", t) for i, t in enumerate(config.reference_templates))
+    words = dict(suite.answer_words)
+    if config.reference_yes_words:
+        words["yes"] = config.reference_yes_words
+    if config.reference_no_words:
+        words["no"] = config.reference_no_words
+    return dataclasses.replace(suite, framings=framings, answer_words=words)
+
+
+def reference_results(
+    config: AuditConfig, suite: Suite, enabled: list[Check], context: RunContext, progress: bool, log: Log
+) -> tuple[dict[str, CheckResult] | None, str]:
+    """The answer-level checks run on the reference's answers to the same questions, or None.
+
+    The reference is another model (``--reference``, e.g. the checkpoint before fine-tuning) or
+    the audited model in another context (``--reference-template``). Hidden-state checks keep
+    their own null (the trusted split) and are not asked of the reference.
+    """
+    if not (config.reference or config.reference_templates):
+        return None, ""
+    from consistency.engine import elicit
+
+    asked = reference_suite(config, suite)
+    model = config.reference or config.model
+    if model is None:
+        raise UserError("--reference-template needs a model to ask; it cannot re-ask recorded --answers")
+    name = model if config.reference else f"{model} under {', '.join(repr(t) for t in config.reference_templates)}"
+    answer_level = [c for c in enabled if not c.needs_hidden]
+    adapter = build_adapter(config.model_copy(update={"model": model, "layers": [0]}), asked)
+    queries = [q for c in answer_level for q in c.queries(asked)]
+    log(f"asking the reference {name}: {len(set(q.prompt for q in queries))} distinct prompts")
+    answers = elicit(adapter, queries, [], progress=progress)
+    results, _ = run_checks(asked, answers, answer_level, context, log)
+    return results, name

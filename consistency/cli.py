@@ -81,6 +81,14 @@ def build_parser() -> argparse.ArgumentParser:
                        help="a weaker model whose answers are the w2s-copies' weak labels (default: the suite's 'weak')")
     audit.add_argument("--weak-noise", type=float, default=_env("weak_noise"),
                        help="simulate weak labels: the truth with this share flipped (for demos)")
+    audit.add_argument("--reference", default=_env("reference"),
+                       help="a reference model asked the same questions (e.g. the checkpoint before fine-tuning); "
+                            "the answer-level checks' null becomes its flags on the same audited claims")
+    audit.add_argument("--reference-template", action="append", default=[],
+                       help="the audited model in another context (a system prompt, a persona) as the reference: "
+                            "a template with {statement}; repeat for several")
+    audit.add_argument("--reference-yes", default=None, help="comma-separated 'yes' words in the reference context")
+    audit.add_argument("--reference-no", default=None, help="comma-separated 'no' words in the reference context")
     audit.add_argument("--trust-remote-code", action="store_true", help="allow the checkpoint's own Python code")
     audit.add_argument("--no-cache", action="store_true", help="do not read or write the answer cache")
     audit.add_argument("--no-report", action="store_true", help="write results.json only")
@@ -134,6 +142,10 @@ def _audit_config(args: argparse.Namespace):
         no_words=_list(args.no),
         weak_model=args.weak_model,
         weak_noise=args.weak_noise,
+        reference=args.reference,
+        reference_templates=args.reference_template,
+        reference_yes_words=_list(args.reference_yes),
+        reference_no_words=_list(args.reference_no),
         trust_remote_code=args.trust_remote_code,
         ladder=not args.no_ladder,
         ladder_targets=args.ladder_targets,
@@ -169,7 +181,9 @@ def _print_summary(results: Results) -> None:
     print()
     for name, count, metrics in rows:
         print(f"  {name:<{width}}  {count:<14} {metrics}")
-    print(f"\n  liar-capability bar: {results.bar.level_name}")
+    if results.verdict:
+        print(f"\n  finding: {results.verdict['finding']}: {results.verdict['summary']}")
+    print(f"  liar-capability bar: {results.bar.level_name}")
     print(f"\n  results: {os.path.join(results.config.out, 'results.json')}")
     if results.config.report:
         print(f"  report:  {os.path.join(results.config.out, 'report.html')}")

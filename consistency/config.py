@@ -39,6 +39,14 @@ class AuditConfig(BaseModel):
     weak_noise: float | None = Field(
         None, ge=0, lt=0.5, description="simulate weak labels by flipping this share of the truth (demos)"
     )
+    reference: str | None = Field(
+        None, description="a reference model asked the same questions (e.g. the checkpoint before fine-tuning)"
+    )
+    reference_templates: list[str] = Field(
+        default_factory=list, description="the audited model in another context: templates the reference is asked with"
+    )
+    reference_yes_words: list[str] = Field(default_factory=list, description="the reference context's 'yes' words")
+    reference_no_words: list[str] = Field(default_factory=list, description="the reference context's 'no' words")
     trust_remote_code: bool = False
     ladder: bool = Field(True, description="run the simulated liars and compute the bar")
     ladder_targets: int = Field(200, ge=1, description="target claims the simulated liars lie about")
@@ -49,7 +57,7 @@ class AuditConfig(BaseModel):
     overwrite: bool = Field(False, description="replace another run's results in --out")
     check_options: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
-    @field_validator("templates", "negated_templates")
+    @field_validator("templates", "negated_templates", "reference_templates")
     @classmethod
     def _one_placeholder(cls, templates: list[str]) -> list[str]:
         for template in templates:

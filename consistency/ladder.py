@@ -411,11 +411,14 @@ def run_ladder(
     fpr: float = 0.01,
     alpha: float = 0.01,
     implicated: Iterable[str] = (),
+    lie_scores: dict[str, dict[str, dict[str, float]]] | None = None,
 ) -> dict[str, Any]:
     """The ``bar`` section of results.json (see checks/docs/bar.md).
 
     ``implicated`` are the propositions already in the contradiction graph: they are neither
-    targets nor part of the false-positive calibration.
+    targets nor part of the false-positive calibration. ``lie_scores``, when given, is filled
+    with each check's detection score of every simulated lie's target, per rung
+    (rung -> check -> target -> score): the positives the lie score is calibrated on.
     """
     skipped = {c.name: baseline[c.name].skipped or "no result" for c in checks
                if c.name not in baseline or baseline[c.name].skipped}
@@ -470,6 +473,9 @@ def run_ladder(
             caught[check.name] = 0
             for batch in plans[check.local]:
                 scores = detection_scores(reruns.result(check, batch), suite)
+                if lie_scores is not None:
+                    lie_scores.setdefault(level.key, {}).setdefault(check.name, {}).update(
+                        (lie.target, scores[lie.target]) for lie in batch)
                 caught[check.name] += sum(any(base[p] <= cut < scores[p] for p in lie.values) for lie in batch)
         changed = [len(lie.beliefs) for lie in lies]
         report["matrix"][level.key] = {name: k / len(sample) for name, k in caught.items()}
@@ -481,9 +487,9 @@ def run_ladder(
             "level": level.number, "key": level.key, "name": level.name, "description": level.description,
             "coordination": {"median": float(median(changed)), "max": int(max(changed)),
                              "mean": float(np.mean(changed))},
-            "propositions_changed": {"median": float(median(len(l.values) for l in lies)),
-                                     "max": max(len(l.values) for l in lies)},
-            "infeasible": sum(not l.feasible for l in lies),
+            "propositions_changed": {"median": float(median(len(lie.values) for lie in lies)),
+                                     "max": max(len(lie.values) for lie in lies)},
+            "infeasible": sum(not lie.feasible for lie in lies),
         })
 
     bar = bar_of(report, [c.name for c in active])

@@ -81,6 +81,9 @@ def view(typed: Results) -> dict[str, Any]:
         "suite": results.get("suite") or {},
         "created": results.get("created", ""),
         "verdict": _verdict(checks, graph, bar, retraction, nodes),
+        "finding": _finding(results.get("verdict") or {}, bar),
+        "lie_ranking": _lie_ranking(results),
+        "contexts": _contexts((results.get("verdict") or {}).get("contexts")),
         "bar": _bar(bar),
         "graph": _graph(graph, nodes, from_section(typed.graph)),
         "suspects": _suspects(results, retraction, nodes),
@@ -134,6 +137,73 @@ def _verdict(checks, graph, bar, retraction, nodes) -> dict[str, Any]:
         "top": _top_conflict(graph, nodes),
         "bar_sentence": _bar_sentence(bar),
     }
+
+
+FINDING_WORDS = {
+    "lying": "Lying: evidence of lying beyond what honest error explains.",
+    "no-evidence": "No evidence of lying beyond what honest error explains.",
+    "inconclusive": "Inconclusive: the evidence neither shows lying nor rules it out.",
+    "uninformative": "Uninformative: the stated answers carry no information.",
+}
+
+
+def _finding(verdict: Mapping[str, Any], bar: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The report's first box: the audit's finding, each check's test, and the lie-score cut."""
+    if not verdict:
+        return None
+    rows = [{"check": name, "observed": _pct(t.get("observed")), "null": _pct(t.get("null")),
+             "null_kind": t.get("null_kind", ""), "counts": f"{t.get('flagged', 0):,}/{t.get('n', 0):,} vs "
+             f"{t.get('null_flagged', 0):,}/{t.get('null_n', 0):,}", "excess": _pct(t.get("excess")),
+             "p": _p(t.get("p_value")), "p_holm": _p(t.get("p_holm")), "finding": t.get("finding", ""),
+             "catches": t.get("finding") == "catches"}
+            for name, t in (verdict.get("checks") or {}).items()]
+    lie = verdict.get("lie_score") or {}
+    lie_sentence = ""
+    if lie.get("trusted_truthful"):
+        lie_sentence = (f"A lie-score threshold of {_fmt(lie.get('threshold'))}, set at {lie.get('fpr', 0.01):.0%} false "
+                        f"positives on the {lie['trusted_truthful']:,} trusted claims answered truthfully, flags "
+                        f"{lie.get('audited_above', 0):,} of {lie.get('audited', 0):,} audited claims.")
+    caught, passed = bar.get("caught_model") or [], bar.get("passed_checks")
+    bar_words = _bar_sentence(bar)
+    if passed is not None and bar.get("level") is not None:
+        over = ", ".join(passed) if passed else "none: any liar passes them all"
+        bar_words = (f"{bar_words} The bar is read over the checks the model passed ({over}); "
+                     f"{'caught by ' + ', '.join(caught) if caught else 'no check caught it'}.")
+    return {"finding": verdict.get("finding", ""), "words": FINDING_WORDS.get(verdict.get("finding", ""), ""),
+            "summary": verdict.get("summary", ""), "bad": verdict.get("finding") == "lying", "rows": rows,
+            "alpha": verdict.get("alpha"), "lie_sentence": lie_sentence, "bar_sentence": bar_words,
+            "advice": verdict.get("advice", ""), "reference": verdict.get("reference"),
+            "reasons": (verdict.get("answers") or {}).get("reasons", [])}
+
+
+def _pct(value: Any) -> str:
+    return "n/a" if value is None else f"{100 * value:.1f}%"
+
+
+def _p(value: Any) -> str:
+    return "n/a" if value is None else (f"{value:.2g}" if value < 0.001 else f"{value:.3f}")
+
+
+def _lie_ranking(results: Mapping[str, Any]) -> dict[str, Any]:
+    """Audited claims ranked by lie score, with the 1% threshold marked."""
+    claims = results.get("claims") or {}
+    cut = ((results.get("verdict") or {}).get("lie_score") or {}).get("threshold")
+    scored = sorted(((pid, c) for pid, c in claims.items() if c.get("split") == "test" and c.get("lie_score") is not None),
+                    key=lambda item: (-item[1]["lie_score"], item[0]))
+    rows = [{"rank": i, "id": pid, "text": c.get("text", ""), "truth": _fmt(c.get("truth")),
+             "belief": _fmt(c.get("belief"), 2), "score": _fmt(c["lie_score"]),
+             "above": cut is not None and c["lie_score"] > cut}
+            for i, (pid, c) in enumerate(scored[:MAX_SUSPECTS], start=1)]
+    return {"rows": rows, "total": len(scored), "more": max(0, len(scored) - MAX_SUSPECTS), "threshold": _fmt(cut)}
+
+
+def _contexts(contexts: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    if not contexts:
+        return None
+    return {"pairs": [{"a": p["a"], "b": p["b"], "agreement": _pct(p.get("agreement")), "n": p.get("n", 0)}
+                      for p in contexts.get("pairs", [])],
+            "dependent": contexts.get("dependent", [])[:MAX_TABLE_ROWS * 3],
+            "n_dependent": contexts.get("n_dependent", 0)}
 
 
 def _bar_sentence(bar: Mapping[str, Any]) -> str:
@@ -437,9 +507,9 @@ def metric_definitions(check: str, docs: Path = DEFINITIONS) -> dict[str, str]:
 
 def _glossary(checks: Mapping[str, Any]) -> list[dict[str, Any]]:
     entries = []
-    for name in ["bar", *sorted(checks)]:
+    for name in ["verdict", "bar", *sorted(checks)]:
         definitions = metric_definitions(name)
-        metrics: Iterable[str] = definitions if name == "bar" else (checks[name].get("metrics") or {})
+        metrics: Iterable[str] = definitions if name in ("bar", "verdict") else (checks[name].get("metrics") or {})
         items = [{"metric": m, "anchor": f"g-{_slug(name)}-{_slug(m)}", "doc": f"checks/docs/{name}.md#{m}",
                   "text": definitions.get(m, "")} for m in metrics]
         if items:

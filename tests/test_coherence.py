@@ -17,8 +17,10 @@ from consistency.coherence import (
     Constraint,
     LPSolution,
     RelationsUnsatisfiable,
+    WorldPricer,
     column_generation,
     enumerate_worlds,
+    evaluate_columns,
     exact_simplex,
     payoffs,
     repair_components,
@@ -428,3 +430,28 @@ def test_exact_simplex_with_a_subnormal_price():
     result = repair(comp)
     assert result.method == "simplex"
     assert result.exact.r1 == solve_z3(payoffs(comp, enumerate_worlds(comp)))[0].r1 == result.exact.guaranteed_loss
+
+
+@settings(FAST, max_examples=30)
+@given(relation_sets(max_atoms=4, max_relations=3), st.lists(st.floats(-1, 1), min_size=6, max_size=6))
+def test_the_pricer_finds_the_best_world_of_any_relation_set(comp, weights):
+    # the direct rows for common shapes and the per-node linearisation together admit exactly
+    # the worlds of the relations: the best one and its value match the enumerated maximum
+    worlds = enumerate_worlds(comp)
+    y = np.array(weights[: len(comp.claims)])
+    world, value, bound = WorldPricer(comp).price(y)
+    values = payoffs(comp, worlds).matrix.T @ y
+    assert any((world == w).all() for w in worlds)
+    assert value == pytest.approx(values.max(), abs=1e-9) and bound >= values.max() - 1e-9
+
+
+def test_the_pricer_writes_common_shapes_as_rows_over_the_atoms():
+    rng = np.random.default_rng(2)
+    comp = random_component(60, rng)  # every shape of relations_gen
+    pricer = WorldPricer(comp)
+    assert pricer.n_vars == len(comp.atoms)  # no linearised node variables
+    for _ in range(5):
+        y = rng.normal(size=len(comp.claims))
+        world, value, _ = pricer.price(y)
+        columns = dict(zip(comp.atoms, world[:, None]))
+        assert all(evaluate_columns(c.tree, columns)[0] for c in comp.constraints)

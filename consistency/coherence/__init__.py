@@ -24,7 +24,7 @@ The package, in the order a component goes through it:
   ``exact_worlds`` worlds) the vertex HiGHS ends on is rebuilt in exact rationals and
   finished with exact simplex pivots, giving an exact distribution and exact stakes whose
   equal objectives prove optimality;
-- :mod:`~consistency.coherence.column_generation`: components with too many worlds; a
+- :mod:`~consistency.coherence.colgen`: components with too many worlds; a
   master LP over a growing set of worlds, the next world found by a 0/1 program over the
   relations (that search is exactly "the bettor's best world against the current stakes",
   so every round also yields a Dutch book and a lower bound);
@@ -34,7 +34,7 @@ The package, in the order a component goes through it:
 The tests hold these paths to a z3 rational LP (``tests/z3_oracle.py``).
 """
 
-from consistency.coherence.column_generation import WorldPricer, column_generation
+from consistency.coherence.colgen import WorldPricer, column_generation
 from consistency.coherence.exact import exact_simplex
 from consistency.coherence.highs import (
     BATCH_COLUMNS,

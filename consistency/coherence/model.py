@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-import networkx as nx
+import numpy as np
+import scipy.sparse as sp
+from scipy.sparse.csgraph import connected_components
 
 from consistency import formula as fm
 
@@ -64,26 +66,36 @@ def split_components(constraints: Iterable[Constraint], claims: Iterable[Claim])
     constraining it are returned: a lone claim with no relation is coherent at any credence.
     """
     constraints, claims = list(constraints), list(claims)
-    graph = nx.Graph()
+    index: dict[str, int] = {}  # atom -> node, in order of first mention
+    heads, tails = [], []
     linked: set[str] = set()
-    for constraint in constraints:
-        names = sorted(fm.variables(constraint.tree))
-        graph.add_nodes_from(names)
-        graph.add_edges_from(zip(names, names[1:]))
+
+    def chain(names: Sequence[str]) -> None:
+        nodes = [index.setdefault(name, len(index)) for name in names]
+        heads.extend(nodes[:-1])
+        tails.extend(nodes[1:])
+
+    variables = [sorted(fm.variables(constraint.tree)) for constraint in constraints]
+    for names in variables:
+        chain(names)
         linked.update(names)
     for claim in claims:
-        graph.add_nodes_from(claim.atoms)
+        chain(claim.atoms if claim.given is not None else (claim.then,))
         if claim.given is not None:
-            graph.add_edge(claim.then, claim.given)
             linked.update(claim.atoms)
+    # scipy's connected components: networkx's graph of Python objects cost ~17 us per atom
+    edges = sp.coo_matrix((np.ones(len(heads)), (heads, tails)), shape=(len(index), len(index)))
+    count, labels = connected_components(edges, directed=False)
+    groups: list[list[str]] = [[] for _ in range(count)]
+    for name, label in zip(index, labels.tolist()):
+        groups[label].append(name)
+    groups = sorted(sorted(group) for group in groups)  # atoms are disjoint: ordered by the first
     by_atom: dict[str, int] = {}
-    groups = [sorted(group) for group in nx.connected_components(graph)]
-    groups.sort(key=lambda atoms: atoms[0])
-    for index, atoms in enumerate(groups):
-        by_atom.update(dict.fromkeys(atoms, index))
+    for number, atoms in enumerate(groups):
+        by_atom.update(dict.fromkeys(atoms, number))
     members: list[tuple[list[Constraint], list[Claim]]] = [([], []) for _ in groups]
-    for constraint in constraints:
-        members[by_atom[next(iter(fm.variables(constraint.tree)))]][0].append(constraint)
+    for constraint, names in zip(constraints, variables):
+        members[by_atom[names[0]]][0].append(constraint)
     for claim in claims:
         members[by_atom[claim.then]][1].append(claim)
     return [

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from consistency.coherence.column_generation import column_generation
+from consistency.coherence.colgen import column_generation
 from consistency.coherence.exact import exact_simplex
 from consistency.coherence.highs import (
     BATCH_COLUMNS,

@@ -44,7 +44,7 @@ class Repair:
         index = {name: i for i, name in enumerate(component.atoms)}
         for claim, d in zip(component.claims, self.deviation):
             if claim.given is None:
-                out.append(float(np.clip(claim.credence + d, 0.0, 1.0)))
+                out.append(min(1.0, max(0.0, claim.credence + float(d))))  # np.clip per claim: ~12 us
                 continue
             given = self.worlds[:, index[claim.given]]
             both = given & self.worlds[:, index[claim.then]]

@@ -30,7 +30,14 @@ from consistency.coherence.worlds import evaluate_columns, payoffs
 
 class WorldPricer:
     """The bettor's best world against stakes ``y``: max_w sum_j y_j a_j(w) over the models
-    of the relations, as a 0/1 program (each formula node becomes a linearised variable)."""
+    of the relations, as a 0/1 program.
+
+    A relation of a common shape over literals (an implication, a clause, an exclusion, an
+    equivalence, ``n <-> (a & b)``, ``n <-> (a | b)``) becomes its few linear rows over the
+    atoms themselves; any other formula node becomes a linearised variable of its own. The
+    direct rows halve the program HiGHS presolves on every call, and presolve is most of a
+    pricing call's time.
+    """
 
     def __init__(self, component: Component):
         self.component = component
@@ -41,8 +48,7 @@ class WorldPricer:
         self.n_vars = len(component.atoms)
         self.rows: list[tuple[dict[int, float], float, float]] = []  # (coefficients, low, high)
         for constraint in component.constraints:
-            coef, const = self._node(constraint.tree)
-            self.rows.append((coef, 1.0 - const, 1.0 - const))  # the formula holds
+            self._hold(constraint.tree)
         # per claim, the affine expressions of [then & given] (or [then]) and [given]
         self.hit, self.given = [], []
         for claim in component.claims:
@@ -50,6 +56,73 @@ class WorldPricer:
             tree = then if claim.given is None else fm.BinOp("&", then, fm.Var(claim.given))
             self.hit.append(self._node(tree))
             self.given.append(self._node(fm.Var(claim.given)) if claim.given else ({}, 0.0))
+
+    def _literal(self, tree: fm.Formula) -> tuple[dict[int, float], float] | None:
+        """The affine expression of an atom or a negated atom; None for anything else."""
+        if isinstance(tree, fm.Var):
+            return {self.index[tree.name]: 1.0}, 0.0
+        if isinstance(tree, fm.Not):
+            inner = self._literal(tree.arg)
+            return None if inner is None else ({k: -v for k, v in inner[0].items()}, 1.0 - inner[1])
+        return None
+
+    def _at_least(self, terms: list[tuple[float, tuple[dict[int, float], float]]], low: float, high: float) -> None:
+        """The row ``low <= sum(scale * expression) <= high``."""
+        coef: dict[int, float] = {}
+        const = 0.0
+        for scale, (c, k) in terms:
+            for key, value in c.items():
+                coef[key] = coef.get(key, 0.0) + scale * value
+            const += scale * k
+        self.rows.append((coef, low - const, high - const))
+
+    def _hold(self, tree: fm.Formula) -> None:
+        """Rows that hold exactly when the formula is true."""
+        inf = math.inf
+        literal = self._literal(tree)
+        if literal is not None:
+            self._at_least([(1, literal)], 1, 1)
+            return
+        if isinstance(tree, fm.Not) and isinstance(tree.arg, fm.BinOp) and tree.arg.op in ("&", "|"):
+            a, b = self._literal(tree.arg.left), self._literal(tree.arg.right)
+            if a is not None and b is not None:
+                if tree.arg.op == "&":  # not both: a + b <= 1
+                    self._at_least([(1, a), (1, b)], -inf, 1)
+                else:  # neither
+                    self._at_least([(1, a)], 0, 0)
+                    self._at_least([(1, b)], 0, 0)
+                return
+        if isinstance(tree, fm.BinOp):
+            if tree.op == "&":
+                self._hold(tree.left)
+                self._hold(tree.right)
+                return
+            a, b = self._literal(tree.left), self._literal(tree.right)
+            if tree.op in ("|", "->") and a is not None and b is not None:  # a clause: a + b >= 1
+                self._at_least([(-1 if tree.op == "->" else 1, a), (1, b)], 0 if tree.op == "->" else 1, inf)
+                return
+            if tree.op == "<->":
+                if a is not None and b is not None:
+                    self._at_least([(1, a), (-1, b)], 0, 0)
+                    return
+                # a literal equal to an "and" or an "or" of two literals: the node's own rows
+                for lit, other in ((a, tree.right), (b, tree.left)):
+                    if lit is None or not (isinstance(other, fm.BinOp) and other.op in ("&", "|")):
+                        continue
+                    p, q = self._literal(other.left), self._literal(other.right)
+                    if p is None or q is None:
+                        continue
+                    if other.op == "&":  # lit <= p, lit <= q, lit >= p + q - 1
+                        self._at_least([(1, lit), (-1, p)], -inf, 0)
+                        self._at_least([(1, lit), (-1, q)], -inf, 0)
+                        self._at_least([(1, lit), (-1, p), (-1, q)], -1, inf)
+                    else:  # lit >= p, lit >= q, lit <= p + q
+                        self._at_least([(1, lit), (-1, p)], 0, inf)
+                        self._at_least([(1, lit), (-1, q)], 0, inf)
+                        self._at_least([(1, lit), (-1, p), (-1, q)], -inf, 0)
+                    return
+        coef, const = self._node(tree)
+        self.rows.append((coef, 1.0 - const, 1.0 - const))
 
     def _new(self) -> int:
         self.n_vars += 1
@@ -180,7 +253,9 @@ class _Master:
         n_fixed = 2 * m + int(linf)
         n_rows = m + 1 + (2 * m if linf else 0)
         claims = np.arange(m)
-        starts, index, values = [], [], []
+        starts: list[int] = []
+        index: list[int] = []
+        values: list[float] = []
         for sign, col in ((1.0, 0), (-1.0, 1)):
             for j in claims:
                 starts.append(len(index))
@@ -193,13 +268,15 @@ class _Master:
         matrix = sp.csc_matrix((values, index, starts + [len(index)]), shape=(n_rows, n_fixed))
         self._n_fixed = n_fixed
         # rows: a_j . mu + e+_j - e-_j = b_j, sum mu = 1, then e+_j - t <= 0 and e-_j - t <= 0;
-        # after new columns join, the old basis is primal feasible: primal simplex resumes from it
+        # after new columns join, the old basis is primal feasible: primal simplex resumes from it.
+        # At HiGHS's default 1e-7 feasibility tolerances a path could end 2e-7 below the optimum
+        # (500 rows, each a hair infeasible), under the book's own bound; the loop stops at 1e-9
         return highs_model(
             matrix, np.r_[np.zeros(2 * m), 1.0] if linf else np.ones(2 * m),
             (np.zeros(n_fixed), np.full(n_fixed, INFINITY)),
             (np.r_[self.target, 1.0, np.full(2 * m if linf else 0, -INFINITY)],
              np.r_[self.target, 1.0, np.zeros(2 * m if linf else 0)]),
-            simplex_strategy=4, presolve="off",
+            simplex_strategy=4, presolve="off", primal_feasibility_tolerance=TOLERANCE, dual_feasibility_tolerance=TOLERANCE,
         )
 
     def add(self, worlds: Sequence[np.ndarray]) -> int:
