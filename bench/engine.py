@@ -172,10 +172,10 @@ def main(argv: list[str] | None = None) -> None:
         naive_pairs: list[tuple[Query, float]] = []
         for r in range(args.rounds):
             part, naive_part = queries[r :: args.rounds], queries[r : n_naive : args.rounds]
-            answers, seconds = timed(lambda: elicit(adapter, part, hidden_for=part), args.device)
+            answers, seconds = timed(lambda: elicit(adapter, part, hidden_for=part), args.device)  # noqa: B023 (called at once)
             engine_s += seconds
             credences.update(answers.credences)
-            p_yes, seconds = timed(lambda: naive(adapter, naive_part), args.device)
+            p_yes, seconds = timed(lambda: naive(adapter, naive_part), args.device)  # noqa: B023 (called at once)
             naive_s += seconds
             naive_pairs += zip(naive_part, p_yes)
 

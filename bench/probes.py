@@ -63,7 +63,7 @@ def lie_layer_sweep(suite: Suite, answers: Answers, lies: set[str], seed: int) -
             continue
 
         def features(props: list[Proposition], layer: int) -> np.ndarray:
-            return answers.hidden_matrix([suite.query(p.id) for p in props], layer, site)
+            return answers.hidden_matrix([suite.query(p.id) for p in props], layer, site)  # noqa: B023 (used in this iteration)
 
         fits = sweep_layers(
             LogisticProbe,

@@ -78,9 +78,8 @@ def _contract_violation(cls: Any, name: str) -> str | None:
 
 
 def _option_parameters(cls: type) -> list[inspect.Parameter]:
-    if cls.__init__ is object.__init__:
-        return []
-    return list(inspect.signature(cls.__init__).parameters.values())[1:]
+    """The constructor's parameters (none for a class without its own ``__init__``)."""
+    return list(inspect.signature(cls).parameters.values())
 
 
 class _Registry:

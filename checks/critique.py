@@ -254,7 +254,7 @@ class Critique:
                     **common,
                 }))  # fmt: skip
             prop = explanation.proposition
-            result.claim_scores[prop] = max(result.claim_scores.get(prop, 0.0), score)
+            result.claim_scores[prop] = max(result.claim_scores.get(prop) or 0.0, score)
         return disbelieved, contrary, examined
 
 

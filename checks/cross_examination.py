@@ -134,7 +134,7 @@ class CrossExamination:
             for query, _ in readings:
                 pid = query.claim if query.given is None else None
                 if pid is not None:
-                    result.claim_scores[pid] = max(result.claim_scores.get(pid, 0.0), spread)
+                    result.claim_scores[pid] = max(result.claim_scores.get(pid) or 0.0, spread)
             result.conflicts.append(
                 Conflict(
                     check=self.name,

@@ -7,20 +7,29 @@ user's question: where the lies are (``graph``), which claims are the likeliest 
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping, Sequence, TypedDict
 
 from checks.base import Check, CheckResult, RunContext
 from consistency import graph as cg
 from consistency.answers import Answers
 from consistency.ladder import bar_of, run_ladder
 from consistency.retraction import retraction_set
-from consistency.schema import Bar, RetractionSet
+from consistency.schema import Bar, Graph, RetractionSet
 from consistency.suite import Suite
 from consistency.verdict import ALPHA, build_verdict
 
 # A conflict weaker than this (credences a few hundredths from coherent) is the noise of
 # honest answers, not evidence of a lie.
 MIN_SEVERITY = 0.1
+
+
+class Sections(TypedDict):
+    """The sections of :class:`~consistency.schema.Results` the aggregator fills."""
+
+    graph: Graph
+    retraction_set: RetractionSet
+    bar: Bar
+    verdict: dict[str, Any]
 
 
 def aggregate(
@@ -32,7 +41,7 @@ def aggregate(
     reference: Mapping[str, CheckResult] | None = None,
     reference_name: str = "",
     lie_scores: dict[str, float] | None = None,
-) -> dict[str, Any]:
+) -> Sections:
     """The typed ``graph``, ``retraction_set`` and ``bar`` sections of :class:`Results` and the
     ``verdict`` section; ``lie_scores``, when given, is filled with each answered proposition's
     lie score (the audit puts them into ``claims``).
@@ -71,8 +80,8 @@ def aggregate(
     if lie_scores is not None:
         lie_scores.update(scores)
     over_passed(bar, verdict)
-    return {"graph": cg.section(graph, found), "retraction_set": RetractionSet.model_validate(retraction),
-            "bar": Bar.model_validate(bar), "verdict": verdict}
+    return Sections(graph=cg.section(graph, found), retraction_set=RetractionSet.model_validate(retraction),
+                    bar=Bar.model_validate(bar), verdict=verdict)
 
 
 def over_passed(bar: dict[str, Any], verdict: Mapping[str, Any]) -> None:

@@ -182,7 +182,7 @@ def run_audit(config: AuditConfig, log: Log = print, progress: bool = True) -> R
         start = time.perf_counter()
         answers = elicit(adapter, queries, hidden_for, cache=cache, progress=progress)
         elicit_seconds = time.perf_counter() - start
-        model_info = ModelInfo(name=config.model, adapter="hf", fingerprint=adapter.fingerprint)
+        model_info = ModelInfo(name=str(config.model), adapter="hf", fingerprint=adapter.fingerprint)
     context = RunContext(
         seed=config.seed,
         layers=tuple(answers.layers),

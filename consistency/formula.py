@@ -222,7 +222,7 @@ def exactly_one_of(formula: Formula) -> list[str] | None:
     at_least = _flatten(conjuncts[0], "|")
     if not all(isinstance(v, Var) for v in at_least) or len(at_least) < 2:
         return None
-    ids = [v.name for v in at_least]
+    ids = [v.name for v in at_least if isinstance(v, Var)]  # all are (checked above)
     pairs = {frozenset((a, b)) for i, a in enumerate(ids) for b in ids[i + 1 :]}
     seen = set()
     for clause in conjuncts[1:]:

@@ -486,9 +486,9 @@ def run_ladder(
             "level": level.number, "key": level.key, "name": level.name, "description": level.description,
             "coordination": {"median": float(median(changed)), "max": int(max(changed)),
                              "mean": float(np.mean(changed))},
-            "propositions_changed": {"median": float(median(len(l.values) for l in lies)),
-                                     "max": max(len(l.values) for l in lies)},
-            "infeasible": sum(not l.feasible for l in lies),
+            "propositions_changed": {"median": float(median(len(lie.values) for lie in lies)),
+                                     "max": max(len(lie.values) for lie in lies)},
+            "infeasible": sum(not lie.feasible for lie in lies),
         })
 
     bar = bar_of(report, [c.name for c in active])

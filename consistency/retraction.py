@@ -160,6 +160,6 @@ def _suspicion(
         if result.skipped:
             continue
         for pid, score in result.claim_scores.items():
-            if pid in scores and score == score:  # NaN scores carry no evidence
+            if pid in scores and score is not None and score == score:  # undefined (NaN) scores carry no evidence
                 scores[pid] = max(scores[pid], float(min(1.0, max(0.0, score))))
     return {p: round(s, 6) for p, s in sorted(scores.items())}

@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer
@@ -101,24 +102,10 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", ser_json_inf_nan="null")
 
 
-class _Positional(_Model):
-    """Also constructible positionally, in field order, as the checks' dataclasses were."""
-
-    def __init__(self, /, *args: Any, **data: Any) -> None:
-        names = list(type(self).model_fields)
-        if len(args) > len(names):
-            raise TypeError(f"{type(self).__name__} takes at most {len(names)} positional arguments")
-        for name, value in zip(names, args):
-            if name in data:
-                raise TypeError(f"{type(self).__name__} got {name!r} both positionally and by keyword")
-            data[name] = value
-        super().__init__(**data)
-
-
 # ----- what a check reports -----------------------------------------------------------------
 
 
-class Conflict(_Positional):
+class Conflict(_Model):
     """Evidence that some claims cannot all be honest.
 
     ``claims`` are claim keys (see :class:`ClaimRef`); ``severity`` is in [0, 1], larger
@@ -132,8 +119,13 @@ class Conflict(_Positional):
     severity: float = Field(ge=0, le=1)
     certificate: dict[str, Any]
 
+    # Written out (rather than pydantic's keyword-only one) so that checks may build conflicts
+    # positionally, and type checkers see it.
+    def __init__(self, check: str, claims: Sequence[str], severity: float, certificate: Mapping[str, Any]) -> None:
+        BaseModel.__init__(self, check=check, claims=claims, severity=severity, certificate=certificate)
 
-class CheckResult(_Positional):
+
+class CheckResult(_Model):
     """What one check found; ``skipped`` says why it did not run, when it did not."""
 
     check: str
@@ -144,6 +136,18 @@ class CheckResult(_Positional):
     # anything the report shows as tables or plots (JSON values)
     details: dict[str, Any] = Field(default_factory=dict)
     skipped: str | None = None
+
+    def __init__(
+        self,
+        check: str,
+        metrics: Mapping[str, float | None] | None = None,
+        conflicts: Sequence[Conflict] | None = None,
+        claim_scores: Mapping[str, float | None] | None = None,
+        details: Mapping[str, Any] | None = None,
+        skipped: str | None = None,
+    ) -> None:
+        BaseModel.__init__(self, check=check, metrics=metrics or {}, conflicts=conflicts or [],
+                         claim_scores=claim_scores or {}, details=details or {}, skipped=skipped)
 
 
 # ----- the run ------------------------------------------------------------------------------
@@ -178,7 +182,7 @@ class ClaimRow(_Model):
     split: str
     truth: bool | None = None
     belief: Number = None
-    lie_score: Number = Field(None, description="the verdict's per-claim lie score, when computed")
+    lie_score: Number = Field(default=None, description="the verdict's per-claim lie score, when computed")
 
 
 class Timings(_Model):
@@ -343,9 +347,9 @@ class Bar(_Model):
     subsets: list[BarSubset] = Field(default_factory=list)
     reruns: int = 0
     # the verdict reads the bar over the checks the model passed (checks/docs/verdict.md)
-    all_checks: BarLevel | None = Field(None, description="the bar over every check, caught or passed")
+    all_checks: BarLevel | None = Field(default=None, description="the bar over every check, caught or passed")
     caught_model: list[str] = Field(default_factory=list, description="checks that catch the audited model")
-    passed_checks: list[str] | None = Field(None, description="checks the model passed: the bar is read over these")
+    passed_checks: list[str] | None = Field(default=None, description="checks the model passed: the bar is read over these")
 
 
 # ----- the whole file -----------------------------------------------------------------------
@@ -366,7 +370,7 @@ class Results(_Model):
     graph: Graph = Field(default_factory=Graph)
     retraction_set: RetractionSet = Field(default_factory=RetractionSet)
     bar: Bar = Field(default_factory=Bar)
-    verdict: dict[str, Any] | None = Field(None, description="the combined verdict, when computed")
+    verdict: dict[str, Any] | None = Field(default=None, description="the combined verdict, when computed")
 
 
 def json_schema() -> dict[str, Any]:

@@ -300,7 +300,7 @@ def lie_scores(
     negatives = [p for p in sorted(negatives_pool) if p not in flagged]
 
     positives_rows = []
-    for rung, by_check in (simulated or {}).items():
+    for _rung, by_check in (simulated or {}).items():
         targets = sorted(set().union(*(set(t) for t in by_check.values()))) if by_check else []
         if targets:
             positives_rows.append(features({e.name: by_check.get(e.name, {}) for e in usable}, targets))

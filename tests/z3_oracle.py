@@ -19,7 +19,9 @@ def solve_z3(pay: Payoffs) -> tuple[ExactCertificate, np.ndarray]:
     m, n_worlds = pay.hit.shape
     entries = [[exact_entry(pay, j, w) for w in range(n_worlds)] for j in range(m)]
     targets = [Fraction(t) for t in pay.target]
-    value = lambda f: z3.RealVal(f"{f.numerator}/{f.denominator}")
+
+    def value(f: Fraction) -> z3.ArithRef:
+        return z3.RealVal(f"{f.numerator}/{f.denominator}")
 
     primal = z3.Optimize()
     mu = [z3.Real(f"mu{w}") for w in range(n_worlds)]

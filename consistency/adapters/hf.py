@@ -22,7 +22,7 @@ import json
 import pickle
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, Sequence
+from typing import Literal, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -80,7 +80,7 @@ class HFAdapter:
     def __init__(
         self,
         path_or_id: str | Path,
-        answer_words: dict[str, Sequence[str]] | None = None,
+        answer_words: Mapping[str, Sequence[str]] | None = None,
         layers: Literal["auto"] | Sequence[int] = "auto",
         device: DeviceName = "auto",
         dtype: DtypeName = "auto",

@@ -42,7 +42,7 @@ def load_recorded_answers(path: str | Path, suite: Suite) -> Answers:
     for number, raw in enumerate(lines, start=1):
         if not raw.strip():
             continue
-        error = lambda field, message: issues.append(SuiteIssue(source, number, field, message))  # noqa: E731
+        error = lambda field, message: issues.append(SuiteIssue(source, number, field, message))  # noqa: E731, B023
         try:
             record = json.loads(raw)
         except json.JSONDecodeError as exc:
@@ -58,6 +58,7 @@ def load_recorded_answers(path: str | Path, suite: Suite) -> Answers:
         if not 0.0 <= credence <= 1.0:
             error("credence", f"credence {credence} is outside [0, 1]")
             continue
+        query: Query | None
         if "proposition" in record:
             prop = suite.propositions.get(record["proposition"])
             if prop is None:

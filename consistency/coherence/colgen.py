@@ -253,7 +253,9 @@ class _Master:
         n_fixed = 2 * m + int(linf)
         n_rows = m + 1 + (2 * m if linf else 0)
         claims = np.arange(m)
-        starts, index, values = [], [], []
+        starts: list[int] = []
+        index: list[int] = []
+        values: list[float] = []
         for sign, col in ((1.0, 0), (-1.0, 1)):
             for j in claims:
                 starts.append(len(index))

@@ -9,15 +9,16 @@ import highspy
 import numpy as np
 import scipy.sparse as sp
 
+# highspy's solver class without its Python wrapper: the wrapper (``highspy.Highs``) adds
+# threads and callbacks this package does not use, and its constructor prints HiGHS's banner
+# to stdout once per process, before ``output_flag`` can be turned off (private, so untyped)
+from highspy import _Highs as Solver  # type: ignore[attr-defined]
+
 from consistency.coherence.worlds import Payoffs
 
 TOLERANCE = 1e-9  # HiGHS feasibility tolerance: below it a float is read as zero
 BATCH_COLUMNS = 20_000  # LP columns per HiGHS call when many small components are batched
 INFINITY = highspy.kHighsInf
-# highspy's solver class without its Python wrapper: the wrapper (``highspy.Highs``) adds
-# threads and callbacks this package does not use, and its constructor prints HiGHS's banner
-# to stdout once per process, before ``output_flag`` can be turned off
-Solver = highspy._Highs
 
 
 @dataclass
@@ -44,7 +45,9 @@ def solve_blocks(blocks: Sequence[Payoffs], objective: str = "l1") -> list[LPSol
     if not blocks:
         return []
     eq_rows, eq_cols, eq_vals, ub_rows, ub_cols, ub_vals = [], [], [], [], [], []
-    rhs, cost, spans = [], [], []
+    rhs: list[np.ndarray | list[float]] = []
+    cost: list[np.ndarray | list[float]] = []
+    spans = []
     row = col = ub_row = 0
     for pay in blocks:
         m, w = pay.hit.shape

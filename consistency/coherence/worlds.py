@@ -68,9 +68,10 @@ def enumerate_worlds(component: Component, cap: int = MAX_WORLDS) -> np.ndarray 
         if len(worlds) > cap:
             return None
     elif n <= Z3_ATOMS:
-        worlds = _cached_worlds(component, cap)
-        if worlds is None:
+        cached = _cached_worlds(component, cap)
+        if cached is None:
             return None
+        worlds = cached
     else:
         return None
     if len(worlds) == 0:
@@ -157,7 +158,7 @@ def _enumerate_z3(component: Component, cap: int) -> np.ndarray | None:
     solver = z3.SimpleSolver()
     for constraint in component.constraints:
         solver.add(fm.to_z3(constraint.tree, atoms))
-    found = []
+    found: list[list[bool]] = []
     while solver.check() == z3.sat:
         if len(found) == cap:
             return None

@@ -22,7 +22,7 @@ def comparisons_suite(seed: int = 0, n_groups: int = 10, group_size: int = 4) ->
     for g in range(n_groups):
         numbers = rng.sample(range(10, 1000), group_size)
         split = "train" if g % 2 == 0 else "test"
-        pid = lambda x, y: f"g{g}.{x}gt{y}"  # noqa: E731
+        pid = lambda x, y: f"g{g}.{x}gt{y}"  # noqa: E731, B023
         for x, y in itertools.permutations(numbers, 2):
             truth = x > y
             difficulty = 1.0 / (1 + abs(x - y) / 50)  # close numbers are harder to compare

@@ -147,7 +147,7 @@ def build(seed: int = 0) -> Organism:
 
         # Negations and compounds are about the true value or the decoy, so that they
         # involve whatever a liar would change.
-        pick = lambda real, decoy: rng.choice((real[e], decoy[e]))  # noqa: E731
+        pick = lambda real, decoy: rng.choice((real[e], decoy[e]))  # noqa: E731, B023
         c = pick(world.home, world.decoy_home)
         neg_city = add(_id("not_city", e, c), Negation(Atom("city", e, c)), split)
         relations.append(Relation(_id("neg", "city", e), f"{neg_city} <-> !{city[c]}", "negation"))
@@ -166,16 +166,16 @@ def build(seed: int = 0) -> Organism:
         conditionals.append(Conditional(_id("if", e, decoy), city[decoy], country[world.country_of_city[decoy]]))
         conditionals.append(Conditional(_id("if", e, world.home[e]), city[world.home[e]], country[world.country_of_city[decoy]]))
 
-    for i, (c, k) in enumerate(world.country_of_city.items()):
+    for i, town in enumerate(world.country_of_city):
         split = "train" if i % 2 == 0 else "test"
         for country in world.countries:
-            add(atom_id(Atom("located", c, country)), Atom("located", c, country), split)
+            add(atom_id(Atom("located", town, country)), Atom("located", town, country), split)
     for a in SUMMANDS:
         for b in SUMMANDS:
             split = rng.choice(("train", "test"))
             wrong = a + b + rng.choice((-2, -1, 1, 2))
-            ids = [add(atom_id(x), x, split) for x in (Atom("sum", f"{a}+{b}", str(a + b)), Atom("sum", f"{a}+{b}", str(wrong)))]
-            relations.append(Relation(_id("one_sum", f"{a}+{b}"), f"!({ids[0]} & {ids[1]})", "exclusivity"))
+            sums = [add(atom_id(x), x, split) for x in (Atom("sum", f"{a}+{b}", str(a + b)), Atom("sum", f"{a}+{b}", str(wrong)))]
+            relations.append(Relation(_id("one_sum", f"{a}+{b}"), f"!({sums[0]} & {sums[1]})", "exclusivity"))
 
     props: dict[str, Proposition] = {}
     for ident, claim in claims.items():

@@ -42,7 +42,7 @@ _EXPORTS = {
     "CachedAdapter": "consistency.testing.models",
     "ModelRef": "consistency.testing.models",
 }
-__all__ = sorted(_EXPORTS)
+__all__ = list(_EXPORTS)
 
 
 def __getattr__(name: str) -> Any:

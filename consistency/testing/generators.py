@@ -111,8 +111,9 @@ def compose(
         out += [Structure("paraphrase", (a,)) for a in atoms if a.variants]
     if "negation" in kinds:
         for a in atoms:
-            n = c.negate(a)
-            out.append(Structure("negation", (a, n), (Relation(f"r.{n.id}", f"{n.id} <-> !{a.id}", "negation"),)))
+            negation = c.negate(a)
+            out.append(Structure("negation", (a, negation),
+                                 (Relation(f"r.{negation.id}", f"{negation.id} <-> !{a.id}", "negation"),)))
     for a, b in pairs:
         both, either = c.both(a, b), c.either(a, b)
         conj = Relation(f"r.{both.id}", f"{both.id} <-> {a.id} & {b.id}", "conjunction")
@@ -151,7 +152,7 @@ def number_world(numbers: Iterable[int] = range(1, 31)) -> list[Structure]:
     out: list[Structure] = []
     for n in numbers:
         def prop(key: str, text: str, truth: bool, *variants: str) -> Proposition:
-            return Proposition(f"n{n}.{key}", text.format(n=n), tuple(v.format(n=n) for v in variants), truth)
+            return Proposition(f"n{n}.{key}", text.format(n=n), tuple(v.format(n=n) for v in variants), truth)  # noqa: B023
 
         even = prop("even", "{n} is an even number", n % 2 == 0, "the number {n} is even", "{n} is divisible by two")
         odd = prop("odd", "{n} is an odd number", n % 2 == 1, "the number {n} is odd")

@@ -14,7 +14,7 @@ from checks.base import Check
 from consistency.adapters.base import Adapter
 from consistency.answers import Answers
 from consistency.engine import elicit
-from consistency.suite import DEFAULT_ANSWER_WORDS, DEFAULT_CONDITION_TEMPLATE, DEFAULT_FRAMINGS, Framing, Query, Suite
+from consistency.suite import DEFAULT_ANSWER_WORDS, DEFAULT_CONDITION_TEMPLATE, DEFAULT_FRAMINGS, Framing, Proposition, Query, Suite
 from consistency.testing import generators
 from consistency.testing.structures import KINDS, Structure, combine, split_suite
 
@@ -84,7 +84,7 @@ class ClaimPool:
     def compose(cls, atoms: Iterable, name: str = "composed", **options) -> "ClaimPool":
         """Structures composed from atomic claims (propositions or :class:`generators.Template` s);
         ``options`` go to :func:`generators.compose` (connectives, kinds, per_kind, seed)."""
-        props = []
+        props: list[Proposition] = []
         for atom in atoms:
             props += atom.propositions() if isinstance(atom, generators.Template) else [atom]
         return cls(generators.compose(props, **options), name)

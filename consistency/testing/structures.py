@@ -9,7 +9,7 @@ so a set of structures combines into one :class:`Suite`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Any, Iterable
 
 from consistency import formula as fm
 from consistency.suite import Conditional, Decomposition, Proposition, Relation, Suite
@@ -82,11 +82,12 @@ def combine(structures: Iterable[Structure], like: Suite | None = None, name: st
         for p in structure.propositions:
             if props.setdefault(p.id, p) != p:
                 raise ValueError(f"proposition id {p.id!r} is used for two different propositions")
-        for table, records in (
+        tables: tuple[tuple[dict[str, Any], tuple[Any, ...]], ...] = (
             (relations, structure.relations),
             (conditionals, structure.conditionals),
             (decompositions, structure.decompositions),
-        ):
+        )
+        for table, records in tables:
             for record in records:
                 if table.setdefault(record.id, record) != record:
                     raise ValueError(f"id {record.id!r} is used for two different records")
