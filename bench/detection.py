@@ -79,7 +79,7 @@ def audit(kind: str, out: Path, reuse: bool, extra: dict[str, Any]) -> dict[str,
     if reuse and path.exists():
         return json.loads(path.read_text())
     config = AuditConfig(model=f"organism:{kind}", out=str(out / kind), report=False, **extra)
-    return run_audit(config, log=lambda message: None, progress=False)
+    return run_audit(config, log=lambda message: None, progress=False).model_dump(mode="json")
 
 
 def _fmt(value: Any) -> str:

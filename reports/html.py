@@ -206,11 +206,14 @@ def _contexts(contexts: Mapping[str, Any] | None) -> dict[str, Any] | None:
             "n_dependent": contexts.get("n_dependent", 0)}
 
 
+ABOVE_NAME = "above the ladder"  # the ladder's name for a bar no rung reaches (its number grows with the ladder)
+
+
 def _bar_sentence(bar: Mapping[str, Any]) -> str:
     level, name = bar.get("level"), bar.get("level_name", "not measured")
     if level is None:
         return "The liar-capability bar was not measured."
-    if level > 5:
+    if name == ABOVE_NAME:
         return ("Every simulated liar on the ladder (L1 to L6) is caught by some check: the bar is above the ladder.")
     coordination = bar.get("coordination") or {}
     return (f"Liar-capability bar: L{level} ({name}). A liar that passes every check must change a median of "

@@ -354,3 +354,14 @@ def test_every_metric_a_builtin_check_reports_has_a_definition():
         if missing:
             undefined[name] = sorted(missing)
     assert not undefined, f"metrics without a definition in checks/docs: {undefined}"
+
+
+def test_a_bar_at_the_sixth_rung_is_not_called_above_the_ladder():
+    # The ladder grew an L6; "above the ladder" is the rung after the last, named, not numbered.
+    from reports.html import _bar_sentence
+
+    l6 = _bar_sentence({"level": 6, "level_name": "also lies when judging its own answers",
+                        "coordination": {"median": 3.0, "max": 5}})
+    assert l6.startswith("Liar-capability bar: L6 (also lies when judging its own answers)")
+    above = _bar_sentence({"level": 7, "level_name": "above the ladder"})
+    assert "the bar is above the ladder" in above
