@@ -18,6 +18,7 @@ import numpy as np
 from checks import register
 from checks.base import CheckResult, Conflict, RunContext
 from consistency.answers import SITES, Answers
+from consistency.fitcache import digest
 from consistency.suite import Proposition, Query, Suite
 from probes.base import Probe, ProbeError
 from probes.ccs import CCSProbe
@@ -166,6 +167,10 @@ class ProbeCheck:
         audited = [p for p in suite.split("test") if readable(p)]
         return _Rows(trusted, audited)
 
+    def _probe_key(self, seed: int) -> str:
+        """What identifies the probes :meth:`_make_probe` builds, for the fit cache."""
+        return f"{self.method}:l2={self.l2}:seed={seed if self.method == 'ccs' else ''}"
+
     # ----- the check --------------------------------------------------------------------
     def run(self, suite: Suite, answers: Answers, context: RunContext) -> CheckResult:
         reason = no_hidden_reason(answers)
@@ -197,6 +202,8 @@ class ProbeCheck:
             y_eval=truth_vector(rows.audited),
             folds=self.folds,
             n_boot=self.n_boot,
+            cache=context.fits,
+            probe_key=self._probe_key(context.seed),
         )
         by_layer = {fit.layer: fit for fit in fits}
         informative = earliest_informative({fit.layer: fit.cv_auroc for fit in fits})
@@ -263,7 +270,7 @@ class ProbeCheck:
             p.id: float(s) for p, s, said in zip(rows.trusted, trusted_score, stated_train) if not np.isnan(said)
         }
         details["trusted_flagged"] = [p for p, s in details["trusted_scores"].items() if s > threshold]
-        control = self._negative_control(suite, answers, rows, y_train, stated, layers)
+        control = self._negative_control(suite, answers, rows, y_train, stated, layers, context)
         if control is not None:
             details["negative_control"] = control
         claim_scores = {p.id: float(s) for p, s in zip(rows.audited, score) if np.isfinite(s)}
@@ -313,6 +320,7 @@ class ProbeCheck:
         y_train: np.ndarray,
         stated: np.ndarray,
         layers: tuple[int, ...],
+        context: RunContext,
     ) -> dict[str, Any] | None:
         """A probe at the prompt's last token and the top layer, where the model has already
         decided what to say: it should track the stated answer, not the truth, on lies."""
@@ -324,7 +332,9 @@ class ProbeCheck:
         top = max(layers)
         n = len(rows.trusted)
         X = answers.hidden_matrix(queries, top, "last")
-        proba = self._make_probe(0)().fit(X[:n], y_train).predict_proba(X[n:])
+        key = ("negative-control", self._probe_key(0), digest(X[:n], y_train))
+        probe = context.fits.memo(key, None, lambda: self._make_probe(0)().fit(X[:n], y_train))
+        proba = probe.predict_proba(X[n:])
         y_audit = truth_vector(rows.audited)
         known, said = ~np.isnan(y_audit), ~np.isnan(stated)
         return {

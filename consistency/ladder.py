@@ -348,6 +348,7 @@ class Ladder:
             [d for d in suite.decompositions if mentions((d.composite, *d.parts))],
             suite.framings, suite.condition_template, suite.answer_words, dict(suite.metadata),
             [e for e in suite.explanations if mentions((e.proposition, *e.claims)) and e.proposition not in withdrawn],
+            _queries=suite._queries,  # the same propositions and framings: their queries carry over
         )
 
     def footprint(self, lie: Lie) -> set[str]:

@@ -162,6 +162,11 @@ class Suite:
     explanations: list[Explanation] = field(default_factory=list)
     directives: dict[str, Directive] = field(default_factory=dict)
     cases: list[Case] = field(default_factory=list)
+    # (claim, variant, framing) -> (the proposition and framings it was built from, the query):
+    # the ladder asks for the same queries hundreds of thousands of times
+    _queries: dict[tuple[str, int, str | None], tuple[Proposition, tuple[Framing, ...], Query]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
 
     # ----- asking -----------------------------------------------------------------
     def framing(self, name: str) -> Framing:
@@ -176,11 +181,18 @@ class Suite:
         return next(f for f in self.framings if not f.negated)
 
     def query(self, claim: str, variant: int = 0, framing: str | None = None) -> Query:
+        prop = self.propositions[claim]
+        cached = self._queries.get((claim, variant, framing))
+        # valid while the proposition and the framings are the very objects it was built from
+        if cached is not None and cached[0] is prop and cached[1] is self.framings:
+            return cached[2]
         frame = self.framing(framing) if framing else self.primary_framing
-        statement = self.propositions[claim].phrasings[variant]
+        statement = prop.phrasings[variant]
         head, _, tail = frame.template.partition("{statement}")
         prompt = head + statement + tail
-        return Query(claim, variant, frame.name, prompt, len(head) + len(statement), frame.negated)
+        query = Query(claim, variant, frame.name, prompt, len(head) + len(statement), frame.negated)
+        self._queries[(claim, variant, framing)] = (prop, self.framings, query)
+        return query
 
     def conditional_query(self, conditional: Conditional, framing: str | None = None) -> Query:
         """``P(then | given)``: the 'then' question asked after a supposition of 'given'."""
