@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import typing
 import warnings
 from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any
+
+from pydantic import ConfigDict, ValidationError, create_model
 
 from checks.base import Check, CheckResult, Conflict, RunContext
 from consistency.errors import UserError
@@ -162,4 +165,22 @@ def get(name: str, **given: Any) -> Check:
         raise UserError(
             f"check {name!r} has no option {unknown[0]!r}; its options: {', '.join(accepted) or 'none'}"
         )
-    return _registry.entries[name].factory(**given)
+    factory = _registry.entries[name].factory
+    return factory(**_typed_options(name, factory, given))
+
+
+def _typed_options(name: str, factory: Any, given: dict[str, Any]) -> dict[str, Any]:
+    """``given`` checked against the types the check's constructor declares, so a value of the
+    wrong type (``--option probe.fpr=abc``) is one clean error, not a crash inside the check."""
+    try:
+        hints = typing.get_type_hints(factory.__init__ if isinstance(factory, type) else factory)
+    except Exception:  # noqa: BLE001 -- a plugin's annotations that cannot be resolved: passed unchecked
+        return given
+    fields: dict[str, Any] = {key: (hints[key], ...) for key in given if key in hints}
+    model = create_model(f"{name}_options", __config__=ConfigDict(arbitrary_types_allowed=True), **fields)
+    try:
+        checked = model(**{key: given[key] for key in fields})
+    except ValidationError as error:
+        first = error.errors()[0]
+        raise UserError(f"option {name}.{'.'.join(map(str, first['loc']))}: {first['msg']}") from None
+    return {**given, **{key: getattr(checked, key) for key in fields}}

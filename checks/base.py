@@ -15,6 +15,7 @@ from typing import Any, Iterable, Protocol, runtime_checkable
 import numpy as np
 
 from consistency.answers import Answers
+from consistency.fitcache import FitCache
 from consistency.schema import CheckResult, Conflict
 from consistency.suite import Query, Suite
 
@@ -31,6 +32,9 @@ class RunContext:
     # site and layers the engine captured hidden states at (empty without hidden states)
     layers: tuple[int, ...] = ()
     options: dict[str, Any] = field(default_factory=dict)
+    # fits keyed on their training data, shared by every run of the checks in one audit (the
+    # ladder's re-runs on simulated liars mostly see the training data the first run saw)
+    fits: FitCache = field(default_factory=FitCache, repr=False, compare=False)
 
     def rng(self, salt: str = "") -> np.random.Generator:
         # crc32, not hash(): str hashes are salted per process and would break reproducibility

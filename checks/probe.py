@@ -17,8 +17,8 @@ import numpy as np
 
 from checks import register
 from checks.base import CheckResult, Conflict, RunContext
-from consistency import formula as fm
 from consistency.answers import SITES, Answers
+from consistency.fitcache import digest
 from consistency.suite import Proposition, Query, Suite
 from probes.base import Probe, ProbeError
 from probes.ccs import CCSProbe
@@ -81,25 +81,6 @@ def stated_beliefs(answers: Answers, queries: list[Query]) -> np.ndarray:
 def truth_vector(props: Iterable[Proposition]) -> np.ndarray:
     """1/0 per proposition, NaN where the truth is unknown."""
     return np.array([np.nan if p.truth is None else float(p.truth) for p in props], dtype=np.float64)
-
-
-def related_groups(suite: Suite, props: list[Proposition]) -> np.ndarray:
-    """A group number per proposition: those linked by a relation (a statement and its
-    negation, one capital and another) share one, so cross-fitting keeps them in one fold."""
-    index = {p.id: i for i, p in enumerate(props)}
-    parent = list(range(len(props)))
-
-    def root(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    for relation in suite.relations:
-        members = [index[v] for v in fm.variables(relation.tree) if v in index]
-        for other in members[1:]:
-            parent[root(other)] = root(members[0])
-    return np.array([root(i) for i in range(len(props))])
 
 
 def side(credence: float) -> str:
@@ -186,6 +167,10 @@ class ProbeCheck:
         audited = [p for p in suite.split("test") if readable(p)]
         return _Rows(trusted, audited)
 
+    def _probe_key(self, seed: int) -> str:
+        """What identifies the probes :meth:`_make_probe` builds, for the fit cache."""
+        return f"{self.method}:l2={self.l2}:seed={seed if self.method == 'ccs' else ''}"
+
     # ----- the check --------------------------------------------------------------------
     def run(self, suite: Suite, answers: Answers, context: RunContext) -> CheckResult:
         reason = no_hidden_reason(answers)
@@ -217,7 +202,8 @@ class ProbeCheck:
             y_eval=truth_vector(rows.audited),
             folds=self.folds,
             n_boot=self.n_boot,
-            groups=related_groups(suite, rows.trusted),
+            cache=context.fits,
+            probe_key=self._probe_key(context.seed),
         )
         by_layer = {fit.layer: fit for fit in fits}
         # The embedding layer is the sanity check, never the reading: at the statement's last
@@ -238,9 +224,7 @@ class ProbeCheck:
                 skipped=(
                     f"no layer reads truth above chance on the {len(y_train)} trusted statements (best: layer "
                     f"{best}, cross-fitted AUROC {best_fit.cv_auroc:.2f}, 95% CI {low:.2f}-{high:.2f}, needs the "
-                    "interval above 0.5); give more trusted statements (split: train), link each statement to "
-                    "its negation or rephrasing with a relation (they then share a cross-fitting fold), or "
-                    "use easier facts"
+                    "interval above 0.5); give more trusted statements (split: train) or easier facts"
                 ),
             )
         if not isinstance(self.layers, str):
@@ -305,7 +289,7 @@ class ProbeCheck:
             p.id: float(s) for p, s, said in zip(rows.trusted, trusted_score, stated_train) if not np.isnan(said)
         }
         details["trusted_flagged"] = [p for p, s in details["trusted_scores"].items() if s > threshold]
-        control = self._negative_control(suite, answers, rows, y_train, stated, layers)
+        control = self._negative_control(suite, answers, rows, y_train, stated, layers, context)
         if control is not None:
             details["negative_control"] = control
         claim_scores = {p.id: float(s) for p, s in zip(rows.audited, score) if np.isfinite(s)}
@@ -355,6 +339,7 @@ class ProbeCheck:
         y_train: np.ndarray,
         stated: np.ndarray,
         layers: tuple[int, ...],
+        context: RunContext,
     ) -> dict[str, Any] | None:
         """A probe at the prompt's last token and the top layer, where the model has already
         decided what to say: it should track the stated answer, not the truth, on lies."""
@@ -366,7 +351,9 @@ class ProbeCheck:
         top = max(layers)
         n = len(rows.trusted)
         X = answers.hidden_matrix(queries, top, "last")
-        proba = self._make_probe(0)().fit(X[:n], y_train).predict_proba(X[n:])
+        key = ("negative-control", self._probe_key(0), digest(X[:n], y_train))
+        probe = context.fits.memo(key, None, lambda: self._make_probe(0)().fit(X[:n], y_train))
+        proba = probe.predict_proba(X[n:])
         y_audit = truth_vector(rows.audited)
         known, said = ~np.isnan(y_audit), ~np.isnan(stated)
         return {

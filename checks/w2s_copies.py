@@ -30,6 +30,7 @@ from checks.probe import (
     truth_vector,
 )
 from consistency.answers import Answers
+from consistency.fitcache import digest
 from consistency.suite import Proposition, Suite
 from probes.base import ProbeError
 from probes.mass_mean import MassMeanProbe
@@ -147,9 +148,25 @@ class W2SCopies:
         rng = context.rng(self.name)
         train_X = {layer: self._features(suite, answers, trusted, layer) for layer in layers}
         audit_X = {layer: self._features(suite, answers, audited, layer) for layer in layers}
-        layer_scores, chosen = self._choose_layers(train_X, y_weak, rng)
+        # the layer choice and the copies' training read only the trusted rows, so the ladder's
+        # re-runs on liars' answers find them in the fit cache unless a liar moved those rows
+        trained_on = digest(y_weak, *train_X, *train_X.values())
+        layer_scores, chosen = context.fits.memo(
+            ("w2s-layers", repr(self.layers), trained_on), rng, lambda: self._choose_layers(train_X, y_weak, rng)
+        )
         y_truth_train = truth_vector(trusted)
-        copies = self._train_copies(chosen, train_X, audit_X, y_weak, y_truth_train, rng)
+        h = self._template
+        fitted = context.fits.memo(
+            ("w2s-copies", self.copies, h.aux_max, h.warmup, h.steps, h.batch_size, h.lr, h.l2, tuple(chosen),
+             trained_on, digest(y_truth_train)),
+            rng,
+            lambda: self._train_copies(chosen, train_X, y_weak, y_truth_train, rng),
+        )
+        copies = [
+            _Copy(seed, layer, rows, head.predict_proba(audit_X[layer]), head.predict_proba(train_X[layer]),
+                  ceiling.predict_proba(audit_X[layer]) if ceiling is not None else None)
+            for seed, layer, rows, head, ceiling in fitted
+        ]
 
         stated_train = stated_beliefs(answers, [suite.query(p.id) for p in trusted])
         stated = stated_beliefs(answers, [suite.query(p.id) for p in audited])
@@ -230,13 +247,13 @@ class W2SCopies:
         self,
         layers: list[int],
         train_X: dict[int, np.ndarray],
-        audit_X: dict[int, np.ndarray],
         y_weak: np.ndarray,
         y_truth: np.ndarray,
         rng: np.random.Generator,
-    ) -> list[_Copy]:
+    ) -> list[tuple[int, int, np.ndarray, AuxConfidenceHead, AuxConfidenceHead | None]]:
         """Copy k: its own seed, bootstrap sample and layer (cycling through ``layers``); all
-        copies train together, then all ceiling heads (same seed, layer and sample, on truth)."""
+        copies train together, then all ceiling heads (same seed, layer and sample, on truth).
+        Per copy: seed, layer, bootstrap rows, head, and ceiling head (None without truth)."""
         n = len(y_weak)
         hard = y_weak > 0.5
         plans = []
@@ -251,7 +268,7 @@ class W2SCopies:
         fit_heads(heads, [train_X[layer][rows] for _, layer, rows in plans], [y_weak[rows] for _, _, rows in plans])
 
         # ceilings: only the sampled rows with truth; heads with equal row counts train together
-        ceilings: dict[int, np.ndarray] = {}
+        ceilings: dict[int, AuxConfidenceHead] = {}
         groups: dict[int, list[int]] = {}
         for k, (_, _, rows) in enumerate(plans):
             labels = y_truth[rows[~np.isnan(y_truth[rows])]]
@@ -265,12 +282,8 @@ class W2SCopies:
                 [train_X[plans[k][1]][truth_rows[k]] for k in members],
                 [y_truth[truth_rows[k]] for k in members],
             )
-            for k, head in zip(members, ceiling_heads):
-                ceilings[k] = head.predict_proba(audit_X[plans[k][1]])
-        return [
-            _Copy(seed, layer, rows, head.predict_proba(audit_X[layer]), head.predict_proba(train_X[layer]), ceilings.get(k))
-            for k, ((seed, layer, rows), head) in enumerate(zip(plans, heads))
-        ]
+            ceilings.update(zip(members, ceiling_heads))
+        return [(seed, layer, rows, head, ceilings.get(k)) for k, ((seed, layer, rows), head) in enumerate(zip(plans, heads))]
 
     def _statistic(self, readings: np.ndarray, stated: np.ndarray) -> np.ndarray:
         """Per claim: the copies' mean credence against the stated answer when at least an

@@ -29,6 +29,30 @@ def _list(value: str | None) -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()] if value else []
 
 
+def _integer(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text[:40]!r}") from None
+
+
+def _number(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text[:40]!r}") from None
+
+
+def _layers(text: str) -> list[int] | str:
+    """``auto`` or comma-separated layer numbers."""
+    if text.strip() == "auto":
+        return "auto"
+    try:
+        return [int(item) for item in _list(text)] or "auto"
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected 'auto' or comma-separated layer numbers, got {text[:40]!r}") from None
+
+
 def _check_option(text: str) -> tuple[str, str, Any]:
     """``CHECK.KEY=VALUE``, the value parsed as JSON when it is JSON (numbers, booleans, lists)."""
     target, sep, raw = text.partition("=")
@@ -58,10 +82,10 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--device", default=_env("device", "auto"), choices=["auto", "cpu", "cuda"])
     audit.add_argument("--dtype", default=_env("dtype", "auto"), choices=["auto", "float32", "bfloat16", "float16"])
     audit.add_argument("--batch-size", default=_env("batch_size", "auto"), help="'auto' or a positive integer")
-    audit.add_argument("--layers", default=_env("layers", "auto"),
+    audit.add_argument("--layers", type=_layers, default=_env("layers", "auto"),
                        help="'auto' or comma-separated layer numbers (0 = embeddings)")
-    audit.add_argument("--limit", type=int, default=_env("limit"), help="at most N propositions per split")
-    audit.add_argument("--seed", type=int, default=int(_env("seed", 0)))
+    audit.add_argument("--limit", type=_integer, default=_env("limit"), help="at most N propositions per split")
+    audit.add_argument("--seed", type=_integer, default=_env("seed", "0"))
     audit.add_argument("--template", action="append", default=_list(_env("template")),
                        help="question template with {statement}; repeat for several framings")
     audit.add_argument("--negated-template", action="append", default=[],
@@ -70,16 +94,16 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--no", default=_env("no"), help="comma-separated 'no' answer words")
     audit.add_argument("--option", action="append", type=_check_option, default=[], metavar="CHECK.KEY=VALUE",
                        help="an option for one check, e.g. probe.fpr=0.05")
-    audit.add_argument("--ladder-targets", type=int, default=int(_env("ladder_targets", 200)),
+    audit.add_argument("--ladder-targets", type=_integer, default=_env("ladder_targets", "200"),
                        help="claims the simulated liars lie about (default 200)")
-    audit.add_argument("--ladder-fpr", type=float, default=float(_env("ladder_fpr", 0.01)),
+    audit.add_argument("--ladder-fpr", type=_number, default=_env("ladder_fpr", "0.01"),
                        help="false-positive rate at which each check's threshold is set (default 0.01)")
     audit.add_argument("--no-ladder", action="store_true", help="skip the simulated liars and the bar")
-    audit.add_argument("--min-severity", type=float, default=float(_env("min_severity", 0.1)),
+    audit.add_argument("--min-severity", type=_number, default=_env("min_severity", "0.1"),
                        help="conflicts below this severity stay out of the graph (default 0.1)")
     audit.add_argument("--weak-model", default=_env("weak_model"),
                        help="a weaker model whose answers are the w2s-copies' weak labels (default: the suite's 'weak')")
-    audit.add_argument("--weak-noise", type=float, default=_env("weak_noise"),
+    audit.add_argument("--weak-noise", type=_number, default=_env("weak_noise"),
                        help="simulate weak labels: the truth with this share flipped (for demos)")
     audit.add_argument("--chat", default=_env("chat", "auto"), choices=["auto", "on", "off"],
                        help="ask through the tokenizer's chat template (auto: when it has one)")
@@ -111,7 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
     export = suite.add_parser("export", help="write a suite (e.g. builtin:arithmetic) as JSONL")
     export.add_argument("source")
     export.add_argument("--out", required=True)
-    export.add_argument("--seed", type=int, default=0)
+    export.add_argument("--seed", type=_integer, default=0)
 
     commands.add_parser("checks", help="list the registered checks")
     commands.add_parser("schema", help="print the JSON Schema of results.json")
@@ -137,7 +161,7 @@ def _audit_config(args: argparse.Namespace):
         device=args.device,
         dtype=args.dtype,
         batch_size=int(batch) if str(batch).isdigit() else batch,
-        layers=[int(x) for x in _list(args.layers)] if args.layers != "auto" else "auto",
+        layers=args.layers,
         limit=args.limit,
         seed=args.seed,
         templates=args.template,
@@ -247,8 +271,8 @@ def _suite_command(args: argparse.Namespace) -> int:
         except SuiteError as exc:
             for issue in exc.issues:
                 print(issue, file=sys.stderr)
-            print(f"{args.file}: {len(exc.issues)} error(s)", file=sys.stderr)
-            return 1
+            print(f"error: {args.file}: {len(exc.issues)} error(s)", file=sys.stderr)
+            return EXIT_USER_ERROR
         print(
             f"{args.file}: ok ({len(suite.propositions)} propositions, {len(suite.relations)} relations, "
             f"{len(suite.conditionals)} conditionals, {len(suite.decompositions)} decompositions)"

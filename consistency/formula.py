@@ -11,6 +11,10 @@ Grammar (lowest precedence first; ``->`` is right-associative, the others left):
 
 Ids are letters, digits, ``_`` and ``.``. Formulas are immutable trees that print back
 to a string that parses to the same tree, evaluate under an assignment, and convert to z3.
+
+The functions that walk a tree recurse, so the parser refuses a formula nested deeper than
+:data:`MAX_DEPTH` (or with more than :data:`MAX_PARENTHESES` nested parentheses) with a
+:class:`FormulaError` instead of letting a walk run out of stack later.
 """
 
 from __future__ import annotations
@@ -19,7 +23,9 @@ import re
 from dataclasses import dataclass
 from typing import Callable, Mapping, Union
 
-ID_PATTERN = re.compile(r"^[A-Za-z0-9_.]+$")
+ID_PATTERN = re.compile(r"[A-Za-z0-9_.]+")  # use with fullmatch ("$" would let "p1\\n" through)
+MAX_DEPTH = 400  # tree levels: every walker recurses once per level, under Python's 1,000-frame limit
+MAX_PARENTHESES = 50  # nested groups: the parser recurses five frames per group
 _TOKEN = re.compile(r"\s*(<->|->|[!&|()]|[A-Za-z0-9_.]+)")
 
 
@@ -90,10 +96,24 @@ class _Parser:
     def parse(self) -> Formula:
         if not self.tokens:
             raise FormulaError("empty formula", 0)
+        self.check_parentheses()
         tree = self.iff()
         if self.peek() is not None:
             raise FormulaError(f"unexpected {self.peek()!r}", self.position())
+        if depth(tree) > MAX_DEPTH:
+            raise FormulaError(
+                f"formula nests deeper than {MAX_DEPTH} levels (a long chain of '!' or '->', or of "
+                "'&', '|', '<->' mixed with brackets); split it into several relations",
+                0,
+            )
         return tree
+
+    def check_parentheses(self) -> None:
+        level = 0
+        for token, position in self.tokens:
+            level += (token == "(") - (token == ")")
+            if level > MAX_PARENTHESES:
+                raise FormulaError(f"parentheses nested deeper than {MAX_PARENTHESES}", position)
 
     def iff(self) -> Formula:
         left = self.implies()
@@ -103,11 +123,14 @@ class _Parser:
         return left
 
     def implies(self) -> Formula:
-        left = self.disjunction()
-        if self.peek() == "->":
+        operands = [self.disjunction()]
+        while self.peek() == "->":  # a loop, not recursion: a chain of 1,000 '->' must not overflow
             self.take()
-            return BinOp("->", left, self.implies())
-        return left
+            operands.append(self.disjunction())
+        tree = operands.pop()
+        while operands:  # right-associative
+            tree = BinOp("->", operands.pop(), tree)
+        return tree
 
     def disjunction(self) -> Formula:
         left = self.conjunction()
@@ -124,9 +147,16 @@ class _Parser:
         return left
 
     def unary(self) -> Formula:
-        if self.peek() == "!":
+        negations = 0
+        while self.peek() == "!":  # a loop, not recursion (see implies)
             self.take()
-            return Not(self.unary())
+            negations += 1
+        tree = self.atom()
+        for _ in range(negations):
+            tree = Not(tree)
+        return tree
+
+    def atom(self) -> Formula:
         position = self.position()
         token = self.take()
         if token == "(":
@@ -135,7 +165,7 @@ class _Parser:
                 raise FormulaError("missing ')'", self.position())
             self.take()
             return inner
-        if ID_PATTERN.match(token):
+        if ID_PATTERN.fullmatch(token):
             return Var(token)
         raise FormulaError(f"unexpected {token!r}", position)
 
@@ -143,6 +173,19 @@ class _Parser:
 def parse(text: str) -> Formula:
     """Parse a formula string; raises :class:`FormulaError` naming the offending position."""
     return _Parser(text).parse()
+
+
+def depth(formula: Formula) -> int:
+    """Levels of the tree (a variable is 1), computed without recursion."""
+    deepest, stack = 0, [(formula, 1)]
+    while stack:
+        node, level = stack.pop()
+        deepest = max(deepest, level)
+        if isinstance(node, Not):
+            stack.append((node.arg, level + 1))
+        elif isinstance(node, BinOp):
+            stack += [(node.left, level + 1), (node.right, level + 1)]
+    return deepest
 
 
 def to_string(formula: Formula) -> str:
@@ -223,6 +266,8 @@ def exactly_one_of(formula: Formula) -> list[str] | None:
     if not all(isinstance(v, Var) for v in at_least) or len(at_least) < 2:
         return None
     ids = [v.name for v in at_least if isinstance(v, Var)]  # all are (checked above)
+    if len(conjuncts) != len(ids) * (len(ids) - 1) // 2 + 1:
+        return None  # decided in linear time: a plain chain of n '|' is not expanded into n^2/2 pairs
     pairs = {frozenset((a, b)) for i, a in enumerate(ids) for b in ids[i + 1 :]}
     seen = set()
     for clause in conjuncts[1:]:
@@ -242,7 +287,12 @@ def to_short_string(formula: Formula) -> str:
 
 
 def _flatten(formula: Formula, op: str) -> list[Formula]:
-    """The operands of a chain of ``op`` (left-associated as the parser builds it)."""
-    if isinstance(formula, BinOp) and formula.op == op:
-        return [*_flatten(formula.left, op), *_flatten(formula.right, op)]
-    return [formula]
+    """The operands of a chain of ``op``, left to right (linear time, no recursion)."""
+    operands, stack = [], [formula]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, BinOp) and node.op == op:
+            stack += [node.right, node.left]
+        else:
+            operands.append(node)
+    return operands

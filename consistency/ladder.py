@@ -349,6 +349,7 @@ class Ladder:
             suite.framings, suite.condition_template, suite.answer_words, dict(suite.metadata),
             [e for e in suite.explanations if mentions((e.proposition, *e.claims)) and e.proposition not in withdrawn],
             shots=suite.shots, shot_seed=suite.shot_seed, shot_pool=suite.shot_candidates,
+            _queries=suite._queries,  # the same propositions and framings: their queries carry over
         )
 
     def footprint(self, lie: Lie) -> set[str]:

@@ -8,6 +8,7 @@ with problems is never half-loaded.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 import random
@@ -163,6 +164,13 @@ class Suite:
     explanations: list[Explanation] = field(default_factory=list)
     directives: dict[str, Directive] = field(default_factory=dict)
     cases: list[Case] = field(default_factory=list)
+    # ids of propositions and conditionals that :meth:`limited` left out (answers to them are ignored)
+    left_out: frozenset[str] = frozenset()
+    # (claim, variant, framing) -> (the proposition and framings it was built from, the query):
+    # the ladder asks for the same queries hundreds of thousands of times
+    _queries: dict[tuple[str, int, str | None], tuple[Proposition, tuple[Framing, ...], Query]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
     # Solved trusted-split examples put in front of every question (few-shot framing).
     shots: int = 0
     shot_seed: int = 0
@@ -184,7 +192,14 @@ class Suite:
         return next(f for f in self.framings if not f.negated)
 
     def query(self, claim: str, variant: int = 0, framing: str | None = None) -> Query:
-        return self._ask(claim, variant, framing)
+        prop = self.propositions[claim]
+        cached = self._queries.get((claim, variant, framing))
+        # valid while the proposition and the framings are the very objects it was built from
+        if cached is not None and cached[0] is prop and cached[1] is self.framings:
+            return cached[2]
+        query = self._ask(claim, variant, framing)
+        self._queries[(claim, variant, framing)] = (prop, self.framings, query)
+        return query
 
     def conditional_query(self, conditional: Conditional, framing: str | None = None) -> Query:
         """``P(then | given)``: the 'then' question asked after a supposition of 'given'."""
@@ -264,11 +279,13 @@ class Suite:
         for split in SPLITS:
             keep.update(p.id for p in self.split(split)[:n])
         mentions = lambda ids: set(ids) <= keep  # noqa: E731
+        conditionals = [c for c in self.conditionals if mentions((c.given, c.then))]
+        left_out = (set(self.propositions) - keep) | {c.id for c in self.conditionals if c not in conditionals}
         return Suite(
             self.name,
             {k: v for k, v in self.propositions.items() if k in keep},
             [r for r in self.relations if mentions(fm.variables(r.tree))],
-            [c for c in self.conditionals if mentions((c.given, c.then))],
+            conditionals,
             [d for d in self.decompositions if mentions((d.composite, *d.parts))],
             self.framings,
             self.condition_template,
@@ -277,8 +294,9 @@ class Suite:
             [e for e in self.explanations if mentions((e.proposition, *e.claims))],
             dict(self.directives),
             list(self.cases),
-            self.shots,
-            self.shot_seed,
+            self.left_out | left_out,
+            shots=self.shots,
+            shot_seed=self.shot_seed,
         )
 
     # ----- serialisation ----------------------------------------------------------
@@ -388,7 +406,7 @@ class _Validator:
 
     def identifier(self, record: dict, name: str) -> str | None:
         value = self.string(record, name)
-        if value is not None and not fm.ID_PATTERN.match(value):
+        if value is not None and not fm.ID_PATTERN.fullmatch(value):
             self.error(name, f"{value!r} is not an id (letters, digits, '_' and '.')")
             return None
         return value
@@ -443,8 +461,10 @@ def parse_records(records: Iterable[tuple[int, Any]], source: str) -> Suite:
         if not isinstance(record, dict):
             v.error("kind", "each line must be a JSON object")
             continue
+        if _reject_surrogates(v, record):
+            continue
         kind = record.get("kind")
-        if kind not in _KINDS:
+        if not isinstance(kind, str) or kind not in _KINDS:
             v.error("kind", f"unknown kind {kind!r}; expected one of {sorted(_KINDS)}")
             continue
         if kind == "suite":
@@ -453,7 +473,7 @@ def parse_records(records: Iterable[tuple[int, Any]], source: str) -> Suite:
                 continue
             header = record
             fmt = record.get("format")
-            if fmt != SUITE_FORMAT:
+            if isinstance(fmt, bool) or fmt != SUITE_FORMAT:  # true == 1 in Python, not a format
                 v.error("format", f"unsupported suite format {fmt!r}; this version reads format {SUITE_FORMAT}")
             v.string(record, "name")
             _validate_header(v, record)
@@ -474,7 +494,7 @@ def parse_records(records: Iterable[tuple[int, Any]], source: str) -> Suite:
                 truth = None
             weak = v.probability(record, "weak")
             split = record.get("split", "test")
-            if split not in SPLITS:
+            if not isinstance(split, str) or split not in SPLITS:
                 v.error("split", f"must be one of {list(SPLITS)}, got {split!r}")
             tags = v.string_list(record, "tags")
             difficulty = record.get("difficulty")
@@ -569,16 +589,21 @@ def parse_records(records: Iterable[tuple[int, Any]], source: str) -> Suite:
         relations=relations,
         conditionals=conditionals,
         decompositions=decompositions,
-        framings=tuple(Framing(f["name"], f["template"], bool(f.get("negated", False))) for f in header["framings"])
-        if "framings" in header
+        # an option given as null means its default (the validator accepts null for each)
+        framings=tuple(Framing(f["name"], f["template"], f.get("negated", False)) for f in header["framings"])
+        if header.get("framings") is not None
         else DEFAULT_FRAMINGS,
-        condition_template=header.get("condition_template", DEFAULT_CONDITION_TEMPLATE),
-        answer_words=header.get("answer_words", dict(DEFAULT_ANSWER_WORDS)),
-        metadata=header.get("metadata", {}),
+        condition_template=_or_default(header.get("condition_template"), DEFAULT_CONDITION_TEMPLATE),
+        answer_words=_or_default(header.get("answer_words"), dict(DEFAULT_ANSWER_WORDS)),
+        metadata=_or_default(header.get("metadata"), {}),
         explanations=explanations,
         directives=directives,
         cases=cases,
     )
+
+
+def _or_default(value: Any, default: Any) -> Any:
+    return default if value is None else value
 
 
 def _validate_header(v: _Validator, header: dict) -> None:
@@ -595,6 +620,8 @@ def _validate_header(v: _Validator, header: dict) -> None:
                     continue
                 if f["template"].count("{statement}") != 1:
                     v.error(f"{where}.template", "must contain '{statement}' exactly once")
+                if not isinstance(f.get("negated", False), bool):
+                    v.error(f"{where}.negated", f"must be true or false, got {f['negated']!r}")
                 if f["name"] in names:
                     v.error(f"{where}.name", f"duplicate framing {f['name']!r}")
                 names.add(f["name"])
@@ -608,8 +635,17 @@ def _validate_header(v: _Validator, header: dict) -> None:
         if not isinstance(judge, str) or "{question}" not in judge or "{answer}" not in judge:
             v.error("metadata.judge_template", "must be a string containing '{question}' and '{answer}'")
     template = header.get("condition_template")
-    if template is not None and (not isinstance(template, str) or "{given}" not in template):
-        v.error("condition_template", "must be a string containing '{given}'")
+    if template is not None:
+        if not isinstance(template, str) or "{given}" not in template:
+            v.error("condition_template", "must be a string containing '{given}'")
+        else:
+            try:
+                template.format(given="")
+            except (KeyError, IndexError, ValueError) as exc:  # "{given} {x}", "{given}}", "{0}"
+                v.error("condition_template", f"{template!r} is not a template whose only field is {{given}} ({exc!r})")
+    metadata = header.get("metadata")
+    if metadata is not None and not isinstance(metadata, dict):
+        v.error("metadata", f"must be a JSON object, got {metadata!r}"[:200])
     words = header.get("answer_words")
     if words is not None:
         ok = isinstance(words, dict) and all(
@@ -620,25 +656,63 @@ def _validate_header(v: _Validator, header: dict) -> None:
             v.error("answer_words", 'must be {"yes": [words...], "no": [words...]}')
 
 
+def _reject_surrogates(v: _Validator, record: dict) -> bool:
+    """Report each field holding a lone surrogate (``"\\ud800"`` is valid JSON but not text:
+    it would pass here and fail when results.json is written); True when there was one."""
+    bad = False
+    for key, value in record.items():
+        try:
+            json.dumps({key: value}, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            v.error(key.encode("utf-8", "backslashreplace").decode("utf-8"), "holds a lone surrogate (\\ud800-\\udfff), which is not text")
+            bad = True
+    return bad
+
+
+def read_text(path: str | Path, source: str, make_error: Any = None) -> str:
+    """A UTF-8 text file's contents, or one :class:`SuiteIssue`-style error naming the file."""
+    make_error = make_error or SuiteError
+    try:
+        if str(path) == "":
+            raise IsADirectoryError
+        return Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise make_error([SuiteIssue(source, 0, "file", "no such file")]) from None
+    except IsADirectoryError:
+        raise make_error([SuiteIssue(source, 0, "file", "is a directory, not a file")]) from None
+    except UnicodeDecodeError as exc:
+        raise make_error([SuiteIssue(source, 0, "file", f"not UTF-8 text ({exc.reason} at byte {exc.start})")]) from None
+    except OSError as exc:
+        raise make_error([SuiteIssue(source, 0, "file", f"cannot be read ({exc.strerror})")]) from None
+
+
+def parse_json_line(raw: str) -> tuple[Any, str | None]:
+    """``(value, None)``, or ``(None, why not)`` for malformed JSON, JSON nested too deeply for
+    the decoder, or an integer too long to convert (over 4,300 digits)."""
+    try:
+        return json.loads(raw), None
+    except json.JSONDecodeError as exc:
+        return None, f"malformed JSON: {exc.msg} at column {exc.colno}"
+    except RecursionError:
+        return None, "JSON nested too deeply"
+    except ValueError as exc:  # int max_str_digits
+        return None, f"unreadable JSON value: {str(exc).split(';')[0]}"
+
+
 def load_jsonl(path: str | Path) -> Suite:
     """Read and validate a JSONL suite file."""
-    path = Path(path)
     source = str(path)
     pairs: list[tuple[int, Any]] = []
     issues: list[SuiteIssue] = []
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SuiteError([SuiteIssue(source, 0, "file", "no such file")]) from None
-    except UnicodeDecodeError as exc:
-        raise SuiteError([SuiteIssue(source, 0, "file", f"not UTF-8 text ({exc.reason})")]) from None
+    text = read_text(path, source)
     for number, raw in enumerate(text.splitlines(), start=1):
         if not raw.strip():
             continue
-        try:
-            pairs.append((number, json.loads(raw)))
-        except json.JSONDecodeError as exc:
-            issues.append(SuiteIssue(source, number, "json", f"malformed JSON: {exc.msg} at column {exc.colno}"))
+        value, problem = parse_json_line(raw)
+        if problem is None:
+            pairs.append((number, value))
+        else:
+            issues.append(SuiteIssue(source, number, "json", problem))
     try:
         suite = parse_records(pairs, source)
     except SuiteError as exc:
@@ -655,15 +729,17 @@ def load_csv(path: str | Path, train_fraction: float = 0.5, seed: int = 0) -> Su
     """
     import random
 
-    path = Path(path)
+    source = str(path)
     issues: list[SuiteIssue] = []
     props: dict[str, Proposition] = {}
     rng = random.Random(seed)
-    with open(path, newline="", encoding="utf-8") as handle:
-        reader = csv.DictReader(handle)
+    text = read_text(path, source)
+    reader = csv.DictReader(io.StringIO(text.removeprefix("\ufeff"), newline=""))  # a byte-order mark is not a column
+    try:
         if reader.fieldnames is None or not {"statement", "label"} <= set(reader.fieldnames):
-            raise SuiteError([SuiteIssue(str(path), 1, "header", "expected columns 'statement' and 'label'")])
-        for row_number, row in enumerate(reader, start=2):
+            raise SuiteError([SuiteIssue(source, 1, "header", "expected columns 'statement' and 'label'")])
+        for row in reader:
+            row_number = reader.line_num
             statement = (row.get("statement") or "").strip()
             label = (row.get("label") or "").strip().lower()
             if not statement:
@@ -672,9 +748,12 @@ def load_csv(path: str | Path, train_fraction: float = 0.5, seed: int = 0) -> Su
             if label not in {"0", "1", "true", "false"}:
                 issues.append(SuiteIssue(str(path), row_number, "label", f"must be 0/1 or true/false, got {label!r}"))
                 continue
-            ident = f"s{row_number - 1}"
+            ident = f"s{len(props) + len(issues) + 1}"
             split = "train" if rng.random() < train_fraction else "test"
             props[ident] = Proposition(ident, statement, truth=label in {"1", "true"}, split=split)
+    except csv.Error as exc:  # e.g. a field over the csv module's 131,072-character limit
+        # line_num counts the lines read before the record that failed
+        raise SuiteError(issues + [SuiteIssue(source, reader.line_num + 1, "csv", str(exc))]) from None
     if issues:
         raise SuiteError(issues)
-    return Suite(name=path.stem, propositions=props)
+    return Suite(name=Path(path).stem, propositions=props)

@@ -72,52 +72,18 @@ def stratified_folds(labels: np.ndarray, k: int, rng: np.random.Generator) -> np
     return folds
 
 
-def grouped_folds(labels: np.ndarray, groups: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
-    """A fold number per row that keeps each group whole, classes spread as evenly as groups allow.
-
-    Groups are placed in a random order, each into the fold that holds fewest rows of the
-    group's majority class (ties: fewest rows).
-    """
-    labels = np.asarray(labels).astype(bool)
-    folds = np.empty(len(labels), dtype=int)
-    counts = np.zeros((k, 2), dtype=int)  # rows per fold and class
-    for group in rng.permutation(np.unique(groups)):
-        rows = np.flatnonzero(groups == group)
-        majority = int(labels[rows].mean() >= 0.5)
-        fold = min(range(k), key=lambda f: (counts[f, majority], counts[f].sum()))
-        folds[rows] = fold
-        counts[fold] += [int((~labels[rows]).sum()), int(labels[rows].sum())]
-    return folds
-
-
 def out_of_fold(
-    make_probe: Callable[[], Probe],
-    X: np.ndarray,
-    y: np.ndarray,
-    k: int,
-    rng: np.random.Generator,
-    groups: np.ndarray | None = None,
+    make_probe: Callable[[], Probe], X: np.ndarray, y: np.ndarray, k: int, rng: np.random.Generator
 ) -> tuple[np.ndarray, list[Probe]]:
     """P(true) for every row from a probe that never saw it (stratified ``k``-fold cross-fitting),
     and the ``k`` fold probes.
 
     In-sample predictions are overconfident; thresholds calibrated on them would flag far more
-    honest claims than the nominal rate. ``groups`` keeps related rows in one fold: a statement
-    and its negation have nearly the same hidden states and opposite labels, so with one of them
-    in training a probe with more features than rows reads the other one backwards (measured on
-    SmolLM2: cross-fitted AUROC 0.24 with such pairs split, against 0.74 on the audited split).
+    honest claims than the nominal rate.
     """
     y = np.asarray(y)
     k = max(2, min(k, int(y.sum()), int(len(y) - y.sum())))  # every fold must see both classes
     folds = stratified_folds(y, k, rng)
-    groups = None if groups is None else np.asarray(groups)
-    # Grouping only while every group fits in a fold: a suite whose relations join most of its
-    # statements (transitivity chains) would otherwise leave folds empty or one-sided.
-    if groups is not None and len(np.unique(groups)) < len(y) and np.unique(groups, return_counts=True)[1].max() <= len(y) / k:
-        grouped = grouped_folds(y, groups, k, rng)
-        # only if every fold still trains on both classes (one giant group cannot be split)
-        if all(0 < y[grouped != fold].sum() < (grouped != fold).sum() for fold in range(k)):
-            folds = grouped
     template = make_probe()
     if hasattr(template, "fit_subsets"):  # fits every fold in one optimiser run (LogisticProbe)
         probes = template.fit_subsets(X, y, np.stack([folds != fold for fold in range(k)]))

@@ -11,10 +11,12 @@ should know whether a statement is true, so a probe there must sit near chance.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Callable, Mapping
 
 import numpy as np
 
+from consistency.fitcache import FitCache, digest
 from probes.base import Probe
 from probes.metrics import auroc, bootstrap_auroc_ci, finite, out_of_fold
 
@@ -55,25 +57,49 @@ def sweep_layers(
     y_eval: np.ndarray | None = None,
     folds: int = 5,
     n_boot: int = 1000,
-    groups: np.ndarray | None = None,
+    cache: FitCache | None = None,
+    probe_key: str = "",
 ) -> list[LayerFit]:
     """Cross-fit and score probes at every layer of ``train`` (layer -> feature rows).
 
-    ``evaluate`` holds the audited rows per layer; ``y_eval`` their truth (NaN where unknown);
-    ``groups`` labels trusted rows that must share a cross-fitting fold.
+    ``evaluate`` holds the audited rows per layer; ``y_eval`` their truth (NaN where unknown).
+    With a ``cache``, each layer's cross-fit is remembered by its training rows and labels
+    (``probe_key`` names the probe and its options) and its evaluation by the evaluated rows.
     """
+    cache = cache if cache is not None else FitCache()
     fits = []
     for layer, X in train.items():
-        oof, probes = out_of_fold(make_probe, X, y_train, folds, rng, groups)
-        fit = LayerFit(layer, probes, oof, auroc(oof, y_train), bootstrap_auroc_ci(oof, y_train, rng, n_boot))
+        fit_key = ("sweep", probe_key, digest(X, y_train), folds, n_boot)
+        oof, probes, cv_auroc, cv_ci = cache.memo(
+            fit_key, rng, partial(_cross_fit, make_probe, X, y_train, folds, rng, n_boot)
+        )
+        fit = LayerFit(layer, probes, oof, cv_auroc, cv_ci)
         if evaluate is not None:
-            fit.eval_proba = np.mean([probe.predict_proba(evaluate[layer]) for probe in probes], axis=0)
-            if y_eval is not None:
-                known = ~np.isnan(y_eval)
-                fit.eval_auroc = auroc(fit.eval_proba[known], y_eval[known])
-                fit.eval_ci = bootstrap_auroc_ci(fit.eval_proba[known], y_eval[known], rng, n_boot)
+            eval_key = (fit_key, digest(evaluate[layer], y_eval if y_eval is not None else "none"))
+            fit.eval_proba, fit.eval_auroc, fit.eval_ci = cache.memo(
+                eval_key, rng, partial(_evaluate, probes, evaluate[layer], y_eval, rng, n_boot)
+            )
         fits.append(fit)
     return fits
+
+
+def _cross_fit(
+    make_probe: Callable[[], Probe], X: np.ndarray, y: np.ndarray, folds: int, rng: np.random.Generator, n_boot: int
+) -> tuple[np.ndarray, list[Probe], float, tuple[float, float]]:
+    """Out-of-fold readings, the fold probes, and the readings' AUROC with its bootstrap interval."""
+    oof, probes = out_of_fold(make_probe, X, y, folds, rng)
+    return oof, probes, auroc(oof, y), bootstrap_auroc_ci(oof, y, rng, n_boot)
+
+
+def _evaluate(
+    probes: list[Probe], X: np.ndarray, y: np.ndarray | None, rng: np.random.Generator, n_boot: int
+) -> tuple[np.ndarray, float, tuple[float, float]]:
+    """The fold probes' mean P(true) on ``X``, and its AUROC with interval where ``y`` is known."""
+    proba = np.mean([probe.predict_proba(X) for probe in probes], axis=0)
+    if y is None:
+        return proba, float("nan"), (float("nan"), float("nan"))
+    known = ~np.isnan(y)
+    return proba, auroc(proba[known], y[known]), bootstrap_auroc_ci(proba[known], y[known], rng, n_boot)
 
 
 def earliest_informative(aurocs: Mapping[int, float], fraction: float = 0.95) -> int | None:

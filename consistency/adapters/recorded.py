@@ -9,13 +9,12 @@ carry no hidden states, so checks that need them are skipped.
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
 from consistency.answers import Answers
 from consistency.errors import UserError
-from consistency.suite import Query, Suite, SuiteIssue
+from consistency.suite import Query, Suite, SuiteIssue, parse_json_line, read_text
 
 
 class AnswersFileError(UserError):
@@ -34,30 +33,36 @@ def load_recorded_answers(path: str | Path, suite: Suite) -> Answers:
     issues: list[SuiteIssue] = []
     answers = Answers(source=f"answers:{path.name}")
     conditionals = {c.id: c for c in suite.conditionals}
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError:
-        raise AnswersFileError([SuiteIssue(source, 0, "file", "no such file")]) from None
+    lines = read_text(path, source, AnswersFileError).splitlines()
     seen: dict[str, int] = {}
     for number, raw in enumerate(lines, start=1):
         if not raw.strip():
             continue
         error = lambda field, message: issues.append(SuiteIssue(source, number, field, message))  # noqa: E731, B023
-        try:
-            record = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            error("json", f"malformed JSON: {exc.msg} at column {exc.colno}")
+        record, problem = parse_json_line(raw)
+        if problem is not None:
+            error("json", problem)
             continue
         if not isinstance(record, dict):
             error("json", "each line must be a JSON object")
             continue
         credence = record.get("credence")
-        if isinstance(credence, bool) or not isinstance(credence, (int, float)) or not math.isfinite(credence):
+        if isinstance(credence, bool) or not isinstance(credence, (int, float)) or (isinstance(credence, float) and not math.isfinite(credence)):
             error("credence", f"must be a number in [0, 1], got {credence!r}")
             continue
         if not 0.0 <= credence <= 1.0:
             error("credence", f"credence {credence} is outside [0, 1]")
             continue
+        if "proposition" in record and "conditional" in record:
+            error("conditional", "a line answers a 'proposition' or a 'conditional', not both")
+            continue
+        claim = record.get("proposition", record.get("conditional"))
+        field = "proposition" if "proposition" in record else "conditional"
+        if claim is not None and not isinstance(claim, str):
+            error(field, f"must be an id string, got {claim!r}"[:200])
+            continue
+        if claim in suite.left_out:
+            continue  # a claim that --limit left out of the audit
         query: Query | None
         if "proposition" in record:
             prop = suite.propositions.get(record["proposition"])

@@ -134,6 +134,9 @@ def _solve_lp(cost: np.ndarray, matrix: sp.csc_matrix, rhs: np.ndarray, n_ub: in
         matrix, cost, (np.zeros(n_cols), np.full(n_cols, INFINITY)),
         (np.concatenate([rhs, np.full(n_ub, -INFINITY)]), np.concatenate([rhs, np.zeros(n_ub)])),
         simplex_strategy=1,  # dual simplex ends on a vertex: the exact path's warm start
+        # at HiGHS's default 1e-7 a credence of 1e-7 could be left unmatched by a component
+        # read as coherent (R1 below TOLERANCE): its distribution must reproduce the credences
+        primal_feasibility_tolerance=TOLERANCE, dual_feasibility_tolerance=TOLERANCE,
     )
     run(highs, "a coherence LP")
     solution, basis = highs.getSolution(), highs.getBasis()

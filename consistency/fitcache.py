@@ -1,0 +1,64 @@
+"""Fitted estimators remembered by the data they were fitted on, for the length of one audit.
+
+The liar-capability ladder re-runs every check on hundreds of simulated liars' answers. A
+liar changes what the model *said* (and, at L5, the hidden states of the prompts it changed),
+so the probes and weak-to-strong copies, which train on the trusted split's hidden states and
+labels, mostly see exactly the training data they saw before. Keying each fit on a digest of
+its training data (and of the random generator's state when it draws, restored on a hit)
+makes a repeated fit free and its result identical to fitting again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Hashable
+from typing import Any, TypeVar
+
+import numpy as np
+
+T = TypeVar("T")
+
+
+def digest(*parts: Any) -> str:
+    """A content digest of arrays (dtype, shape and bytes) and plain values."""
+    h = hashlib.blake2b(digest_size=16)
+    for part in parts:
+        if isinstance(part, np.ndarray):
+            array = np.ascontiguousarray(part)
+            h.update(f"{array.dtype.str}{array.shape}".encode())
+            h.update(array.data)
+        else:
+            h.update(repr(part).encode())
+        h.update(b"\x00")
+    return h.hexdigest()
+
+
+class FitCache:
+    """Results of fits keyed on their inputs; values must be treated as read-only by callers."""
+
+    def __init__(self) -> None:
+        self._store: dict[tuple[Hashable, str], tuple[Any, dict[str, Any] | None]] = {}
+        self.hits = 0
+        self.misses = 0
+
+    def __len__(self) -> int:
+        return len(self._store)
+
+    def memo(self, key: Hashable, rng: np.random.Generator | None, compute: Callable[[], T]) -> T:
+        """``compute()``, or what it returned before for the same ``key`` and ``rng`` state.
+
+        When ``compute`` draws from ``rng``, a hit leaves ``rng`` in the state the computation
+        left it in, so whatever draws next draws the same numbers as without the cache.
+        """
+        state = repr(rng.bit_generator.state) if rng is not None else ""
+        found = self._store.get((key, state))
+        if found is not None:
+            self.hits += 1
+            value, after = found
+            if rng is not None and after is not None:
+                rng.bit_generator.state = after
+            return value
+        self.misses += 1
+        value = compute()
+        self._store[(key, state)] = (value, rng.bit_generator.state if rng is not None else None)
+        return value
