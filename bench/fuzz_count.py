@@ -20,9 +20,9 @@ from hypothesis import HealthCheck, Phase, given, seed, settings
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[0:1] = [str(ROOT), str(ROOT / "tests")]  # not bench/, whose probes.py would hide the probes package
 
-import fuzz_inputs as fz
+import fuzz_inputs as fz  # noqa: E402  (after the sys.path set-up above)
 
-from consistency.errors import UserError
+from consistency.errors import UserError  # noqa: E402
 
 
 def _site(error: BaseException) -> str:
