@@ -173,7 +173,7 @@ def _typed_options(name: str, factory: Any, given: dict[str, Any]) -> dict[str, 
     """``given`` checked against the types the check's constructor declares, so a value of the
     wrong type (``--option probe.fpr=abc``) is one clean error, not a crash inside the check."""
     try:
-        hints = typing.get_type_hints(factory.__init__ if isinstance(factory, type) else factory)
+        hints = typing.get_type_hints(factory.__init__ if isinstance(factory, type) else factory)  # type: ignore[misc]  # the class's own constructor is what we read
     except Exception:  # noqa: BLE001 -- a plugin's annotations that cannot be resolved: passed unchecked
         return given
     fields: dict[str, Any] = {key: (hints[key], ...) for key in given if key in hints}

@@ -60,5 +60,5 @@ class FitCache:
             return value
         self.misses += 1
         value = compute()
-        self._store[(key, state)] = (value, rng.bit_generator.state if rng is not None else None)
+        self._store[(key, state)] = (value, rng.bit_generator.state if rng is not None else None)  # type: ignore[assignment]  # numpy types the state as a Mapping; it is a dict
         return value
