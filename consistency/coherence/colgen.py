@@ -66,7 +66,7 @@ class WorldPricer:
             return None if inner is None else ({k: -v for k, v in inner[0].items()}, 1.0 - inner[1])
         return None
 
-    def _at_least(self, terms: list[tuple[float, tuple[dict[int, float], float]]], low: float, high: float) -> None:
+    def _row(self, terms: list[tuple[float, tuple[dict[int, float], float]]], low: float, high: float) -> None:
         """The row ``low <= sum(scale * expression) <= high``."""
         coef: dict[int, float] = {}
         const = 0.0
@@ -81,16 +81,16 @@ class WorldPricer:
         inf = math.inf
         literal = self._literal(tree)
         if literal is not None:
-            self._at_least([(1, literal)], 1, 1)
+            self._row([(1, literal)], 1, 1)
             return
         if isinstance(tree, fm.Not) and isinstance(tree.arg, fm.BinOp) and tree.arg.op in ("&", "|"):
             a, b = self._literal(tree.arg.left), self._literal(tree.arg.right)
             if a is not None and b is not None:
                 if tree.arg.op == "&":  # not both: a + b <= 1
-                    self._at_least([(1, a), (1, b)], -inf, 1)
+                    self._row([(1, a), (1, b)], -inf, 1)
                 else:  # neither
-                    self._at_least([(1, a)], 0, 0)
-                    self._at_least([(1, b)], 0, 0)
+                    self._row([(1, a)], 0, 0)
+                    self._row([(1, b)], 0, 0)
                 return
         if isinstance(tree, fm.BinOp):
             if tree.op == "&":
@@ -99,11 +99,11 @@ class WorldPricer:
                 return
             a, b = self._literal(tree.left), self._literal(tree.right)
             if tree.op in ("|", "->") and a is not None and b is not None:  # a clause: a + b >= 1
-                self._at_least([(-1 if tree.op == "->" else 1, a), (1, b)], 0 if tree.op == "->" else 1, inf)
+                self._row([(-1 if tree.op == "->" else 1, a), (1, b)], 0 if tree.op == "->" else 1, inf)
                 return
             if tree.op == "<->":
                 if a is not None and b is not None:
-                    self._at_least([(1, a), (-1, b)], 0, 0)
+                    self._row([(1, a), (-1, b)], 0, 0)
                     return
                 # a literal equal to an "and" or an "or" of two literals: the node's own rows
                 for lit, other in ((a, tree.right), (b, tree.left)):
@@ -113,13 +113,13 @@ class WorldPricer:
                     if p is None or q is None:
                         continue
                     if other.op == "&":  # lit <= p, lit <= q, lit >= p + q - 1
-                        self._at_least([(1, lit), (-1, p)], -inf, 0)
-                        self._at_least([(1, lit), (-1, q)], -inf, 0)
-                        self._at_least([(1, lit), (-1, p), (-1, q)], -1, inf)
+                        self._row([(1, lit), (-1, p)], -inf, 0)
+                        self._row([(1, lit), (-1, q)], -inf, 0)
+                        self._row([(1, lit), (-1, p), (-1, q)], -1, inf)
                     else:  # lit >= p, lit >= q, lit <= p + q
-                        self._at_least([(1, lit), (-1, p)], 0, inf)
-                        self._at_least([(1, lit), (-1, q)], 0, inf)
-                        self._at_least([(1, lit), (-1, p), (-1, q)], -inf, 0)
+                        self._row([(1, lit), (-1, p)], 0, inf)
+                        self._row([(1, lit), (-1, q)], 0, inf)
+                        self._row([(1, lit), (-1, p), (-1, q)], -inf, 0)
                     return
         coef, const = self._node(tree)
         self.rows.append((coef, 1.0 - const, 1.0 - const))
@@ -141,13 +141,7 @@ class WorldPricer:
         v = self._new()
         # standard linearisations, each row: low <= sum(coef x) + const_part <= high
         def row(terms: list[tuple[float, tuple[dict[int, float], float]]], var_coef: float, low: float, high: float):
-            coef: dict[int, float] = {v: var_coef}
-            const = 0.0
-            for scale, (c, k) in terms:
-                for key, value in c.items():
-                    coef[key] = coef.get(key, 0.0) + scale * value
-                const += scale * k
-            self.rows.append((coef, low - const, high - const))
+            self._row([(var_coef, ({v: 1.0}, 0.0)), *terms], low, high)
 
         inf = math.inf
         if tree.op == "&":  # v <= a, v <= b, v >= a + b - 1
