@@ -411,6 +411,14 @@ class _Validator:
             return None
         return value
 
+    def boolean(self, record: dict, name: str) -> bool | None:
+        """An optional true/false field; a string such as "false" is an error, not a truth value."""
+        value = record.get(name)
+        if value is not None and not isinstance(value, bool):
+            self.error(name, f"must be true or false, got {value!r}")
+            return None
+        return value
+
     def probability(self, record: dict, name: str) -> float | None:
         value = record.get(name)
         if value is None:
@@ -488,10 +496,7 @@ def parse_records(records: Iterable[tuple[int, Any]], source: str) -> Suite:
         if kind == "proposition":
             text = v.string(record, "text")
             variants = v.string_list(record, "variants")
-            truth = record.get("truth")
-            if truth is not None and not isinstance(truth, bool):
-                v.error("truth", f"must be true or false, got {truth!r}")
-                truth = None
+            truth = v.boolean(record, "truth")
             weak = v.probability(record, "weak")
             split = record.get("split", "test")
             if not isinstance(split, str) or split not in SPLITS:
@@ -558,10 +563,7 @@ def parse_records(records: Iterable[tuple[int, Any]], source: str) -> Suite:
         elif kind == "case":
             directive_id = v.identifier(record, "directive")
             action = v.string(record, "action")
-            follows = record.get("follows")
-            if follows is not None and not isinstance(follows, bool):
-                v.error("follows", f"must be true or false, got {follows!r}")
-                follows = None
+            follows = v.boolean(record, "follows")
             if directive_id:
                 directive_references.append((line, directive_id))
             if ident and directive_id and action:
