@@ -1,14 +1,18 @@
-"""Run one check on a scripted model: elicit what the check asks, then run it."""
+"""Run one check on a scripted model: elicit what the check asks, then run it; and suite-file helpers."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
+import pytest
 
 from checks.base import CheckResult, RunContext
 from consistency.adapters.scripted import ScriptedAdapter
 from consistency.answers import Answers
 from consistency.engine import elicit
-from consistency.suite import Proposition, Suite
+from consistency.suite import Proposition, Suite, SuiteError, load_jsonl
 
 
 def audit(check, suite: Suite, hidden: bool = True, seed: int = 0, **adapter) -> tuple[CheckResult, Answers]:
@@ -36,3 +40,13 @@ def synthetic_suite(
             split="train" if i < n_train else "test",
         )
     return Suite("synthetic", props)
+
+
+def issues_of_appended(path: Path, records: list[dict]) -> list[tuple[int, str]]:
+    """Append ``records`` to the suite file at ``path`` and load it: each issue found, as
+    (line counted from the first appended record, 1-based; field)."""
+    lines = path.read_text().splitlines()
+    path.write_text("\n".join(lines + [json.dumps(r) for r in records]) + "\n")
+    with pytest.raises(SuiteError) as caught:
+        load_jsonl(path)
+    return [(issue.line - len(lines), issue.field) for issue in caught.value.issues]

@@ -3,7 +3,7 @@
 import json
 
 import pytest
-from scripted_audit import audit, synthetic_suite
+from scripted_audit import audit, issues_of_appended, synthetic_suite
 
 import checks
 from checks.base import RunContext
@@ -122,7 +122,6 @@ def test_explanation_records_round_trip_and_are_validated(tmp_path):
     path = tmp_path / "s.jsonl"
     suite.save(path)
     assert load_jsonl(path).explanations == suite.explanations
-    lines = path.read_text().splitlines()
     bad = [
         {"kind": "explanation", "id": "y1", "proposition": "nope", "answer": True, "claims": ["p5"]},
         {"kind": "explanation", "id": "y2", "proposition": "p4", "answer": "yes", "claims": ["p5"]},
@@ -130,12 +129,8 @@ def test_explanation_records_round_trip_and_are_validated(tmp_path):
         {"kind": "explanation", "id": "y4", "proposition": "p4", "answer": True},
         {"kind": "explanation", "id": "y5", "proposition": "p4", "answer": True, "claims": ["p4"]},
     ]
-    path.write_text("\n".join(lines + [json.dumps(b) for b in bad]) + "\n")
-    with pytest.raises(SuiteError) as caught:
-        load_jsonl(path)
-    n = len(lines)
-    assert [(i.line, i.field) for i in caught.value.issues] == [
-        (n + 1, "proposition"), (n + 2, "answer"), (n + 3, "claims"), (n + 4, "claims"), (n + 5, "claims")]
+    assert issues_of_appended(path, bad) == [
+        (1, "proposition"), (2, "answer"), (3, "claims"), (4, "claims"), (5, "claims")]
 
 
 def test_recorded_judgements_and_explanation_readings(tmp_path):

@@ -3,7 +3,7 @@
 import json
 
 import pytest
-from scripted_audit import audit
+from scripted_audit import audit, issues_of_appended
 
 import checks
 from checks.base import RunContext
@@ -11,7 +11,7 @@ from checks.directives import Directives
 from consistency.adapters.recorded import load_recorded_answers
 from consistency.answers import Answers
 from consistency.generators import builtin_suite
-from consistency.suite import SuiteError, load_jsonl
+from consistency.suite import load_jsonl
 
 
 def test_builtin_directive_suite():
@@ -85,7 +85,6 @@ def test_records_round_trip_and_are_validated(tmp_path):
     suite.save(path)
     again = load_jsonl(path)
     assert again.directives == suite.directives and again.cases == suite.cases
-    lines = path.read_text().splitlines()
     bad = [
         {"kind": "case", "id": "k1", "directive": "nope", "action": "do it"},
         {"kind": "case", "id": "k2", "directive": "privacy", "action": "do it", "follows": "yes"},
@@ -93,12 +92,8 @@ def test_records_round_trip_and_are_validated(tmp_path):
         {"kind": "directive", "id": "d9", "text": "", "variants": ["x"]},
         {"kind": "directive", "id": "d8", "text": "Be kind", "variants": "x"},
     ]
-    path.write_text("\n".join(lines + [json.dumps(b) for b in bad]) + "\n")
-    with pytest.raises(SuiteError) as caught:
-        load_jsonl(path)
-    n = len(lines)
-    assert [(i.line, i.field) for i in caught.value.issues] == [
-        (n + 1, "directive"), (n + 2, "follows"), (n + 3, "action"), (n + 4, "text"), (n + 5, "variants")]
+    assert issues_of_appended(path, bad) == [
+        (1, "directive"), (2, "follows"), (3, "action"), (4, "text"), (5, "variants")]
 
 
 def test_recorded_directive_answers(tmp_path):
