@@ -131,6 +131,26 @@ def test_builtin_suites_are_valid_and_true_to_their_relations(tmp_path, name):
     assert all(p.weak is not None for p in suite.propositions.values())
 
 
+@pytest.mark.parametrize("name", ["facts", "commonsense"])
+def test_real_model_suites_are_balanced_and_true_to_their_relations(tmp_path, name):
+    """The suites written for small real models: every relation holds under the ground truth, and
+    each split has as many true statements as false ones, each with its negation."""
+    from consistency import formula as fm
+
+    suite = builtin_suite(name)
+    path = tmp_path / "s.jsonl"
+    suite.save(path)
+    assert len(load_jsonl(path).propositions) == len(suite.propositions)
+    truth = {pid: p.truth for pid, p in suite.propositions.items()}
+    assert all(fm.evaluate(r.tree, truth) for r in suite.relations)
+    for split in ("train", "test"):
+        values = [p.truth for p in suite.split(split)]
+        assert values.count(True) == values.count(False) > 0
+    for pid, prop in suite.propositions.items():
+        if "negation" in prop.tags:
+            assert suite.propositions[pid.removesuffix(".not")].truth is not prop.truth and " not " in prop.text
+
+
 def test_limit_keeps_only_records_about_kept_propositions():
     suite = builtin_suite("comparisons").limited(5)
     assert len(suite.propositions) == 10

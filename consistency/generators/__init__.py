@@ -8,6 +8,7 @@ from consistency.errors import UserError
 from consistency.suite import Suite
 
 from consistency.generators.arithmetic import arithmetic_suite
+from consistency.generators.commonsense import commonsense_suite
 from consistency.generators.comparisons import comparisons_suite
 from consistency.generators.facts import facts_suite
 from consistency.generators.directives import directives_suite
@@ -21,6 +22,7 @@ def _organism(seed: int) -> Suite:
 
 BUILTIN: dict[str, Callable[[int], Suite]] = {
     "arithmetic": arithmetic_suite,
+    "commonsense": commonsense_suite,
     "comparisons": comparisons_suite,
     "facts": facts_suite,
     "directives": directives_suite,
