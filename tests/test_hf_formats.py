@@ -62,6 +62,21 @@ def test_chat_auto_follows_the_template_and_reads_the_opened_assistant_turn(chat
     assert plain.answer([prompt])[0].p_yes != pytest.approx(answer.p_yes, abs=1e-6)
 
 
+def test_chat_generation_continues_the_opened_assistant_turn(chat_dir):
+    """Explanations from a chat model are its replies: the request is the user's turn."""
+    adapter = HFAdapter(chat_dir, device="cpu", batch_size=2)
+    texts = ["Question: Is it true that 2 plus 2 is 4?\nAnswer: yes\nExplanation:", "Is the sky blue?"]
+    got = adapter.generate(texts, max_new_tokens=4)
+    for text, out in zip(texts, got):
+        rendered = adapter.tokenizer.apply_chat_template(
+            [{"role": "user", "content": text}], tokenize=False, add_generation_prompt=True
+        )
+        ids = adapter.tokenizer(rendered, return_tensors="pt", add_special_tokens=False)["input_ids"]
+        with torch.inference_mode():
+            alone = adapter.model.generate(ids, max_new_tokens=4, do_sample=False, pad_token_id=adapter.pad_id)
+        assert out == adapter.tokenizer.decode(alone[0, ids.shape[1]:], skip_special_tokens=True)
+
+
 def test_chat_on_without_a_template_is_a_clean_error(tmp_path):
     path = build_tiny_llama(tmp_path)
     with pytest.raises(AdapterError, match="has no chat template"):

@@ -162,10 +162,15 @@ class HFAdapter:
         return out  # type: ignore[return-value]
 
     def generate(self, texts: Sequence[str], max_new_tokens: int = 24) -> list[str]:
-        """Greedy continuations of ``texts`` (new text only), for the critique check's explanations."""
+        """Greedy continuations of ``texts`` (new text only), for the critique check's explanations.
+
+        With chat on, each text is the user's turn and the model continues its own opened turn,
+        as it does when it answers (a chat model continuing bare text is another model).
+        """
         out: list[str] = []
-        for start in range(0, len(texts), self.batch_size):
-            rows = self.tokenizer(list(texts[start : start + self.batch_size]))["input_ids"]
+        rendered = [self._render(Prompt(text, len(text)))[0] for text in texts]
+        for start in range(0, len(rendered), self.batch_size):
+            rows = self.tokenizer(rendered[start : start + self.batch_size], add_special_tokens=not self.chat)["input_ids"]
             width = max(map(len, rows))
             # Left padding keeps every prompt's last token at the end, where generation continues.
             ids = torch.tensor([[self.pad_id] * (width - len(r)) + r for r in rows], device=self.device)
