@@ -53,6 +53,17 @@ def _layers(text: str) -> list[int] | str:
         raise argparse.ArgumentTypeError(f"expected 'auto' or comma-separated layer numbers, got {text[:40]!r}") from None
 
 
+def _max_memory(text: str) -> dict[str, str]:
+    """``DEVICE=SIZE,...`` (a GPU index, cpu or disk; sizes as accelerate reads them, e.g. 20GiB)."""
+    out = {}
+    for item in _list(text):
+        device, sep, size = item.partition("=")
+        if not sep or not device.strip() or not size.strip():
+            raise argparse.ArgumentTypeError(f"expected DEVICE=SIZE[,DEVICE=SIZE...] (e.g. 0=20GiB,cpu=64GiB), got {item!r}")
+        out[device.strip()] = size.strip()
+    return out
+
+
 def _check_option(text: str) -> tuple[str, str, Any]:
     """``CHECK.KEY=VALUE``, the value parsed as JSON when it is JSON (numbers, booleans, lists)."""
     target, sep, raw = text.partition("=")
@@ -82,6 +93,18 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--device", default=_env("device", "auto"), choices=["auto", "cpu", "cuda"])
     audit.add_argument("--dtype", default=_env("dtype", "auto"), choices=["auto", "float32", "bfloat16", "float16"])
     audit.add_argument("--batch-size", default=_env("batch_size", "auto"), help="'auto' or a positive integer")
+    audit.add_argument("--device-map", default=_env("device_map"), choices=["auto", "balanced", "balanced_low_0", "sequential"],
+                       help="shard a model larger than one GPU across the visible GPUs, then CPU and disk (accelerate)")
+    audit.add_argument("--max-memory", type=_max_memory, default=_env("max_memory", ""), metavar="DEVICE=SIZE,...",
+                       help="with --device-map: the most each device may hold, e.g. 0=20GiB,1=20GiB,cpu=64GiB")
+    audit.add_argument("--load-in", default=_env("load_in"), choices=["8bit", "4bit"],
+                       help="quantise the weights with bitsandbytes (CUDA only)")
+    audit.add_argument("--backend", default=_env("backend", "local"), choices=["local", "ray"],
+                       help="run the model in this process (local) or on a Ray actor pool, one replica per GPU")
+    audit.add_argument("--ray-address", default=_env("ray_address"),
+                       help="with --backend ray: the cluster to join, e.g. 10.0.0.1:6379 (default: start a local one)")
+    audit.add_argument("--ray-workers", type=_integer, default=_env("ray_workers"),
+                       help="with --backend ray: model replicas (default: one per GPU, else one per CPU core)")
     audit.add_argument("--layers", type=_layers, default=_env("layers", "auto"),
                        help="'auto' or comma-separated layer numbers (0 = embeddings)")
     audit.add_argument("--limit", type=_integer, default=_env("limit"), help="at most N propositions per split")
@@ -161,6 +184,12 @@ def _audit_config(args: argparse.Namespace):
         device=args.device,
         dtype=args.dtype,
         batch_size=int(batch) if str(batch).isdigit() else batch,
+        device_map=args.device_map,
+        max_memory=args.max_memory,
+        load_in=args.load_in,
+        backend=args.backend,
+        ray_address=args.ray_address,
+        ray_workers=args.ray_workers,
         layers=args.layers,
         limit=args.limit,
         seed=args.seed,

@@ -22,6 +22,18 @@ class AuditConfig(BaseModel):
     device: Literal["auto", "cpu", "cuda"] = "auto"
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
     batch_size: int | Literal["auto"] = "auto"
+    device_map: Literal["auto", "balanced", "balanced_low_0", "sequential"] | None = Field(
+        None, description="shard the model across the visible GPUs, then the CPU and disk (accelerate)"
+    )
+    max_memory: dict[str, str] = Field(
+        default_factory=dict, description="with device_map: the most each device may hold, e.g. {'0': '20GiB', 'cpu': '64GiB'}"
+    )
+    load_in: Literal["8bit", "4bit"] | None = Field(None, description="quantise the weights with bitsandbytes (CUDA only)")
+    backend: Literal["local", "ray"] = Field("local", description="where the model runs: this process, or a Ray actor pool")
+    ray_address: str | None = Field(None, description="with backend ray: the cluster to join (default: start a local one)")
+    ray_workers: int | None = Field(
+        None, ge=1, description="with backend ray: model replicas (default: one per GPU, else one per CPU core)"
+    )
     layers: list[int] | Literal["auto"] = "auto"
     limit: int | None = Field(None, ge=1, description="at most this many propositions per split")
     seed: int = 0
@@ -75,6 +87,18 @@ class AuditConfig(BaseModel):
         if isinstance(value, int) and value < 1:
             raise ValueError("batch size must be a positive integer or 'auto'")
         return value
+
+    @model_validator(mode="after")
+    def _ray_options_need_ray(self) -> "AuditConfig":
+        if self.backend != "ray" and (self.ray_address or self.ray_workers):
+            raise ValueError("ray_address and ray_workers apply only with backend 'ray' (--backend ray)")
+        return self
+
+    @model_validator(mode="after")
+    def _memory_needs_a_map(self) -> "AuditConfig":
+        if self.max_memory and self.device_map is None:
+            raise ValueError("max_memory applies only with device_map (e.g. --device-map auto)")
+        return self
 
     @model_validator(mode="after")
     def _one_source(self) -> "AuditConfig":
