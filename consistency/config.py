@@ -308,7 +308,8 @@ class ReportSettings(Settings):
     title: ClassVar[str] = "what is written and shown"
 
     report: Annotated[bool, Flag("--no-report")] = Field(True, description="write report.html beside results.json")
-    quiet: Annotated[bool, Flag("--quiet")] = Field(False, description="no progress bars or summary (for CI)")
+    # left out of results.json: it changes what is printed, never what is found
+    quiet: Annotated[bool, Flag("--quiet")] = Field(False, exclude=True, description="no progress bars or summary (for CI)")
 
 
 StageT = TypeVar("StageT", bound=Settings)

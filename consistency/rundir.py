@@ -23,7 +23,7 @@ RESULTS = "results.json"
 REPORT = "report.html"
 CACHE = "cache"
 # Settings that change where or how results are shown or stored, never what they are.
-NOT_IDENTITY = {"out", "report", "quiet", "overwrite", "cache"}
+NOT_IDENTITY = {"out", "report", "overwrite", "cache"}
 
 
 def run_identity(config: AuditConfig) -> dict[str, Any]:
