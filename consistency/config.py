@@ -8,6 +8,11 @@ has an environment variable, ``CONSISTENCY_`` and its flag in capitals (``--batc
 pydantic-settings through :class:`FlagEnvironment` with the same parser as the flag. The command
 line wins over the environment, which wins over the defaults. :class:`AuditConfig` joins the
 stages; its fields are what results.json's ``config`` holds.
+
+To add an option: add a field to its stage (type, default, ``description`` = its help; a
+``Flag(...)`` only where the flag is not ``--<field-name>`` or the type has no text parser here),
+give it a sample value in tests/test_config.py's ``SAMPLES``, and paste the table that test prints
+into the README. Nothing in cli.py changes.
 """
 
 from __future__ import annotations
