@@ -74,7 +74,8 @@ def test_quantised_loading_without_bitsandbytes_or_cuda_is_one_line(tiny_model, 
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["--max-memory", "cpu=1GiB"], "max_memory applies only with device_map"),
+        (["--max-memory", "cpu=1GiB"], "max memory only applies with a device map"),
+        (["--ray-workers", "2"], "apply only with --backend ray"),
         (["--device-map", "auto", "--max-memory", "cpu"], "expected DEVICE=SIZE"),
     ],
 )
