@@ -72,18 +72,44 @@ def stratified_folds(labels: np.ndarray, k: int, rng: np.random.Generator) -> np
     return folds
 
 
+def grouped_folds(labels: np.ndarray, groups: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
+    """A fold number per row, every group whole in one fold and each class spread over the folds.
+
+    Groups are placed in random order, larger first, each into the fold where it leaves the
+    two classes' shares most even.
+    """
+    labels = np.asarray(labels).astype(bool)
+    ids, inverse = np.unique(np.asarray(groups), return_inverse=True)
+    counts = np.stack([np.bincount(inverse, labels, len(ids)), np.bincount(inverse, ~labels, len(ids))], axis=1)
+    totals = np.maximum(counts.sum(axis=0), 1)
+    order = rng.permutation(len(ids))
+    order = order[np.argsort(-counts[order].sum(axis=1), kind="stable")]
+    filled = np.zeros((k, 2))
+    fold_of = np.empty(len(ids), dtype=int)
+    for g in order:
+        load = ((filled + counts[g]) / totals).max(axis=1)
+        fold_of[g] = int(np.argmin(load))
+        filled[fold_of[g]] += counts[g]
+    return fold_of[inverse]
+
+
 def out_of_fold(
-    make_probe: Callable[[], Probe], X: np.ndarray, y: np.ndarray, k: int, rng: np.random.Generator
+    make_probe: Callable[[], Probe], X: np.ndarray, y: np.ndarray, k: int, rng: np.random.Generator,
+    groups: np.ndarray | None = None,
 ) -> tuple[np.ndarray, list[Probe]]:
     """P(true) for every row from a probe that never saw it (stratified ``k``-fold cross-fitting),
-    and the ``k`` fold probes.
+    and the ``k`` fold probes. With ``groups``, rows of one group share a fold.
 
     In-sample predictions are overconfident; thresholds calibrated on them would flag far more
     honest claims than the nominal rate.
     """
     y = np.asarray(y)
     k = max(2, min(k, int(y.sum()), int(len(y) - y.sum())))  # every fold must see both classes
-    folds = stratified_folds(y, k, rng)
+    if groups is None:
+        folds = stratified_folds(y, k, rng)
+    else:
+        folds = grouped_folds(y, groups, min(k, len(np.unique(groups))), rng)
+        k = int(folds.max()) + 1
     template = make_probe()
     if hasattr(template, "fit_subsets"):  # fits every fold in one optimiser run (LogisticProbe)
         probes = template.fit_subsets(X, y, np.stack([folds != fold for fold in range(k)]))

@@ -59,19 +59,21 @@ def sweep_layers(
     n_boot: int = 1000,
     cache: FitCache | None = None,
     probe_key: str = "",
+    groups: np.ndarray | None = None,
 ) -> list[LayerFit]:
     """Cross-fit and score probes at every layer of ``train`` (layer -> feature rows).
 
     ``evaluate`` holds the audited rows per layer; ``y_eval`` their truth (NaN where unknown).
     With a ``cache``, each layer's cross-fit is remembered by its training rows and labels
     (``probe_key`` names the probe and its options) and its evaluation by the evaluated rows.
+    With ``groups`` (a group label per training row), rows of one group share a cross-fitting fold.
     """
     cache = cache if cache is not None else FitCache()
     fits = []
     for layer, X in train.items():
-        fit_key = ("sweep", probe_key, digest(X, y_train), folds, n_boot)
+        fit_key = ("sweep", probe_key, digest(X, y_train), folds, n_boot) + (() if groups is None else (digest(groups),))
         oof, probes, cv_auroc, cv_ci = cache.memo(
-            fit_key, rng, partial(_cross_fit, make_probe, X, y_train, folds, rng, n_boot)
+            fit_key, rng, partial(_cross_fit, make_probe, X, y_train, folds, rng, n_boot, groups)
         )
         fit = LayerFit(layer, probes, oof, cv_auroc, cv_ci)
         if evaluate is not None:
@@ -84,10 +86,11 @@ def sweep_layers(
 
 
 def _cross_fit(
-    make_probe: Callable[[], Probe], X: np.ndarray, y: np.ndarray, folds: int, rng: np.random.Generator, n_boot: int
+    make_probe: Callable[[], Probe], X: np.ndarray, y: np.ndarray, folds: int, rng: np.random.Generator, n_boot: int,
+    groups: np.ndarray | None = None,
 ) -> tuple[np.ndarray, list[Probe], float, tuple[float, float]]:
     """Out-of-fold readings, the fold probes, and the readings' AUROC with its bootstrap interval."""
-    oof, probes = out_of_fold(make_probe, X, y, folds, rng)
+    oof, probes = out_of_fold(make_probe, X, y, folds, rng, groups)
     return oof, probes, auroc(oof, y), bootstrap_auroc_ci(oof, y, rng, n_boot)
 
 

