@@ -18,6 +18,7 @@ from consistency.adapters.base import Adapter
 from consistency.answers import Answers
 from consistency.config import AuditConfig
 from consistency.errors import UserError
+from consistency.fitcache import FitCache
 from consistency.generators import builtin_suite
 from consistency.stated import trusted_accuracy, trusted_queries
 from consistency.rundir import REPORT, RESULTS, claim_run_directory
@@ -202,6 +203,7 @@ def run_audit(config: AuditConfig, log: Log = print, progress: bool = True) -> R
             "ladder_fpr": config.ladder_fpr,
             "min_severity": config.min_severity,
         },
+        fits=FitCache(enabled=config.fit_cache),
     )
     results, check_seconds = run_checks(suite, answers, enabled, context, log)
 

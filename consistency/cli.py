@@ -25,6 +25,18 @@ def _env(option: str, default: Any = None) -> Any:
     return os.environ.get("CONSISTENCY_" + option.upper().replace("-", "_"), default)
 
 
+def _env_flag(option: str) -> bool:
+    """A switch's environment variable: true, false (or unset), or a clean error naming it."""
+    text = _env(option, "")
+    word = text.strip().lower()
+    if word in ("1", "true", "yes", "on"):
+        return True
+    if word in ("", "0", "false", "no", "off"):
+        return False
+    name = "CONSISTENCY_" + option.upper()
+    raise UserError(f"environment variable {name}: expected true or false, got {text[:40]!r}")
+
+
 def _list(value: str | None) -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()] if value else []
 
@@ -119,6 +131,9 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--reference-no", default=None, help="comma-separated 'no' words in the reference context")
     audit.add_argument("--trust-remote-code", action="store_true", help="allow the checkpoint's own Python code")
     audit.add_argument("--no-cache", action="store_true", help="do not read or write the answer cache")
+    audit.add_argument("--no-fit-cache", action="store_true", default=_env_flag("no_fit_cache"),
+                       help="fit every probe and copy, solve every repair and re-run every check again on each "
+                            "simulated liar instead of reusing those whose inputs it left unchanged (same results, slower)")
     audit.add_argument("--no-report", action="store_true", help="write results.json only")
     audit.add_argument("--overwrite", action="store_true",
                        help="replace another run's results in --out (the same configuration resumes without it)")
@@ -182,6 +197,7 @@ def _audit_config(args: argparse.Namespace):
         ladder_fpr=args.ladder_fpr,
         min_severity=args.min_severity,
         cache=not args.no_cache,
+        fit_cache=not args.no_fit_cache,
         report=not args.no_report,
         overwrite=args.overwrite,
         check_options=options,

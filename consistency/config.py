@@ -57,6 +57,10 @@ class AuditConfig(BaseModel):
     ladder_fpr: float = Field(0.01, gt=0, lt=1, description="false-positive rate of each check's threshold")
     min_severity: float = Field(0.1, ge=0, le=1, description="conflicts below it stay out of the graph")
     cache: bool = True
+    fit_cache: bool = Field(
+        True, description="reuse fits, repairs and check re-runs whose inputs a simulated liar left unchanged "
+        "(--no-fit-cache computes each again; the results are the same)"
+    )
     report: bool = True
     overwrite: bool = Field(False, description="replace another run's results in --out")
     check_options: dict[str, dict[str, Any]] = Field(default_factory=dict)
