@@ -16,7 +16,7 @@ import checks as check_registry
 from checks.base import Check, CheckResult, RunContext
 from consistency.adapters.base import Adapter
 from consistency.answers import Answers
-from consistency.config import AuditConfig
+from consistency.config import AuditConfig, ChecksSettings, LadderSettings
 from consistency.errors import UserError
 from consistency.fitcache import FitCache
 from consistency.generators import builtin_suite
@@ -59,18 +59,18 @@ def prepare_suite(config: AuditConfig) -> Suite:
     return suite
 
 
-def build_checks(config: AuditConfig, weak_answers: Answers | None = None) -> list[Check]:
+def build_checks(settings: ChecksSettings, weak_answers: Answers | None = None) -> list[Check]:
     """The enabled checks with their options; ``weak_answers`` feed the w2s-copies' weak labels."""
-    names = check_registry.available() if config.checks == ["all"] else config.checks
-    unknown_options = set(config.check_options) - set(names)
+    names = check_registry.available() if settings.checks == ["all"] else settings.checks
+    unknown_options = set(settings.check_options) - set(names)
     if unknown_options:
         raise UserError(f"options given for checks that are not enabled: {sorted(unknown_options)}")
-    options = {name: dict(config.check_options.get(name, {})) for name in names}
+    options = {name: dict(settings.check_options.get(name, {})) for name in names}
     if "w2s-copies" in options:
         if weak_answers is not None:
             options["w2s-copies"].update(weak_source="answers", weak_answers=weak_answers)
-        elif config.weak_noise is not None:
-            options["w2s-copies"].update(weak_source="noise", weak_noise=config.weak_noise)
+        elif settings.weak_noise is not None:
+            options["w2s-copies"].update(weak_source="noise", weak_noise=settings.weak_noise)
     return [check_registry.get(name, **options[name]) for name in names]
 
 
@@ -162,10 +162,11 @@ def run_audit(config: AuditConfig, log: Log = print, progress: bool = True) -> R
     started = time.perf_counter()
     out = Path(config.out)
     suite = prepare_suite(config)
-    enabled = build_checks(config)  # unknown names and options fail here, before any model loads
+    checks_settings = config.stage(ChecksSettings)
+    enabled = build_checks(checks_settings)  # unknown names and options fail here, before any model loads
     claim_run_directory(config)  # another run's results are refused (or, with --overwrite, removed)
     if config.weak_model:
-        enabled = build_checks(config, weak_model_answers(config, suite))
+        enabled = build_checks(checks_settings, weak_model_answers(config, suite))
     if config.answers:
         from consistency.adapters.recorded import load_recorded_answers
 
@@ -194,25 +195,20 @@ def run_audit(config: AuditConfig, log: Log = print, progress: bool = True) -> R
             name=str(config.model), adapter="hf", fingerprint=adapter.fingerprint,
             chat=getattr(adapter, "chat", None), gguf=gguf,
         )
-    context = RunContext(
-        seed=config.seed,
-        layers=tuple(answers.layers),
-        options={
-            "ladder": config.ladder,
-            "ladder_targets": config.ladder_targets,
-            "ladder_fpr": config.ladder_fpr,
-            "min_severity": config.min_severity,
-        },
-        fits=FitCache(enabled=config.fit_cache),
-    )
+    context = RunContext(seed=config.seed, layers=tuple(answers.layers), fits=FitCache(enabled=config.fit_cache))
     results, check_seconds = run_checks(suite, answers, enabled, context, log)
 
-    from consistency.aggregate import aggregate
+    from consistency.aggregate import aggregate, contradictions
+    from consistency.ladder import run_ladder
 
     start = time.perf_counter()
+    found = contradictions(suite, answers, enabled, results, config.min_severity)
+    simulated: dict[str, dict[str, dict[str, float]]] = {}
+    bar = run_ladder(suite, answers, enabled, results, context, config.stage(LadderSettings), found.implicated, simulated)
     reference, reference_name = reference_results(config, suite, enabled, context, progress, log)
     lie_scores: dict[str, float] = {}
-    aggregated = aggregate(suite, answers, enabled, results, context, reference, reference_name, lie_scores)
+    aggregated = aggregate(suite, answers, enabled, results, found, bar, simulated, config.min_severity,
+                           reference, reference_name, lie_scores)
     aggregate_seconds = time.perf_counter() - start
 
     payload = Results(

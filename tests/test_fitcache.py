@@ -13,8 +13,8 @@ from checks.decomposition import DecompositionCheck
 from checks.logic import LogicCheck
 from checks.probe import ProbeCheck
 from checks.w2s_copies import W2SCopies
-from consistency.errors import UserError
 from consistency.fitcache import FitCache, digest
+from consistency.config import LadderSettings
 from consistency.ladder import run_ladder
 from tests.test_ladder import honest_run, ladder_suite
 
@@ -102,7 +102,7 @@ def test_the_ladder_with_cached_fits_matches_the_ladder_without():
         counted = [_Counted(c) for c in checks]
         results = {c.name: c.run(suite, answers, context) for c in counted}
         scores: dict = {}
-        bar = run_ladder(suite, answers, counted, results, context, targets=12, lie_scores=scores)
+        bar = run_ladder(suite, answers, counted, results, context, LadderSettings(ladder_targets=12), lie_scores=scores)
         bars.append(json.dumps({**bar, "lie_scores": scores}, sort_keys=True))
         runs.append(sum(c.runs for c in counted))
     assert bars[0] == bars[1]
@@ -136,13 +136,3 @@ def test_an_organism_audit_is_identical_with_and_without_the_caches(tmp_path):
     assert cached == _audit_without_timings(tmp_path, False)
 
 
-def test_no_fit_cache_from_the_flag_and_the_environment(monkeypatch):
-    from consistency.cli import _audit_config, build_parser
-
-    assert _audit_config(build_parser().parse_args(["audit", "organism:honest"])).fit_cache is True
-    assert _audit_config(build_parser().parse_args(["audit", "organism:honest", "--no-fit-cache"])).fit_cache is False
-    monkeypatch.setenv("CONSISTENCY_NO_FIT_CACHE", "true")
-    assert _audit_config(build_parser().parse_args(["audit", "organism:honest"])).fit_cache is False
-    monkeypatch.setenv("CONSISTENCY_NO_FIT_CACHE", "maybe")
-    with pytest.raises(UserError, match="CONSISTENCY_NO_FIT_CACHE"):
-        build_parser()
