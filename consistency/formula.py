@@ -221,9 +221,9 @@ def _print(node: Formula, parent: int) -> str:
         return "!" + _print(node.arg, 5)
     prec = _PRECEDENCE[node.op]
     if node.op in ("&", "|"):
-        operands = _flatten(node, node.op)
-        if chain(node.op, operands) == node:  # the parser rebuilds exactly this tree from a flat chain
-            text = f" {node.op} ".join(_print(operand, prec + 1) for operand in operands)
+        parts = chain_operands(node, node.op)
+        if chain(node.op, parts) == node:  # the parser rebuilds exactly this tree from a flat chain
+            text = f" {node.op} ".join(_print(operand, prec + 1) for operand in parts)
         else:  # any other shape: a chain of two operands, each bracketed if it is a chain itself
             text = f"{_print(node.left, prec + 1)} {node.op} {_print(node.right, prec + 1)}"
         return f"({text})" if prec < parent else text
@@ -289,8 +289,8 @@ def exactly_one_of(formula: Formula) -> list[str] | None:
     An exclusivity over n claims expands to n(n-1)/2 clauses (over 2,900 characters for twelve
     cities), far too long to show a reader; recognising the shape lets it be said in one line.
     """
-    conjuncts = _flatten(formula, "&")
-    at_least = _flatten(conjuncts[0], "|")
+    conjuncts = chain_operands(formula, "&")
+    at_least = chain_operands(conjuncts[0], "|")
     if not all(isinstance(v, Var) for v in at_least) or len(at_least) < 2:
         return None
     ids = [v.name for v in at_least if isinstance(v, Var)]  # all are (checked above)
@@ -314,13 +314,14 @@ def to_short_string(formula: Formula) -> str:
     return f"exactly_one({', '.join(ids)})" if ids else to_string(formula)
 
 
-def _flatten(formula: Formula, op: str) -> list[Formula]:
-    """The operands of a chain of ``op``, left to right (linear time, no recursion)."""
-    operands, stack = [], [formula]
+def chain_operands(formula: Formula, op: str) -> list[Formula]:
+    """The operands of a chain of ``op`` (``a | b | c`` -> [a, b, c]) whatever its grouping, left
+    to right, in linear time without recursion; anything else is its own single operand."""
+    found, stack = [], [formula]
     while stack:
         node = stack.pop()
         if isinstance(node, BinOp) and node.op == op:
             stack += [node.right, node.left]
         else:
-            operands.append(node)
-    return operands
+            found.append(node)
+    return found
