@@ -409,7 +409,8 @@ def _option(stage: type[Settings], name: str, info: FieldInfo) -> Option:
     # a switch that turns a setting off (--no-cache) says what it stops
     help_text = f"do not {info.description}" if switch and default is True else info.description or ""
     return Option(
-        field=name, stage=stage, flag=spelled, env=ENV_PREFIX + spelled.lstrip("-").replace("-", "_").upper(),
+        field=name, stage=stage, flag=spelled,
+        env=stage.model_config["env_prefix"] + spelled.lstrip("-").replace("-", "_").upper(),
         help=help_text, default=default, parse=parse, switch=switch, repeat=flag.repeat,
         combine=flag.combine, metavar=flag.metavar or metavar,
     )
