@@ -325,6 +325,10 @@ class ChecksSettings(Settings):
     min_severity: float = Field(
         0.1, ge=0, le=1, description="conflicts below this severity stay out of the graph and the verdict"
     )
+    fit_cache: Annotated[bool, Flag("--no-fit-cache")] = Field(
+        True, description="reuse the fits, repairs and check runs whose inputs a simulated liar left unchanged "
+        "(the results are the same either way)"
+    )
 
 
 class LadderSettings(Settings):
