@@ -44,6 +44,7 @@ SAMPLES: dict[str, tuple[str | None, object]] = {
     "reference_no_words": ("False", ["False"]),
     "trust_remote_code": (None, True),
     "cache": (None, False),
+    "fit_cache": (None, False),
     "checks": ("logic,probe", ["logic", "probe"]),
     "check_options": ("probe.fpr=0.05", {"probe": {"fpr": 0.05}}),
     "weak_model": ("organism:honest", "organism:honest"),
@@ -100,6 +101,12 @@ def test_every_option_has_a_working_environment_variable(clean_env, option):
         for off in ("false", "0", ""):
             clean_env.setenv(option.env, off)
             assert getattr(config_of([]), option.field) == default
+
+
+def test_the_settings_left_out_of_a_runs_identity_are_settings():
+    from consistency.rundir import NOT_IDENTITY
+
+    assert NOT_IDENTITY <= set(AuditConfig.model_fields)
 
 
 def test_the_command_line_wins_over_the_environment_which_wins_over_the_default(clean_env):

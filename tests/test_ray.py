@@ -2,7 +2,10 @@
 same cache, and an audit interrupted on it resumes like a local one.
 
 The cluster tests start Ray themselves (``ray.init(num_cpus=2)``: two CPU workers) and are slow
-(worker start-up loads torch and the model in each); they skip when ray is not installed.
+(worker start-up loads torch and the model in each); they skip when ray is not installed. Each
+CPU worker computes with one thread, so the local runs compared with them do too: on a CPU the
+last bits of a float32 sum depend on how many threads share it (5 of 72 P(yes) differed at
+~2e-7 between 1 and 2 threads, same batches).
 """
 
 from __future__ import annotations
@@ -43,9 +46,14 @@ def test_without_ray_the_backend_is_one_line(monkeypatch):
 # ----- on a local 2-worker cluster ------------------------------------------------------
 @pytest.fixture(scope="module")
 def cluster():
+    import torch
+
     ray = pytest.importorskip("ray", reason="the Ray backend needs ray (pip install 'consistency[ray]')")
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as each worker (see the module's docstring)
     yield ray
+    torch.set_num_threads(threads)
     ray.shutdown()
 
 
@@ -88,8 +96,8 @@ def test_a_two_worker_pool_answers_as_one_process_and_an_interrupted_run_resumes
         suite = claims_suite()
         queries = [suite.query(pid, 0, f.name) for pid in suite.propositions for f in suite.framings]
         hidden_for = queries[::2]
-        reference = elicit(local, queries, hidden_for)
         # chunks of 10 prompts: 3 batches each, split 2 + 1 over the workers
+        reference = elicit(local, queries, hidden_for, chunk_size=10)
         distributed = elicit(pool, queries, hidden_for, chunk_size=10)
         assert distributed.credences == reference.credences  # bit for bit: the same batches
         for site, table in reference.hidden.items():
