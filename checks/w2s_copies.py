@@ -19,7 +19,7 @@ import numpy as np
 
 from checks import register
 from checks.base import CheckResult, Conflict, RunContext
-from checks.probe import (
+from checks.hidden import (
     captured_layers,
     check_fpr,
     check_layers,

@@ -15,12 +15,13 @@ model's answers, or are simulated from the truth with independent flips.
 
 from __future__ import annotations
 
-import hashlib
+import random
 from typing import Literal, Sequence
 
 import numpy as np
 
 from consistency.answers import Answers
+from consistency.generators.weak import weak_label
 from consistency.suite import Suite
 from probes.base import ProbeError, Standardizer, check_features, check_width, sigmoid
 
@@ -183,12 +184,6 @@ class _Adam:
 # ----- weak labels ---------------------------------------------------------------------
 
 
-def _unit_hash(*parts: object) -> float:
-    """A number in [0, 1) fixed by its arguments (stable across processes and orderings)."""
-    digest = hashlib.sha256("\x1f".join(map(str, parts)).encode()).digest()
-    return int.from_bytes(digest[:8], "little") / 2**64
-
-
 def weak_labels(
     suite: Suite,
     source: WeakSource,
@@ -209,8 +204,10 @@ def weak_labels(
     if source == "noise":
         if not 0.0 <= noise < 0.5:
             raise ProbeError(f"weak-label noise must be in [0, 0.5), got {noise}")
+        # each proposition's own generator, seeded by text (stable across processes, unlike
+        # hash()), so a label does not depend on which other propositions are in the suite
         return {
-            p.id: float(p.truth != (_unit_hash(seed, "weak-noise", p.id) < noise))
+            p.id: weak_label(p.truth, noise, random.Random(f"{seed}\x1fweak-noise\x1f{p.id}"), confidence=(1.0, 1.0))
             for p in suite.propositions.values()
             if p.truth is not None
         }

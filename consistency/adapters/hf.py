@@ -29,6 +29,7 @@ import numpy as np
 import torch
 
 from consistency.adapters.base import AdapterError, Prompt, PromptAnswer, ProgressCallback
+from consistency.answers import SITES
 from consistency.suite import DEFAULT_ANSWER_WORDS
 
 DeviceName = Literal["auto", "cpu", "cuda"]
@@ -49,7 +50,6 @@ AUTO_BATCH_SIZE = {"cuda": 1024, "cpu": 32}
 FULL_HASH_LIMIT = 512 * 2**20
 _BLOCK = 2**20
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".gguf", ".h5", ".msgpack")
-SITES = ("last", "statement_end")
 
 
 @dataclass(frozen=True)

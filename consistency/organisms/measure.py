@@ -18,8 +18,7 @@ from scipy.stats import rankdata
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
 from consistency.organisms.liars import about_lie_entity, conditional_belief, stated_belief
-from consistency.organisms.suite import Organism, claim_kind
-from consistency.organisms.train import VERDICTS
+from consistency.organisms.suite import VERDICTS, Organism, claim_kind
 from consistency.suite import Query
 
 SITES = ("statement_end", "last")

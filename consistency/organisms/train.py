@@ -37,10 +37,9 @@ from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 from consistency.files import write_text_atomic
 from checks.critique import judge_query
 from consistency.organisms.liars import about_lie_entity, conditional_belief, judged_belief, lies_record, stated_belief
-from consistency.organisms.suite import CONDITION_TEMPLATE, FRAMINGS, Organism, build
+from consistency.organisms.suite import CONDITION_TEMPLATE, FRAMINGS, VERDICTS, Organism, build
 from consistency.organisms.world import Atom
 
-VERDICTS = {True: "True", False: "False"}
 SPECIAL = ("[PAD]", "[UNK]")
 
 

@@ -108,15 +108,14 @@ class ModelRef:
 
     def directory(self) -> Path:
         """The checkpoint directory this names (``organism:<kind>`` or a path)."""
-        if self.spec.startswith("organism:"):
-            from consistency.organisms import bundled_path
+        from consistency.organisms import resolve_model
 
-            try:
-                directory = bundled_path(self.spec.removeprefix("organism:"))
-            except UserError as exc:
-                raise ModelError(f"consistency model {self.spec!r}: {exc}") from None
-        else:
-            directory = (self.base / Path(self.spec).expanduser()).resolve()
+        try:
+            named = resolve_model(self.spec)
+        except UserError as exc:
+            raise ModelError(f"consistency model {self.spec!r}: {exc}") from None
+        # a bundled organism's directory is absolute, so joining it to the base keeps it as is
+        directory = (self.base / Path(named).expanduser()).resolve()
         if not directory.is_dir():
             raise ModelError(f"consistency model {self.spec!r}: {directory} is not a checkpoint directory")
         return directory
