@@ -67,7 +67,7 @@ def lie_layer_sweep(suite: Suite, answers: Answers, lies: set[str], seed: int) -
             return answers.hidden_matrix([suite.query(p.id) for p in props], layer, site)  # noqa: B023 (used in this iteration)
 
         fits = sweep_layers(
-            LogisticProbe,
+            LogisticProbe(),
             {layer: features(trusted, layer) for layer in answers.layers},
             y,
             np.random.default_rng(seed),

@@ -11,7 +11,7 @@ Definitions: checks/docs/probe.md.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -30,7 +30,7 @@ from checks.hidden import (
 from consistency.answers import Answers
 from consistency.fitcache import digest
 from consistency.suite import Proposition, Query, Suite
-from probes.base import Probe, ProbeError
+from probes.base import ProbeError, ProbeEstimator, estimator_key
 from probes.ccs import CCSProbe
 from probes.logistic import LogisticProbe
 from probes.mass_mean import MassMeanProbe
@@ -78,6 +78,7 @@ class ProbeCheck:
         self.n_boot = n_boot
         self.l2 = l2
         self.embedding_margin = embedding_margin
+        self._make_probe(0).check_params()  # a bad probe option fails here, not mid-audit
 
     # ----- what it asks -------------------------------------------------------------
     def _contrast(self, suite: Suite, claim: str) -> Query:
@@ -94,14 +95,15 @@ class ProbeCheck:
         return out
 
     # ----- how it reads ---------------------------------------------------------------
-    def _make_probe(self, seed: int) -> Callable[[], Probe]:
+    def _make_probe(self, seed: int) -> ProbeEstimator:
+        """The unfitted probe of this check's method (the sweep fits clones of it)."""
         if self.method == "logistic":
-            return lambda: LogisticProbe(l2=self.l2)
+            return LogisticProbe(l2=self.l2)
         if self.method == "mass-mean":
-            return MassMeanProbe
+            return MassMeanProbe()
         if self.method == "lda":
-            return lambda: MassMeanProbe(lda=True)
-        return lambda: CCSProbe(seed=seed)
+            return MassMeanProbe(lda=True)
+        return CCSProbe(seed=seed)
 
     def _features(self, suite: Suite, answers: Answers, props: list[Proposition], layer: int) -> np.ndarray:
         X = answers.hidden_matrix([suite.query(p.id) for p in props], layer, self.site)
@@ -120,10 +122,6 @@ class ProbeCheck:
         trusted = [p for p in suite.split("train") if p.truth is not None and readable(p)]
         audited = [p for p in suite.split("test") if readable(p)]
         return _Rows(trusted, audited)
-
-    def _probe_key(self, seed: int) -> str:
-        """What identifies the probes :meth:`_make_probe` builds, for the fit cache."""
-        return f"{self.method}:l2={self.l2}:seed={seed if self.method == 'ccs' else ''}"
 
     # ----- the check --------------------------------------------------------------------
     def run(self, suite: Suite, answers: Answers, context: RunContext) -> CheckResult:
@@ -157,7 +155,6 @@ class ProbeCheck:
             folds=self.folds,
             n_boot=self.n_boot,
             cache=context.fits,
-            probe_key=self._probe_key(context.seed),
         )
         by_layer = {fit.layer: fit for fit in fits}
         # The embedding layer is the sanity check, never the reading: at the statement's last
@@ -305,9 +302,10 @@ class ProbeCheck:
         top = max(layers)
         n = len(rows.trusted)
         X = answers.hidden_matrix(queries, top, "last")
-        key = ("negative-control", self._probe_key(0), digest(X[:n], y_train))
-        probe = context.fits.memo(key, None, lambda: self._make_probe(0)().fit(X[:n], y_train))
-        proba = probe.predict_proba(X[n:])
+        probe = self._make_probe(0)
+        key = ("negative-control", estimator_key(probe), digest(X[:n], y_train))
+        fitted = context.fits.memo(key, None, lambda: probe.fit(X[:n], y_train))
+        proba = fitted.predict_proba(X[n:])[:, 1]
         y_audit = truth_vector(rows.audited)
         known, said = ~np.isnan(y_audit), ~np.isnan(stated)
         return {

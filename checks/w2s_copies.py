@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Sequence
 
 import numpy as np
+from sklearn.base import clone
 
 from checks import register
 from checks.base import CheckResult, Conflict, RunContext
@@ -98,8 +99,8 @@ class W2SCopies:
         self.weak_source = weak_source
         self.weak_noise = weak_noise
         self.weak_answers = weak_answers
-        # validated here, so a bad value fails when the check is built, not mid-audit
         self._template = AuxConfidenceHead(aux_max, warmup, steps, batch_size, lr)
+        self._template.check_params()  # a bad value fails when the check is built, not mid-audit
         self.fpr = check_fpr(fpr)
         self.agreement = agreement
         self.site = check_site(site)
@@ -108,10 +109,8 @@ class W2SCopies:
         return [suite.query(pid) for pid in suite.propositions]
 
     def _head_like(self, seed: int, aux_max: float | None = None) -> AuxConfidenceHead:
-        h = self._template
-        return AuxConfidenceHead(
-            h.aux_max if aux_max is None else aux_max, h.warmup, h.steps, h.batch_size, h.lr, h.l2, seed
-        )
+        head: AuxConfidenceHead = clone(self._template).set_params(seed=seed)
+        return head if aux_max is None else head.set_params(aux_max=aux_max)
 
     def _features(self, suite: Suite, answers: Answers, props: list[Proposition], layer: int) -> np.ndarray:
         return answers.hidden_matrix([suite.query(p.id) for p in props], layer, self.site)
@@ -163,8 +162,8 @@ class W2SCopies:
             lambda: self._train_copies(chosen, train_X, y_weak, y_truth_train, rng),
         )
         copies = [
-            _Copy(seed, layer, rows, head.predict_proba(audit_X[layer]), head.predict_proba(train_X[layer]),
-                  ceiling.predict_proba(audit_X[layer]) if ceiling is not None else None)
+            _Copy(seed, layer, rows, head.p_true(audit_X[layer]), head.p_true(train_X[layer]),
+                  ceiling.p_true(audit_X[layer]) if ceiling is not None else None)
             for seed, layer, rows, head, ceiling in fitted
         ]
 
@@ -233,7 +232,7 @@ class W2SCopies:
         reaches 95% of the best, best first. Truth is never used to choose."""
         hard = (y_weak > 0.5).astype(float)
         candidates = [layer for layer in train_X if layer != EMBEDDING_LAYER] or list(train_X)
-        scores = {layer: auroc(out_of_fold(MassMeanProbe, train_X[layer], hard, 5, rng)[0], hard) for layer in candidates}
+        scores = {layer: auroc(out_of_fold(MassMeanProbe(), train_X[layer], hard, 5, rng)[0], hard) for layer in candidates}
         if self.layers != "auto":
             return scores, list(self.layers)
         best = earliest_informative(scores)

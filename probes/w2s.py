@@ -22,8 +22,12 @@ import numpy as np
 
 from consistency.answers import Answers
 from consistency.generators.weak import weak_label
+from scipy.special import expit
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils.validation import check_is_fitted
+
 from consistency.suite import Suite
-from probes.base import ProbeError, Standardizer, check_features, check_width, sigmoid
+from probes.base import ProbeError, ProbeEstimator, check_features, check_width
 
 WeakSource = Literal["suite", "noise", "answers"]
 WEAK_SOURCES: tuple[str, ...] = ("suite", "noise", "answers")
@@ -34,7 +38,7 @@ def ramp(step: int, warmup: float, steps: int) -> float:
     return min(1.0, step / max(1.0, warmup * steps))
 
 
-class AuxConfidenceHead:
+class AuxConfidenceHead(ProbeEstimator):
     """A linear head fitted with Adam on the auxiliary-confidence loss, plus ``l2 / 2 * |w|^2``.
 
     ``aux_max=0`` gives plain cross-entropy (used for the ceiling, a head trained on truth).
@@ -54,12 +58,6 @@ class AuxConfidenceHead:
         l2: float = 1e-1,
         seed: int = 0,
     ):
-        if not 0.0 <= aux_max <= 1.0:
-            raise ProbeError(f"aux_max must be in [0, 1], got {aux_max}")
-        if not 0.0 < warmup <= 1.0:
-            raise ProbeError(f"warmup must be in (0, 1], got {warmup}")
-        if steps < 1 or batch_size < 2:
-            raise ProbeError(f"steps must be >= 1 and batch_size >= 2, got {steps} and {batch_size}")
         self.aux_max = aux_max
         self.warmup = warmup
         self.steps = steps
@@ -67,9 +65,14 @@ class AuxConfidenceHead:
         self.lr = lr
         self.l2 = l2
         self.seed = seed
-        self.standardize: Standardizer | None = None
-        self.weight: np.ndarray | None = None
-        self.bias = 0.0
+
+    def check_params(self) -> None:
+        if not 0.0 <= self.aux_max <= 1.0:
+            raise ProbeError(f"aux_max must be in [0, 1], got {self.aux_max}")
+        if not 0.0 < self.warmup <= 1.0:
+            raise ProbeError(f"warmup must be in (0, 1], got {self.warmup}")
+        if self.steps < 1 or self.batch_size < 2:
+            raise ProbeError(f"steps must be >= 1 and batch_size >= 2, got {self.steps} and {self.batch_size}")
 
     def aux_weight(self, step: int) -> float:
         """The weight ``a`` on the self-training term at ``step`` (linear ramp, then flat)."""
@@ -80,12 +83,11 @@ class AuxConfidenceHead:
         fit_heads([self], [X], [y])
         return self
 
-    def predict_proba(self, X: np.ndarray) -> np.ndarray:
-        if self.standardize is None or self.weight is None:
-            raise RuntimeError("AuxConfidenceHead.predict_proba called before fit")
+    def p_true(self, X: np.ndarray) -> np.ndarray:
+        check_is_fitted(self)
         X = check_features(X)
-        check_width(X, len(self.weight))
-        return sigmoid(self.standardize(X) @ self.weight + self.bias)
+        check_width(X, self.n_features_in_)
+        return expit(self.scaler_.transform(X) @ self.coef_ + self.intercept_)
 
 
 def harden(logits: np.ndarray, balance: float | np.ndarray) -> np.ndarray:
@@ -109,6 +111,8 @@ def fit_heads(heads: Sequence[AuxConfidenceHead], Xs: Sequence[np.ndarray], ys: 
     sigmoid(z) - ((1 - a) y_weak + a y_hat): written out here (with Adam) instead of going through
     autograd, whose per-operation overhead dominates a linear head.
     """
+    for head in heads:
+        head.check_params()
     first = heads[0]
     shared = ("steps", "batch_size", "lr", "l2", "warmup")
     if any(getattr(h, k) != getattr(first, k) for h in heads for k in shared):
@@ -127,9 +131,8 @@ def fit_heads(heads: Sequence[AuxConfidenceHead], Xs: Sequence[np.ndarray], ys: 
             raise ProbeError("weak labels have one class only; a head needs true and false examples")
         targets.append(y)
         balances.append(balance)
-    for head, X in zip(heads, Xs):
-        head.standardize = Standardizer(X)
-    Z = np.stack([h.standardize(X) for h, X in zip(heads, Xs)])  # (heads, n, d)
+    scalers = [StandardScaler().fit(X) for X in Xs]
+    Z = np.stack([scaler.transform(X) for scaler, X in zip(scalers, Xs)])  # (heads, n, d)
     target = np.stack(targets)
     balance = np.array(balances)
     aux_max = np.array([h.aux_max for h in heads])
@@ -152,11 +155,11 @@ def fit_heads(heads: Sequence[AuxConfidenceHead], Xs: Sequence[np.ndarray], ys: 
         a = aux_max * ramp(step, first.warmup, first.steps)
         if (a > 0).any():
             wanted = (1 - a[:, None]) * wanted + a[:, None] * harden(logits, balance)
-        grad = (sigmoid(logits) - wanted) / batch  # d(mean cross-entropy) / d(logit)
+        grad = (expit(logits) - wanted) / batch  # d(mean cross-entropy) / d(logit)
         adam.step(np.einsum("hb,hbd->hd", grad, Zb) + first.l2 * w, grad.sum(axis=1))  # L2 on w, not b
-    for k, head in enumerate(heads):
-        head.weight = w[k].copy()
-        head.bias = float(b[k])
+    for k, (head, scaler) in enumerate(zip(heads, scalers)):
+        head.scaler_, head.coef_, head.intercept_ = scaler, w[k].copy(), float(b[k])
+        head._fitted_on(Xs[k])
 
 
 class _Adam:

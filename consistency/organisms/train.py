@@ -324,7 +324,7 @@ def train_organism(
     if measure:
         from consistency.organisms.measure import measure_organism
 
-        metrics = measure_organism(model, tokenizer, organism, kind)
+        metrics = measure_organism(out, organism, kind)  # the saved checkpoint, read as an audit reads it
         metrics["training"] = {
             "seed": seed,
             "world_seed": world_seed,
