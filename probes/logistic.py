@@ -6,7 +6,7 @@ import numpy as np
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
-from probes.base import LinearProbeEstimator, ProbeError, check_features, check_labels
+from probes.base import LinearProbeEstimator, ProbeError, check_features, check_labels, single_threaded
 
 
 class LogisticProbe(LinearProbeEstimator):
@@ -26,6 +26,7 @@ class LogisticProbe(LinearProbeEstimator):
         if not self.l2 >= 0:
             raise ProbeError(f"l2 must be >= 0, got {self.l2}")
 
+    @single_threaded()
     def fit(self, X: np.ndarray, y: np.ndarray) -> LogisticProbe:
         self.check_params()
         X = check_features(X)

@@ -18,13 +18,14 @@ from __future__ import annotations
 import numpy as np
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 
-from probes.base import LinearProbeEstimator, check_features, check_labels
+from probes.base import LinearProbeEstimator, check_features, check_labels, single_threaded
 
 
 class MassMeanProbe(LinearProbeEstimator):
     def __init__(self, lda: bool = False):
         self.lda = lda
 
+    @single_threaded()
     def fit(self, X: np.ndarray, y: np.ndarray) -> MassMeanProbe:
         X = check_features(X)
         y = check_labels(y, len(X)).astype(bool)

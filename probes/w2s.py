@@ -27,7 +27,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
 from consistency.suite import Suite
-from probes.base import ProbeError, ProbeEstimator, check_features, check_width
+from probes.base import ProbeError, ProbeEstimator, check_features, check_width, single_threaded
 
 WeakSource = Literal["suite", "noise", "answers"]
 WEAK_SOURCES: tuple[str, ...] = ("suite", "noise", "answers")
@@ -100,6 +100,7 @@ def harden(logits: np.ndarray, balance: float | np.ndarray) -> np.ndarray:
     return (logits > cut[:, None]).astype(np.float64)
 
 
+@single_threaded()
 def fit_heads(heads: Sequence[AuxConfidenceHead], Xs: Sequence[np.ndarray], ys: Sequence[np.ndarray]) -> None:
     """Fit several heads at once, each on its own rows and labels (all of one shape).
 
