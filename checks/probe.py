@@ -187,7 +187,11 @@ class ProbeCheck:
 
         # the reading: the chosen layers' P(true), averaged
         oof = np.mean([by_layer[layer].oof for layer in chosen], axis=0)
-        per_layer = {layer: by_layer[layer].eval_proba for layer in chosen}
+        per_layer: dict[int, np.ndarray] = {}
+        for layer in chosen:
+            proba = by_layer[layer].eval_proba
+            assert proba is not None, "sweep_layers was given the audited rows"
+            per_layer[layer] = proba
         reading = np.mean(list(per_layer.values()), axis=0)
 
         train_queries = [suite.query(p.id) for p in rows.trusted]
@@ -205,7 +209,7 @@ class ProbeCheck:
         conflicts = []
         for i in np.flatnonzero(answered_rows & (score > threshold)):
             conflicts.append(
-                self._conflict(rows.audited[i], audit_queries[i], stated[i], reading[i], score[i], per_layer, i, threshold)
+                self._conflict(rows.audited[i], audit_queries[i], stated[i], reading[i], score[i], per_layer, int(i), threshold)
             )
 
         y_audit = truth_vector(rows.audited)

@@ -185,7 +185,7 @@ class W2SCopies:
         threshold = max(0.5, calibrated_threshold(null_scores, self.fpr))
 
         conflicts = [
-            self._conflict(audited[i], stated[i], consensus[i], copies, i, statistic[i])
+            self._conflict(audited[i], stated[i], consensus[i], copies, int(i), statistic[i])
             for i in np.flatnonzero(statistic > threshold)
         ]
         answered_rows = ~np.isnan(stated)
@@ -233,7 +233,7 @@ class W2SCopies:
         hard = (y_weak > 0.5).astype(float)
         candidates = [layer for layer in train_X if layer != EMBEDDING_LAYER] or list(train_X)
         scores = {layer: auroc(out_of_fold(MassMeanProbe(), train_X[layer], hard, 5, rng)[0], hard) for layer in candidates}
-        if self.layers != "auto":
+        if not isinstance(self.layers, str):  # explicit layers (check_layers allows only "auto" as a name)
             return scores, list(self.layers)
         best = earliest_informative(scores)
         if best is None:
@@ -339,7 +339,7 @@ class W2SCopies:
             )
 
         def mean_of(key: str) -> float:
-            values = [row[key] for row in per_copy if row[key] is not None]
+            values = [value for row in per_copy if (value := row[key]) is not None]
             return float(np.mean(values)) if values else float("nan")
 
         pgrs = [row["pgr"] for row in per_copy if row["pgr"] is not None]

@@ -127,11 +127,11 @@ def fit_heads(heads: Sequence[AuxConfidenceHead], Xs: Sequence[np.ndarray], ys: 
         y = np.asarray(y, dtype=np.float64)
         if y.shape != (n,) or not ((y >= 0) & (y <= 1)).all():
             raise ProbeError(f"weak labels must be {n} probabilities in [0, 1]")
-        balance = float(np.mean(y > 0.5))
-        if balance in (0.0, 1.0):
+        share = float(np.mean(y > 0.5))
+        if share in (0.0, 1.0):
             raise ProbeError("weak labels have one class only; a head needs true and false examples")
         targets.append(y)
-        balances.append(balance)
+        balances.append(share)
     scalers = [StandardScaler().fit(X) for X in Xs]
     Z = np.stack([scaler.transform(X) for scaler, X in zip(scalers, Xs)])  # (heads, n, d)
     target = np.stack(targets)

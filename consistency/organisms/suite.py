@@ -172,8 +172,8 @@ def build(seed: int = 0) -> Organism:
 
     for i, town in enumerate(world.country_of_city):
         split = "train" if i % 2 == 0 else "test"
-        for country in world.countries:
-            add(atom_id(Atom("located", town, country)), Atom("located", town, country), split)
+        for nation in world.countries:
+            add(atom_id(Atom("located", town, nation)), Atom("located", town, nation), split)
     for a in SUMMANDS:
         for b in SUMMANDS:
             split = rng.choice(("train", "test"))

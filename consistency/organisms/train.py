@@ -26,7 +26,7 @@ import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -110,7 +110,7 @@ class Pool:
     weights: np.ndarray  # sampling weights, normalised
 
     @classmethod
-    def make(cls, tokenizer: PreTrainedTokenizerFast, rows: list[tuple[str, int, str | None, str, float, str | None]]) -> "Pool":
+    def make(cls, tokenizer: PreTrainedTokenizerFast, rows: Sequence[tuple[str, int, str | None, str, float, str | None]]) -> "Pool":
         """``rows``: (prompt, statement_end, verdict or None, answer, weight, value to complete or None)."""
         encoded = tokenizer([r[0] for r in rows], add_special_tokens=False, return_offsets_mapping=True)
         width = max(map(len, encoded["input_ids"]))

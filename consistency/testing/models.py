@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
-from typing import Sequence, Union
+from typing import Sequence, TypeGuard, Union
 
 from consistency.adapters.base import Adapter, Prompt, PromptAnswer, ProgressCallback
 from consistency.answers import Answers
@@ -125,7 +125,7 @@ _OPENED: dict[tuple, CachedAdapter] = {}  # (spec, base, answer words) -> the mo
 _SHARED: dict[tuple, CachedAdapter] = {}  # (checkpoint directory or factory, answer words) -> model
 
 
-def _is_adapter(value: object) -> bool:
+def _is_adapter(value: object) -> TypeGuard[Adapter]:
     return callable(getattr(value, "answer", None)) and hasattr(value, "fingerprint") and hasattr(value, "layers")
 
 
