@@ -10,13 +10,13 @@ from __future__ import annotations
 import dataclasses
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import checks as check_registry
 from checks.base import Check, CheckResult, RunContext, run_checks
 from consistency.adapters.base import Adapter
 from consistency.answers import Answers
-from consistency.config import AuditConfig, LadderSettings
+from consistency.config import AuditConfig, ChecksSettings, LadderSettings
 from consistency.errors import UserError
 from consistency.generators import builtin_suite
 from consistency.organisms import resolve_model
@@ -59,18 +59,18 @@ def prepare_suite(config: AuditConfig) -> Suite:
     return suite
 
 
-def build_checks(config: AuditConfig, weak_answers: Answers | None = None) -> list[Check]:
+def build_checks(settings: ChecksSettings, weak_answers: Answers | None = None) -> list[Check]:
     """The enabled checks with their options; ``weak_answers`` feed the w2s-copies' weak labels."""
-    names = check_registry.available() if config.checks == ["all"] else config.checks
-    unknown_options = set(config.check_options) - set(names)
+    names = check_registry.available() if settings.checks == ["all"] else settings.checks
+    unknown_options = set(settings.check_options) - set(names)
     if unknown_options:
         raise UserError(f"options given for checks that are not enabled: {sorted(unknown_options)}")
-    options = {name: dict(config.check_options.get(name, {})) for name in names}
+    options = {name: dict(settings.check_options.get(name, {})) for name in names}
     if "w2s-copies" in options:
         if weak_answers is not None:
             options["w2s-copies"].update(weak_source="answers", weak_answers=weak_answers)
-        elif config.weak_noise is not None:
-            options["w2s-copies"].update(weak_source="noise", weak_noise=config.weak_noise)
+        elif settings.weak_noise is not None:
+            options["w2s-copies"].update(weak_source="noise", weak_noise=settings.weak_noise)
     return [check_registry.get(name, **options[name]) for name in names]
 
 
@@ -80,15 +80,16 @@ def weak_model_answers(config: AuditConfig, suite: Suite) -> Answers:
 
     assert config.weak_model is not None
     weak = build_adapter(config.model_copy(update={"model": config.weak_model, "layers": [0]}), suite)
-    return elicit(weak, check_registry.get("w2s-copies").queries(suite))
+    try:
+        return elicit(weak, check_registry.get("w2s-copies").queries(suite))
+    finally:
+        release(weak)
 
 
 def build_adapter(config: AuditConfig, suite: Suite) -> Adapter:
-    from consistency.adapters.hf import HFAdapter  # imports torch: only when a model is audited
-
     assert config.model is not None
-    return HFAdapter(
-        resolve_model(config.model),
+    options: dict[str, Any] = dict(
+        path_or_id=resolve_model(config.model),
         answer_words=suite.answer_words,
         layers=config.layers,
         device=config.device,
@@ -96,7 +97,27 @@ def build_adapter(config: AuditConfig, suite: Suite) -> Adapter:
         batch_size=config.batch_size,
         trust_remote_code=config.trust_remote_code,
         chat=config.chat,
+        device_map=config.device_map,
+        # accelerate names GPUs by index: "0" -> 0
+        max_memory={int(k) if k.isdigit() else k: v for k, v in config.max_memory.items()} or None,
+        load_in=config.load_in,
     )
+    if config.backend != "ray" and (config.ray_address or config.ray_workers):
+        raise UserError("--ray-address and --ray-workers apply only with --backend ray")
+    if config.backend == "ray":
+        from consistency.engine_ray import RayAdapterPool  # imports ray: only when asked for
+
+        return RayAdapterPool(options, address=config.ray_address, workers=config.ray_workers)
+    from consistency.adapters.hf import HFAdapter  # imports torch: only when a model is audited
+
+    return HFAdapter(**options)
+
+
+def release(adapter: Adapter) -> None:
+    """Stop a pool's workers once its answers are in (a Ray pool holds a GPU per worker)."""
+    close = getattr(adapter, "close", None)
+    if close is not None:
+        close()
 
 
 def collect_queries(suite: Suite, enabled: list[Check], hidden: bool):
@@ -138,10 +159,11 @@ def run_audit(config: AuditConfig, log: Log = print, progress: bool = True) -> R
     started = time.perf_counter()
     out = Path(config.out)
     suite = prepare_suite(config)
-    enabled = build_checks(config)  # unknown names and options fail here, before any model loads
+    checks_settings = config.stage(ChecksSettings)
+    enabled = build_checks(checks_settings)  # unknown names and options fail here, before any model loads
     claim_run_directory(config)  # another run's results are refused (or, with --overwrite, removed)
     if config.weak_model:
-        enabled = build_checks(config, weak_model_answers(config, suite))
+        enabled = build_checks(checks_settings, weak_model_answers(config, suite))
     if config.answers:
         from consistency.adapters.recorded import load_recorded_answers
 
@@ -155,15 +177,18 @@ def run_audit(config: AuditConfig, log: Log = print, progress: bool = True) -> R
             from consistency.cache import AnswerCache
 
             cache = AnswerCache(out / "cache", adapter.fingerprint)
-        start = time.perf_counter()
-        suite = explained(suite, enabled, adapter, cache, log)
-        explain_seconds = time.perf_counter() - start
-        queries, hidden_for = collect_queries(suite, enabled, adapter.supports_hidden)
-        queries += trusted_queries(suite)  # for the trusted accuracy of every framing
-        log(f"asking {len(set(q.prompt for q in queries))} distinct prompts of {config.model}")
-        start = time.perf_counter()
-        answers = elicit(adapter, queries, hidden_for, cache=cache, progress=progress)
-        elicit_seconds = time.perf_counter() - start
+        try:
+            start = time.perf_counter()
+            suite = explained(suite, enabled, adapter, cache, log)
+            explain_seconds = time.perf_counter() - start
+            queries, hidden_for = collect_queries(suite, enabled, adapter.supports_hidden)
+            queries += trusted_queries(suite)  # for the trusted accuracy of every framing
+            log(f"asking {len(set(q.prompt for q in queries))} distinct prompts of {config.model}")
+            start = time.perf_counter()
+            answers = elicit(adapter, queries, hidden_for, cache=cache, progress=progress)
+            elicit_seconds = time.perf_counter() - start
+        finally:
+            release(adapter)
         gguf_file = getattr(adapter, "gguf", None)
         gguf = GGUFInfo(file=gguf_file.name, sha256=getattr(adapter, "gguf_sha256", "")) if gguf_file else None
         model_info = ModelInfo(
@@ -272,6 +297,9 @@ def reference_results(
     adapter = build_adapter(config.model_copy(update={"model": model, "layers": [0]}), asked)
     queries = [q for c in answer_level for q in c.queries(asked)]
     log(f"asking the reference {name}: {len(set(q.prompt for q in queries))} distinct prompts")
-    answers = elicit(adapter, queries, [], progress=progress)
+    try:
+        answers = elicit(adapter, queries, [], progress=progress)
+    finally:
+        release(adapter)
     results, _ = run_checks(asked, answers, answer_level, context, log)
     return results, name

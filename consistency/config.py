@@ -8,6 +8,11 @@ has an environment variable, ``CONSISTENCY_`` and its flag in capitals (``--batc
 pydantic-settings through :class:`FlagEnvironment` with the same parser as the flag. The command
 line wins over the environment, which wins over the defaults. :class:`AuditConfig` joins the
 stages; its fields are what results.json's ``config`` holds.
+
+To add an option: add a field to its stage (type, default, ``description`` = its help; a
+``Flag(...)`` only where the flag is not ``--<field-name>`` or the type has no text parser here),
+give it a sample value in tests/test_config.py's ``SAMPLES``, and paste the table that test prints
+into the README. Nothing in cli.py changes.
 """
 
 from __future__ import annotations
@@ -91,6 +96,17 @@ def _by_check(items: list[tuple[str, str, Any]]) -> dict[str, dict[str, Any]]:
     for check, key, value in items:
         options.setdefault(check, {})[key] = value
     return options
+
+
+def _max_memory(text: str) -> dict[str, str]:
+    """``DEVICE=SIZE,...``: a GPU index, cpu or disk, and a size as accelerate reads it (20GiB)."""
+    out = {}
+    for item in _words(text):
+        device, sep, size = item.partition("=")
+        if not sep or not device.strip() or not size.strip():
+            raise argparse.ArgumentTypeError(f"expected DEVICE=SIZE[,DEVICE=SIZE...] (e.g. 0=20GiB,cpu=64GiB), got {item!r}")
+        out[device.strip()] = size.strip()
+    return out
 
 
 def positive_batch_size(value: object) -> int | Literal["auto"]:
@@ -222,6 +238,24 @@ class ElicitationSettings(Settings):
     batch_size: Annotated[int | Literal["auto"], BeforeValidator(positive_batch_size), Flag(parse=str)] = Field(
         "auto", description="prompts per forward pass: 'auto' or a positive integer"
     )
+    device_map: Literal["auto", "balanced", "balanced_low_0", "sequential"] | None = Field(
+        None, description="shard a model larger than one GPU across the visible GPUs, then CPU and disk (accelerate)"
+    )
+    max_memory: Annotated[dict[str, str], Flag(parse=_max_memory, metavar="DEVICE=SIZE,...")] = Field(
+        default_factory=dict, description="with --device-map: the most each device may hold, e.g. 0=20GiB,cpu=64GiB"
+    )
+    load_in: Literal["8bit", "4bit"] | None = Field(
+        None, description="quantise the weights to 8 or 4 bits with bitsandbytes (CUDA only)"
+    )
+    backend: Literal["local", "ray"] = Field(
+        "local", description="run the model in this process (local) or on a Ray actor pool, one replica per GPU"
+    )
+    ray_address: str | None = Field(
+        None, description="with --backend ray: the cluster to join, e.g. 10.0.0.1:6379 (default: start a local one)"
+    )
+    ray_workers: int | None = Field(
+        None, ge=1, description="with --backend ray: model replicas (default: one per GPU, else one per CPU core)"
+    )
     layers: Annotated[list[int] | Literal["auto"], Flag(parse=_layers, metavar="auto|L1,L2")] = Field(
         "auto", description="layers whose hidden states are read: 'auto' or comma-separated numbers (0 = embeddings)"
     )
@@ -259,7 +293,9 @@ class ElicitationSettings(Settings):
     trust_remote_code: Annotated[bool, Flag("--trust-remote-code")] = Field(
         False, description="allow the checkpoint's own Python code"
     )
-    cache: Annotated[bool, Flag("--no-cache")] = Field(True, description="read and write the answer cache")
+    cache: Annotated[bool, Flag("--no-cache")] = Field(
+        True, description="use the answer cache (OUT/cache: an interrupted audit resumes from it)"
+    )
 
     @field_validator("templates", "negated_templates", "reference_templates")
     @classmethod
@@ -296,7 +332,9 @@ class LadderSettings(Settings):
 
     title: ClassVar[str] = "the ladder of simulated liars"
 
-    ladder: Annotated[bool, Flag("--no-ladder")] = Field(True, description="run the simulated liars and compute the bar")
+    ladder: Annotated[bool, Flag("--no-ladder")] = Field(
+        True, description="run the ladder of simulated liars, which measures the bar"
+    )
     ladder_targets: int = Field(200, ge=1, description="claims the simulated liars lie about")
     ladder_fpr: float = Field(0.01, gt=0, lt=1, description="false-positive rate at which each check's threshold is set")
     ladder_alpha: float = Field(
@@ -368,9 +406,11 @@ def _option(stage: type[Settings], name: str, info: FieldInfo) -> Option:
     parse, metavar = (flag.parse, None) if flag.parse else ((_boolean, None) if switch else _parser_of(typed))
     spelled = flag.name or "--" + name.replace("_", "-")
     default = info.get_default(call_default_factory=True)
+    # a switch that turns a setting off (--no-cache) says what it stops
+    help_text = f"do not {info.description}" if switch and default is True else info.description or ""
     return Option(
         field=name, stage=stage, flag=spelled, env=ENV_PREFIX + spelled.lstrip("-").replace("-", "_").upper(),
-        help=info.description or "", default=default, parse=parse, switch=switch, repeat=flag.repeat,
+        help=help_text, default=default, parse=parse, switch=switch, repeat=flag.repeat,
         combine=flag.combine, metavar=flag.metavar or metavar,
     )
 
