@@ -210,6 +210,7 @@ def test_check(
         best = dict(by_layer[layer])
         best["p_value"] = min(1.0, len(by_layer) * best["p_value"])
         best["layer"] = int(layer)
+        best["null_kind"] += f", at layer {layer}; p Bonferroni-corrected over the {len(by_layer)} layers tested"
         best["layers"] = {k: {f: t[f] for f in ("observed", "null", "flagged", "n", "null_flagged", "null_n", "p_value")}
                           for k, t in by_layer.items()}
         return best

@@ -189,7 +189,7 @@ def test_aggregate_reads_the_bar_over_the_checks_passed_and_scores_claims(suite)
     checks, answers, results, context = _audit(suite, lies=lies, ladder=True)
     lie_scores: dict[str, float] = {}
     out = aggregate(suite, answers, checks, results, context, lie_scores=lie_scores)
-    verdict, bar = out["verdict"], out["bar"].model_dump()
+    verdict, bar = out["verdict"].model_dump(), out["bar"].model_dump()
     assert verdict["finding"] == "lying"
     assert bar["caught_model"] == [c for c in bar["checks"] if c in verdict["catching"]]
     assert set(bar["passed_checks"]).isdisjoint(verdict["catching"])
