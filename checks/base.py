@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Protocol, runtime_checkable
+from typing import Iterable, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -31,7 +31,6 @@ class RunContext:
     seed: int = 0
     # site and layers the engine captured hidden states at (empty without hidden states)
     layers: tuple[int, ...] = ()
-    options: dict[str, Any] = field(default_factory=dict)
     # fits keyed on their training data, shared by every run of the checks in one audit (the
     # ladder's re-runs on simulated liars mostly see the training data the first run saw)
     fits: FitCache = field(default_factory=FitCache, repr=False, compare=False)

@@ -1,26 +1,26 @@
-"""The aggregator: the one entry point the audit calls after the checks have run.
+"""The aggregator: the stages after the checks have run.
 
-It turns the checks' findings into the three sections of results.json that answer the
-user's question: where the lies are (``graph``), which claims are the likeliest lies
-(``retraction_set``) and how capable a liar must be to pass every check (``bar``).
+They turn the checks' findings into the sections of results.json that answer the user's
+question: where the lies are (``graph`` and ``retraction_set``, from :func:`contradictions`),
+how capable a liar must be to pass every check (``bar``, from the ladder stage,
+:func:`consistency.ladder.run_ladder`) and the ``verdict`` (:func:`aggregate`).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Mapping, Sequence, TypedDict
 
-from checks.base import Check, CheckResult, RunContext
+import networkx as nx
+
+from checks.base import Check, CheckResult
 from consistency import graph as cg
 from consistency.answers import Answers
-from consistency.ladder import bar_of, run_ladder
+from consistency.ladder import bar_of
 from consistency.retraction import retraction_set
 from consistency.schema import Bar, Graph, RetractionSet, Verdict
 from consistency.suite import Suite
-from consistency.verdict import ALPHA, build_verdict
-
-# A conflict weaker than this (credences a few hundredths from coherent) is the noise of
-# honest answers, not evidence of a lie.
-MIN_SEVERITY = 0.1
+from consistency.verdict import build_verdict
 
 
 class Sections(TypedDict):
@@ -32,55 +32,60 @@ class Sections(TypedDict):
     verdict: Verdict
 
 
+@dataclass(frozen=True)
+class Contradictions:
+    """Where the lies are: the contradiction graph, its webs and the retraction set."""
+
+    graph: nx.Graph
+    webs: list[dict[str, Any]]
+    retraction: dict[str, Any]
+
+    @property
+    def implicated(self) -> set[str]:
+        """The propositions in some web: the ladder neither targets them nor counts them honest."""
+        return {pid for web in self.webs for pid in web["propositions"]}
+
+
+def contradictions(
+    suite: Suite, answers: Answers, checks: Sequence[Check], results: Mapping[str, CheckResult], min_severity: float
+) -> Contradictions:
+    """The contradiction graph of the checks' conflicts of at least ``min_severity`` (weaker ones,
+    the noise-level incoherence of honest answers, stay in the checks' results only)."""
+    evidence = [c.name for c in checks if c.needs_hidden]
+    graph = cg.build_graph(suite, answers, results, evidence, min_severity)
+    found = cg.webs(graph)
+    return Contradictions(graph, found, retraction_set(graph, found, results, suite.propositions))
+
+
 def aggregate(
     suite: Suite,
     answers: Answers,
     checks: Sequence[Check],
     results: Mapping[str, CheckResult],
-    context: RunContext,
+    found: Contradictions,
+    bar: dict[str, Any],
+    simulated: Mapping[str, Mapping[str, Mapping[str, float]]],
+    min_severity: float,
     reference: Mapping[str, CheckResult] | None = None,
     reference_name: str = "",
     lie_scores: dict[str, float] | None = None,
 ) -> Sections:
     """The typed ``graph``, ``retraction_set`` and ``bar`` sections of :class:`Results` and the
-    ``verdict`` section; ``lie_scores``, when given, is filled with each answered proposition's
-    lie score (the audit puts them into ``claims``).
+    ``verdict`` section, from the contradictions ``found`` and the ladder's ``bar`` and
+    ``simulated`` lie scores (:func:`consistency.ladder.run_ladder`); ``lie_scores``, when given,
+    is filled with each answered proposition's lie score (the audit puts them into ``claims``).
 
     ``reference`` holds the answer-level checks' results on a reference's answers to the same
     questions (``--reference`` / ``--reference-template``): the verdict's null for those checks.
-
-    Options read from ``context.options``: ``min_severity`` (conflicts below it, the
-    noise-level incoherence of honest answers, stay in the checks' results but are left out of
-    the graph and the retraction set; default 0.1), ``ladder_targets`` (default 200), ``ladder_fpr`` (default
-    0.01), ``ladder_alpha`` (default 0.01) and ``ladder`` (False skips the bar).
     """
-    options = context.options
-    evidence = [c.name for c in checks if c.needs_hidden]
-    graph = cg.build_graph(suite, answers, results, evidence, float(options.get("min_severity", MIN_SEVERITY)))
-    found = cg.webs(graph)
-    retraction = retraction_set(graph, found, results, suite.propositions)
-    simulated: dict[str, dict[str, dict[str, float]]] = {}
-    if options.get("ladder", True):
-        bar = run_ladder(
-            suite, answers, checks, results, context,
-            targets=int(options.get("ladder_targets", 200)),
-            fpr=float(options.get("ladder_fpr", 0.01)),
-            alpha=float(options.get("ladder_alpha", 0.01)),
-            implicated={pid for web in found for pid in web["propositions"]},
-            lie_scores=simulated,
-        )
-    else:
-        bar = {"notes": ["the ladder was switched off"]}
     verdict, scores = build_verdict(
-        suite, answers, checks, results,
-        min_severity=float(options.get("min_severity", MIN_SEVERITY)),
-        alpha=float(options.get("verdict_alpha", ALPHA)),
+        suite, answers, checks, results, min_severity=min_severity,
         reference=reference, reference_name=reference_name, simulated=simulated,
     )
     if lie_scores is not None:
         lie_scores.update(scores)
     over_passed(bar, verdict)
-    return Sections(graph=cg.section(graph, found), retraction_set=RetractionSet.model_validate(retraction),
+    return Sections(graph=cg.section(found.graph, found.webs), retraction_set=RetractionSet.model_validate(found.retraction),
                     bar=Bar.model_validate(bar), verdict=Verdict.model_validate(verdict))
 
 

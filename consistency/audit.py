@@ -16,7 +16,7 @@ import checks as check_registry
 from checks.base import Check, CheckResult, RunContext
 from consistency.adapters.base import Adapter
 from consistency.answers import Answers
-from consistency.config import AuditConfig
+from consistency.config import AuditConfig, LadderSettings
 from consistency.errors import UserError
 from consistency.generators import builtin_suite
 from consistency.stated import trusted_accuracy, trusted_queries
@@ -193,24 +193,20 @@ def run_audit(config: AuditConfig, log: Log = print, progress: bool = True) -> R
             name=str(config.model), adapter="hf", fingerprint=adapter.fingerprint,
             chat=getattr(adapter, "chat", None), gguf=gguf,
         )
-    context = RunContext(
-        seed=config.seed,
-        layers=tuple(answers.layers),
-        options={
-            "ladder": config.ladder,
-            "ladder_targets": config.ladder_targets,
-            "ladder_fpr": config.ladder_fpr,
-            "min_severity": config.min_severity,
-        },
-    )
+    context = RunContext(seed=config.seed, layers=tuple(answers.layers))
     results, check_seconds = run_checks(suite, answers, enabled, context, log)
 
-    from consistency.aggregate import aggregate
+    from consistency.aggregate import aggregate, contradictions
+    from consistency.ladder import run_ladder
 
     start = time.perf_counter()
+    found = contradictions(suite, answers, enabled, results, config.min_severity)
+    simulated: dict[str, dict[str, dict[str, float]]] = {}
+    bar = run_ladder(suite, answers, enabled, results, context, config.stage(LadderSettings), found.implicated, simulated)
     reference, reference_name = reference_results(config, suite, enabled, context, progress, log)
     lie_scores: dict[str, float] = {}
-    aggregated = aggregate(suite, answers, enabled, results, context, reference, reference_name, lie_scores)
+    aggregated = aggregate(suite, answers, enabled, results, found, bar, simulated, config.min_severity,
+                           reference, reference_name, lie_scores)
     aggregate_seconds = time.perf_counter() - start
 
     payload = Results(

@@ -1,7 +1,8 @@
 """The ``consistency`` command line.
 
-Every ``audit`` option can also be set by an environment variable, ``CONSISTENCY_<OPTION>``
-(e.g. ``CONSISTENCY_BATCH_SIZE=8``); the command line wins. User mistakes end with one
+The ``audit`` options are generated from the settings in consistency/config.py. Every one can
+also be set by an environment variable, ``CONSISTENCY_`` and the flag in capitals (e.g.
+``CONSISTENCY_BATCH_SIZE=8``, ``CONSISTENCY_NO_LADDER=true``); the command line wins. User mistakes end with one
 ``error:`` line and exit status 2; a finished audit exits 0 whatever it found.
 """
 
@@ -11,59 +12,40 @@ import argparse
 import json
 import os
 import sys
-from typing import Any, Sequence
+from typing import Sequence
 
 from pydantic import ValidationError
 
+from consistency.config import parse_integer
 from consistency.errors import UserError
 from consistency.schema import Results
 
 EXIT_USER_ERROR = 2
 
 
-def _env(option: str, default: Any = None) -> Any:
-    return os.environ.get("CONSISTENCY_" + option.upper().replace("-", "_"), default)
+def _add_audit_options(audit: argparse.ArgumentParser) -> None:
+    """The audit's flags, generated from the settings' fields (consistency/config.py): each
+    flag's type, help, default and environment variable are those the field states."""
+    from consistency.config import STAGES, audit_options
+
+    groups = {stage: audit.add_argument_group(stage.title) for stage in STAGES}
+    for option in audit_options():
+        shown = "" if option.switch or option.default in (None, [], {}) else f"default: {_shown(option.default)}; "
+        help_text = f"{option.help} ({shown}env {option.env})".replace("%", "%%")
+        group = groups[option.stage]
+        if option.positional:
+            group.add_argument(option.field, nargs="?", type=option.parse, default=argparse.SUPPRESS,
+                               metavar=option.flag, help=help_text)
+        elif option.switch:
+            group.add_argument(option.flag, dest=option.field, action="store_const", const=not option.default,
+                               default=argparse.SUPPRESS, help=help_text)
+        else:
+            group.add_argument(option.flag, dest=option.field, type=option.parse, default=argparse.SUPPRESS,
+                               action="append" if option.repeat else "store", metavar=option.metavar, help=help_text)
 
 
-def _list(value: str | None) -> list[str]:
-    return [item.strip() for item in value.split(",") if item.strip()] if value else []
-
-
-def _integer(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text[:40]!r}") from None
-
-
-def _number(text: str) -> float:
-    try:
-        return float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text[:40]!r}") from None
-
-
-def _layers(text: str) -> list[int] | str:
-    """``auto`` or comma-separated layer numbers."""
-    if text.strip() == "auto":
-        return "auto"
-    try:
-        return [int(item) for item in _list(text)] or "auto"
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected 'auto' or comma-separated layer numbers, got {text[:40]!r}") from None
-
-
-def _check_option(text: str) -> tuple[str, str, Any]:
-    """``CHECK.KEY=VALUE``, the value parsed as JSON when it is JSON (numbers, booleans, lists)."""
-    target, sep, raw = text.partition("=")
-    check, dot, key = target.partition(".")
-    if not sep or not dot or not check or not key:
-        raise argparse.ArgumentTypeError(f"expected CHECK.KEY=VALUE, got {text!r}")
-    try:
-        value = json.loads(raw)
-    except json.JSONDecodeError:
-        value = raw
-    return check, key, value
+def _shown(default: object) -> str:
+    return ",".join(map(str, default)) if isinstance(default, list) else str(default)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -71,59 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     audit = commands.add_parser("audit", help="ask a model a suite of related questions and check its answers")
-    audit.add_argument("model", nargs="?", default=_env("model"),
-                       help="checkpoint directory, cached hub id, or organism:<honest|naive-liar|consistent-liar> "
-                            "(default: organism:consistent-liar)")
-    audit.add_argument("--answers", default=_env("answers"), help="audit recorded answers (JSONL) instead of a model")
-    audit.add_argument("--suite", default=_env("suite", "builtin:organism"),
-                       help="suite .jsonl, statement,label .csv, or builtin:<arithmetic|comparisons|organism>")
-    audit.add_argument("--checks", default=_env("checks", "all"), help="comma-separated check names (default: all)")
-    audit.add_argument("--out", default=_env("out", "runs/audit"), help="run directory (default: runs/audit)")
-    audit.add_argument("--device", default=_env("device", "auto"), choices=["auto", "cpu", "cuda"])
-    audit.add_argument("--dtype", default=_env("dtype", "auto"), choices=["auto", "float32", "bfloat16", "float16"])
-    audit.add_argument("--batch-size", default=_env("batch_size", "auto"), help="'auto' or a positive integer")
-    audit.add_argument("--layers", type=_layers, default=_env("layers", "auto"),
-                       help="'auto' or comma-separated layer numbers (0 = embeddings)")
-    audit.add_argument("--limit", type=_integer, default=_env("limit"), help="at most N propositions per split")
-    audit.add_argument("--seed", type=_integer, default=_env("seed", "0"))
-    audit.add_argument("--template", action="append", default=_list(_env("template")),
-                       help="question template with {statement}; repeat for several framings")
-    audit.add_argument("--negated-template", action="append", default=[],
-                       help="template asking whether {statement} is false (its answer is inverted)")
-    audit.add_argument("--yes", default=_env("yes"), help="comma-separated 'yes' answer words")
-    audit.add_argument("--no", default=_env("no"), help="comma-separated 'no' answer words")
-    audit.add_argument("--option", action="append", type=_check_option, default=[], metavar="CHECK.KEY=VALUE",
-                       help="an option for one check, e.g. probe.fpr=0.05")
-    audit.add_argument("--ladder-targets", type=_integer, default=_env("ladder_targets", "200"),
-                       help="claims the simulated liars lie about (default 200)")
-    audit.add_argument("--ladder-fpr", type=_number, default=_env("ladder_fpr", "0.01"),
-                       help="false-positive rate at which each check's threshold is set (default 0.01)")
-    audit.add_argument("--no-ladder", action="store_true", help="skip the simulated liars and the bar")
-    audit.add_argument("--min-severity", type=_number, default=_env("min_severity", "0.1"),
-                       help="conflicts below this severity stay out of the graph (default 0.1)")
-    audit.add_argument("--weak-model", default=_env("weak_model"),
-                       help="a weaker model whose answers are the w2s-copies' weak labels (default: the suite's 'weak')")
-    audit.add_argument("--weak-noise", type=_number, default=_env("weak_noise"),
-                       help="simulate weak labels: the truth with this share flipped (for demos)")
-    audit.add_argument("--chat", default=_env("chat", "auto"), choices=["auto", "on", "off"],
-                       help="ask through the tokenizer's chat template (auto: when it has one)")
-    audit.add_argument("--shots", type=int, default=int(_env("shots", 0)),
-                       help="K solved trusted-split examples (balanced true/false) before each question")
-    audit.add_argument("--reference", default=_env("reference"),
-                       help="a reference model asked the same questions (e.g. the checkpoint before fine-tuning); "
-                            "the answer-level checks' null becomes its flags on the same audited claims")
-    audit.add_argument("--reference-template", action="append", default=[],
-                       help="the audited model in another context (a system prompt, a persona) as the reference: "
-                            "a template with {statement}; repeat for several")
-    audit.add_argument("--reference-yes", default=None, help="comma-separated 'yes' words in the reference context")
-    audit.add_argument("--reference-no", default=None, help="comma-separated 'no' words in the reference context")
-    audit.add_argument("--trust-remote-code", action="store_true", help="allow the checkpoint's own Python code")
-    audit.add_argument("--no-cache", action="store_true", help="do not read or write the answer cache")
-    audit.add_argument("--no-report", action="store_true", help="write results.json only")
-    audit.add_argument("--overwrite", action="store_true",
-                       help="replace another run's results in --out (the same configuration resumes without it)")
-    audit.add_argument("--quiet", action="store_true", default=bool(_env("quiet")),
-                       help="no progress bars or summary (for CI)")
+    _add_audit_options(audit)
 
     report = commands.add_parser("report", help="re-render report.html from a run directory's results.json")
     report.add_argument("run_dir")
@@ -135,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     export = suite.add_parser("export", help="write a suite (e.g. builtin:arithmetic) as JSONL")
     export.add_argument("source")
     export.add_argument("--out", required=True)
-    export.add_argument("--seed", type=_integer, default=0)
+    export.add_argument("--seed", type=parse_integer, default=0)
 
     commands.add_parser("checks", help="list the registered checks")
     commands.add_parser("schema", help="print the JSON Schema of results.json")
@@ -146,46 +76,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _audit_config(args: argparse.Namespace):
-    from consistency.config import AuditConfig
+    """The audit's configuration: the flags given, then the environment, then the defaults."""
+    from consistency.config import audit_options, load_config
 
-    options: dict[str, dict[str, Any]] = {}
-    for check, key, value in args.option:
-        options.setdefault(check, {})[key] = value
-    batch = args.batch_size
-    return AuditConfig(
-        model=args.model,
-        answers=args.answers,
-        suite=args.suite,
-        checks=_list(args.checks) or ["all"],
-        out=args.out,
-        device=args.device,
-        dtype=args.dtype,
-        batch_size=int(batch) if str(batch).isdigit() else batch,
-        layers=args.layers,
-        limit=args.limit,
-        seed=args.seed,
-        templates=args.template,
-        negated_templates=args.negated_template,
-        yes_words=_list(args.yes),
-        no_words=_list(args.no),
-        weak_model=args.weak_model,
-        weak_noise=args.weak_noise,
-        reference=args.reference,
-        reference_templates=args.reference_template,
-        reference_yes_words=_list(args.reference_yes),
-        reference_no_words=_list(args.reference_no),
-        trust_remote_code=args.trust_remote_code,
-        chat=args.chat,
-        shots=args.shots,
-        ladder=not args.no_ladder,
-        ladder_targets=args.ladder_targets,
-        ladder_fpr=args.ladder_fpr,
-        min_severity=args.min_severity,
-        cache=not args.no_cache,
-        report=not args.no_report,
-        overwrite=args.overwrite,
-        check_options=options,
-    )
+    given = {o.field: o.combine(vars(args)[o.field]) if o.repeat else vars(args)[o.field]
+             for o in audit_options() if o.field in vars(args)}
+    return load_config(given)
 
 
 def _quiet_transformers() -> None:
@@ -231,9 +127,9 @@ def _run(args: argparse.Namespace) -> int:
 
         config = _audit_config(args)
         _quiet_transformers()
-        log = (lambda message: None) if args.quiet else (lambda message: print(message, file=sys.stderr))
-        results = run_audit(config, log=log, progress=not args.quiet)
-        if not args.quiet:
+        log = (lambda message: None) if config.quiet else (lambda message: print(message, file=sys.stderr))
+        results = run_audit(config, log=log, progress=not config.quiet)
+        if not config.quiet:
             _print_summary(results)
         return 0
     if args.command == "report":

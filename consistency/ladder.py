@@ -50,6 +50,7 @@ from checks.base import Check, CheckResult, RunContext
 from checks.critique import is_judging
 from consistency import formula as fm
 from consistency.answers import Answers
+from consistency.config import LadderSettings
 from consistency.schema import proposition_of
 from consistency.suite import Query, Suite
 
@@ -417,19 +418,22 @@ def run_ladder(
     checks: Sequence[Check],
     baseline: Mapping[str, CheckResult],
     context: RunContext,
-    targets: int = 200,
-    fpr: float = 0.01,
-    alpha: float = 0.01,
+    settings: LadderSettings | None = None,
     implicated: Iterable[str] = (),
     lie_scores: dict[str, dict[str, dict[str, float]]] | None = None,
 ) -> dict[str, Any]:
-    """The ``bar`` section of results.json (see checks/docs/bar.md).
+    """The ladder stage: the ``bar`` section of results.json (see checks/docs/bar.md), under the
+    ladder's own settings (default: :class:`LadderSettings`' defaults).
 
     ``implicated`` are the propositions already in the contradiction graph: they are neither
     targets nor part of the false-positive calibration. ``lie_scores``, when given, is filled
     with each check's detection score of every simulated lie's target, per rung
     (rung -> check -> target -> score): the positives the lie score is calibrated on.
     """
+    settings = settings or LadderSettings.model_construct()
+    if not settings.ladder:
+        return {"notes": ["the ladder was switched off"]}
+    targets, fpr, alpha = settings.ladder_targets, settings.ladder_fpr, settings.ladder_alpha
     skipped = {c.name: baseline[c.name].skipped or "no result" for c in checks
                if c.name not in baseline or baseline[c.name].skipped}
     active = [c for c in checks if c.name not in skipped]

@@ -10,8 +10,11 @@ import pytest
 
 from checks.base import CheckResult, RunContext
 from consistency.adapters.scripted import ScriptedAdapter
+from consistency.aggregate import Sections, aggregate, contradictions
 from consistency.answers import Answers
+from consistency.config import LadderSettings
 from consistency.engine import elicit
+from consistency.ladder import run_ladder
 from consistency.suite import Proposition, Suite, SuiteError, load_jsonl
 
 
@@ -21,6 +24,15 @@ def audit(check, suite: Suite, hidden: bool = True, seed: int = 0, **adapter) ->
     queries = list(check.queries(suite))
     answers = elicit(model, queries, hidden_for=queries if hidden else ())
     return check.run(suite, answers, RunContext(seed=seed, layers=answers.layers)), answers
+
+
+def after_checks(suite: Suite, answers: Answers, checks, results, context: RunContext, ladder: LadderSettings,
+                 min_severity: float = 0.1, lie_scores: dict[str, float] | None = None) -> Sections:
+    """The stages ``run_audit`` runs after the checks: the contradictions, the ladder, the verdict."""
+    found = contradictions(suite, answers, checks, results, min_severity)
+    simulated: dict[str, dict[str, dict[str, float]]] = {}
+    bar = run_ladder(suite, answers, checks, results, context, ladder, found.implicated, simulated)
+    return aggregate(suite, answers, checks, results, found, bar, simulated, min_severity, lie_scores=lie_scores)
 
 
 def synthetic_suite(

@@ -18,6 +18,7 @@ from consistency.adapters.recorded import AnswersFileError, load_recorded_answer
 from consistency.adapters.scripted import ScriptedAdapter
 from consistency.answers import Answers
 from consistency.audit import explained
+from consistency.config import LadderSettings
 from consistency.ladder import LEVELS, run_ladder
 from consistency.suite import Explanation, Suite, SuiteError, load_jsonl
 
@@ -224,7 +225,7 @@ def test_ladder_l6_is_the_rung_critique_cannot_catch():
     answers = elicit(model, queries)
     context = RunContext(seed=0)
     baseline = {c.name: c.run(suite, answers, context) for c in enabled}
-    bar = run_ladder(suite, answers, enabled, baseline, context, targets=30)
+    bar = run_ladder(suite, answers, enabled, baseline, context, LadderSettings(ladder_targets=30))
     assert [level.key for level in LEVELS][-1] == "L6"
     assert {k: v["critique"] for k, v in bar["caught"].items()} == {
         "L1": True, "L2": True, "L3": True, "L4": True, "L5": True, "L6": False}

@@ -10,6 +10,7 @@ from checks.base import RunContext
 from checks.probe import ProbeCheck
 from checks.w2s_copies import W2SCopies
 from consistency.fitcache import FitCache, digest
+from consistency.config import LadderSettings
 from consistency.ladder import run_ladder
 from tests.test_ladder import honest_run, ladder_suite
 
@@ -79,7 +80,7 @@ def test_the_ladder_with_cached_fits_matches_the_ladder_without():
     for fits in (NoCache(), FitCache()):
         context = RunContext(seed=0, layers=answers.layers, fits=fits)
         results = {c.name: c.run(suite, answers, context) for c in checks}
-        bar = run_ladder(suite, answers, checks, results, context, targets=12)
+        bar = run_ladder(suite, answers, checks, results, context, LadderSettings(ladder_targets=12))
         bars.append(json.dumps({k: v for k, v in bar.items() if k != "reruns"}, sort_keys=True))
     assert bars[0] == bars[1]
     assert fits.hits > fits.misses  # most re-runs found their fits

@@ -14,11 +14,12 @@ import pytest
 from checks.base import CheckResult, Conflict, RunContext
 from consistency import formula as fm
 from consistency.adapters.scripted import ScriptedAdapter
-from consistency.aggregate import aggregate
+from consistency.config import LadderSettings
 from consistency.engine import elicit
 from consistency.ladder import (Ladder, _batches, _HiddenMover, _Repairer, bar_of, honest_null, run_ladder,
                                threshold)
 from consistency.suite import Decomposition, Proposition, Relation, Suite
+from scripted_audit import after_checks
 
 
 # ----- a suite where each rung of the ladder beats exactly one more check -------------------
@@ -115,7 +116,7 @@ def full_ladder():
     suite = ladder_suite()
     checks = [cross_examination(), FakeLogic(), FakeLogic(use_decompositions=True), FakeProbe()]
     answers, context, results = honest_run(suite, checks)
-    return suite, checks, run_ladder(suite, answers, checks, results, context, targets=200)
+    return suite, checks, run_ladder(suite, answers, checks, results, context, LadderSettings(ladder_targets=200))
 
 
 # ----- the rungs ---------------------------------------------------------------------------
@@ -169,7 +170,7 @@ def test_adding_a_check_never_lowers_the_bar(full_ladder):
         assert levels[-1] == bar["level"]
     # the subsets follow the order the checks are given in
     answers, context, results = honest_run(suite, checks)
-    reverse = run_ladder(suite, answers, checks[::-1], results, context, targets=12)
+    reverse = run_ladder(suite, answers, checks[::-1], results, context, LadderSettings(ladder_targets=12))
     assert [s["level"] for s in reverse["subsets"]] == [5, 5, 5, 5]
 
 
@@ -191,8 +192,8 @@ def test_skipped_checks_take_no_part():
 def test_sample_is_seeded_and_capped():
     suite = ladder_suite()
     answers, context, results = honest_run(suite, [FakeLogic()])
-    one = run_ladder(suite, answers, [FakeLogic()], results, context, targets=5)
-    two = run_ladder(suite, answers, [FakeLogic()], results, context, targets=5)
+    one = run_ladder(suite, answers, [FakeLogic()], results, context, LadderSettings(ladder_targets=5))
+    two = run_ladder(suite, answers, [FakeLogic()], results, context, LadderSettings(ladder_targets=5))
     assert one["targets"] == 5 and one["matrix"] == two["matrix"]
 
 
@@ -201,7 +202,7 @@ def test_claims_already_flagged_are_not_targets():
     checks = [FakeLogic()]
     # a naive lie on a0 breaks its negation relation in the model's own answers
     answers, context, results = honest_run(suite, checks, lies={"a0": "consistent"})
-    bar = run_ladder(suite, answers, checks, results, context, fpr=0.2)
+    bar = run_ladder(suite, answers, checks, results, context, LadderSettings(ladder_fpr=0.2))
     assert bar["candidates"] == 12 - 2  # a0 and na0 are already in a conflict
 
 
@@ -328,7 +329,7 @@ def test_naive_liar_is_caught_by_cross_examination():
     checks = [cross_examination(), FakeLogic(), FakeProbe()]
     lies = {"a1": "naive", "b3": "naive"}
     answers, context, results = honest_run(suite, checks, lies=lies)
-    out = aggregate(suite, answers, checks, results, RunContext(options={"ladder_targets": 10}))
+    out = after_checks(suite, answers, checks, results, context, LadderSettings(ladder_targets=10))
     xexam = {m.proposition for m in out["retraction_set"].claims
              if any(":cross-examination:" in c for c in m.conflicts)}
     assert xexam == set(lies)
@@ -346,7 +347,7 @@ def test_consistent_liar_passes_output_checks_and_only_the_probe_catches_it():
     assert not results["cross-examination"].conflicts
     assert not results["fake-logic"].conflicts
     assert {c for conflict in results["fake-probe"].conflicts for c in conflict.claims} == set(lies)
-    out = aggregate(suite, answers, checks, results, RunContext(options={"ladder": False}))
+    out = after_checks(suite, answers, checks, results, context, LadderSettings(ladder=False))
     assert {m.proposition for m in out["retraction_set"].claims} == set(lies)
     assert {w.id: w.checks for w in out["graph"].webs} == {"web1": {"fake-probe": 1}, "web2": {"fake-probe": 1}}
 
@@ -364,7 +365,7 @@ def test_registered_checks_on_scripted_liars():
     flagged = lambda name: {c for k in results[name].conflicts if k.severity >= 0.1 for c in k.claims}  # noqa: E731
     assert not flagged("cross-examination") and not flagged("logic") and not flagged("decomposition")
     assert set(lies) <= flagged("probe")
-    out = aggregate(suite, answers, checks, results, RunContext(options={"ladder_targets": 24}))
+    out = after_checks(suite, answers, checks, results, context, LadderSettings(ladder_targets=24))
     assert set(lies) <= {m.proposition for m in out["retraction_set"].claims}
     caught = out["bar"].caught
     assert caught["L1"]["cross-examination"] and not caught["L2"]["cross-examination"]

@@ -19,10 +19,11 @@ import pytest
 from checks.base import RunContext
 from consistency.suite import Explanation
 from consistency.adapters.scripted import ScriptedAdapter
-from consistency.aggregate import aggregate
+from consistency.config import LadderSettings
 from consistency.engine import elicit
 from consistency.suite import Proposition, Relation, Suite
 from consistency.schema import SCHEMA_VERSION, Results
+from scripted_audit import after_checks
 from reports.html import MAX_SUSPECTS, metric_definitions, render_report, write_report
 
 HOSTILE_SCRIPT = "<script>alert('pwned')</script>"
@@ -249,9 +250,9 @@ def test_an_aggregated_scripted_audit_renders():
     suite = Suite("scripted", props, [Relation("r0", "p0 -> p2")])
     check = module.CrossExamination()
     answers = elicit(ScriptedAdapter(suite, lies={"p3": "naive"}), list(check.queries(suite)))
-    context = RunContext(options={"ladder_targets": 8})
+    context = RunContext()
     results = {check.name: check.run(suite, answers, context)}
-    sections = aggregate(suite, answers, [check], results, context)
+    sections = after_checks(suite, answers, [check], results, context, LadderSettings(ladder_targets=8))
     payload = {**results_fixture(), "checks": results, **sections,
                "claims": {p: {"text": props[p].text, "split": "test", "truth": props[p].truth, "belief": None} for p in props}}
     typed = Results.model_validate(payload)

@@ -10,11 +10,12 @@ import pytest
 from checks import get
 from checks.base import RunContext
 from consistency.adapters.scripted import ScriptedAdapter
-from consistency.aggregate import aggregate
+from consistency.config import LadderSettings
 from consistency.answers import Answers
 from consistency.engine import elicit
 from consistency.organisms import organism_suite
 from consistency.suite import Framing
+from scripted_audit import after_checks
 from consistency.verdict import (
     MAX_SURPRISE,
     CheckEvidence,
@@ -36,11 +37,11 @@ def suite():
     return organism_suite().limited(150)
 
 
-def _audit(suite, lies=None, ladder=False, **adapter):
+def _audit(suite, lies=None, **adapter):
     checks = [get(name) for name in CHECKS]
     queries = [q for c in checks for q in c.queries(suite)]
     answers = elicit(ScriptedAdapter(suite, lies=lies, **adapter), queries, hidden_for=queries)
-    context = RunContext(seed=0, layers=answers.layers, options={"ladder": ladder, "ladder_targets": 40})
+    context = RunContext(seed=0, layers=answers.layers)
     results = {c.name: c.run(suite, answers, context) for c in checks}
     return checks, answers, results, context
 
@@ -186,9 +187,9 @@ def test_a_reference_is_the_null_of_answer_level_checks(suite):
 @pytest.mark.slow
 def test_aggregate_reads_the_bar_over_the_checks_passed_and_scores_claims(suite):
     lies = _liars(suite, share=0.1, mode="naive")
-    checks, answers, results, context = _audit(suite, lies=lies, ladder=True)
+    checks, answers, results, context = _audit(suite, lies=lies)
     lie_scores: dict[str, float] = {}
-    out = aggregate(suite, answers, checks, results, context, lie_scores=lie_scores)
+    out = after_checks(suite, answers, checks, results, context, LadderSettings(ladder_targets=40), lie_scores=lie_scores)
     verdict, bar = out["verdict"].model_dump(), out["bar"].model_dump()
     assert verdict["finding"] == "lying"
     assert bar["caught_model"] == [c for c in bar["checks"] if c in verdict["catching"]]

@@ -29,6 +29,7 @@ import numpy as np
 import torch
 
 from consistency.adapters.base import AdapterError, Prompt, PromptAnswer, ProgressCallback
+from consistency.config import positive_batch_size
 from consistency.suite import DEFAULT_ANSWER_WORDS
 
 DeviceName = Literal["auto", "cpu", "cuda"]
@@ -94,8 +95,12 @@ class HFAdapter:
         self.name = str(path_or_id)
         self.device = torch.device(_device(device))
         self.dtype = _dtype(dtype, self.device)
-        self._auto_batch = batch_size == "auto"
-        self.batch_size = AUTO_BATCH_SIZE[self.device.type] if self._auto_batch else _positive_int(batch_size)
+        try:
+            size = positive_batch_size(batch_size)  # the configuration's rule: one rule for the CLI and the API
+        except ValueError as exc:
+            raise AdapterError(str(exc)) from None
+        self._auto_batch = size == "auto"
+        self.batch_size = AUTO_BATCH_SIZE[self.device.type] if size == "auto" else size
 
         # The GGUF file's SHA-256, in full: it identifies the weights in results.json, and at
         # a few GB/s hashing costs far less than dequantising the same file.
@@ -569,13 +574,6 @@ def _answer_ids(tokenizer, words: Sequence[str], which: str, name: str) -> list[
             f"(tried {', '.join(map(repr, tried))}); pass answer words it encodes as one token"
         )
     return ids
-
-
-def _positive_int(value: int | str) -> int:
-    text = str(value).strip()
-    if not text.isdigit() or int(text) < 1:  # rejects 2.5, -1, 0 and "x" alike
-        raise AdapterError(f"batch size must be 'auto' or a positive integer, got {value!r}")
-    return int(text)
 
 
 def _accepts(model, argument: str) -> bool:
