@@ -191,7 +191,7 @@ def answered(suite: Suite, answers: Answers, ids: Iterable[str]) -> set[str]:
     return {p for p in ids if answers.belief(suite.query(p)) is not None}
 
 
-def test_check(
+def check_test(
     evidence: CheckEvidence,
     suite: Suite,
     answers: Answers,
@@ -205,7 +205,7 @@ def test_check(
     that layer's (``layer``; every layer's test in ``layers``).
     """
     if evidence.layers:
-        by_layer = {layer: test_check(e, suite, answers) for layer, e in evidence.layers.items()}
+        by_layer = {layer: check_test(e, suite, answers) for layer, e in evidence.layers.items()}
         layer = min(by_layer, key=lambda k: (by_layer[k]["p_value"], -(by_layer[k]["excess"] or 0.0), int(k)))
         best = dict(by_layer[layer])
         best["p_value"] = min(1.0, len(by_layer) * best["p_value"])
@@ -465,7 +465,7 @@ def build_verdict(
                 ref_evidence[c.name] = evidence_of(c, reference[c.name], suite, min_severity)
     info = informativeness(suite, answers)
 
-    tests = {name: test_check(e, suite, answers, ref_evidence.get(name), reference_name) for name, e in evidence.items()}
+    tests = {name: check_test(e, suite, answers, ref_evidence.get(name), reference_name) for name, e in evidence.items()}
     adjusted = holm({name: t["p_value"] for name, t in tests.items()})
     for name, t in tests.items():
         t["p_holm"] = adjusted[name]

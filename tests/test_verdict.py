@@ -25,7 +25,7 @@ from consistency.verdict import (
     holm,
     informativeness,
     surprise,
-    test_check,
+    check_test,
 )
 from probes.metrics import auroc
 
@@ -86,8 +86,8 @@ def test_a_check_read_layer_by_layer_is_tested_at_every_layer(suite):
     reading = {**dict.fromkeys(trusted + audited, 0.1), **dict.fromkeys(lies, 0.9)}
     sees = CheckEvidence("probe@4", True, reading, set(lies), set(reading))
     probe = CheckEvidence("probe", True, {}, set(), set(), {"2": blind, "4": sees})
-    tested = test_check(probe, suite, answers)
-    alone = test_check(sees, suite, answers)
+    tested = check_test(probe, suite, answers)
+    alone = check_test(sees, suite, answers)
     assert tested["layer"] == 4 and tested["flagged"] == len(lies) and tested["null_flagged"] == 0
     assert tested["p_value"] == pytest.approx(2 * alone["p_value"]) and tested["p_value"] < 1e-6
     assert tested["layers"]["2"]["p_value"] == 1.0
