@@ -16,7 +16,7 @@ import checks as check_registry
 from checks.base import Check, CheckResult, RunContext
 from consistency.adapters.base import Adapter
 from consistency.answers import Answers
-from consistency.config import AuditConfig, LadderSettings
+from consistency.config import AuditConfig, ChecksSettings, LadderSettings
 from consistency.errors import UserError
 from consistency.generators import builtin_suite
 from consistency.stated import trusted_accuracy, trusted_queries
@@ -58,18 +58,18 @@ def prepare_suite(config: AuditConfig) -> Suite:
     return suite
 
 
-def build_checks(config: AuditConfig, weak_answers: Answers | None = None) -> list[Check]:
+def build_checks(settings: ChecksSettings, weak_answers: Answers | None = None) -> list[Check]:
     """The enabled checks with their options; ``weak_answers`` feed the w2s-copies' weak labels."""
-    names = check_registry.available() if config.checks == ["all"] else config.checks
-    unknown_options = set(config.check_options) - set(names)
+    names = check_registry.available() if settings.checks == ["all"] else settings.checks
+    unknown_options = set(settings.check_options) - set(names)
     if unknown_options:
         raise UserError(f"options given for checks that are not enabled: {sorted(unknown_options)}")
-    options = {name: dict(config.check_options.get(name, {})) for name in names}
+    options = {name: dict(settings.check_options.get(name, {})) for name in names}
     if "w2s-copies" in options:
         if weak_answers is not None:
             options["w2s-copies"].update(weak_source="answers", weak_answers=weak_answers)
-        elif config.weak_noise is not None:
-            options["w2s-copies"].update(weak_source="noise", weak_noise=config.weak_noise)
+        elif settings.weak_noise is not None:
+            options["w2s-copies"].update(weak_source="noise", weak_noise=settings.weak_noise)
     return [check_registry.get(name, **options[name]) for name in names]
 
 
@@ -161,10 +161,11 @@ def run_audit(config: AuditConfig, log: Log = print, progress: bool = True) -> R
     started = time.perf_counter()
     out = Path(config.out)
     suite = prepare_suite(config)
-    enabled = build_checks(config)  # unknown names and options fail here, before any model loads
+    checks_settings = config.stage(ChecksSettings)
+    enabled = build_checks(checks_settings)  # unknown names and options fail here, before any model loads
     claim_run_directory(config)  # another run's results are refused (or, with --overwrite, removed)
     if config.weak_model:
-        enabled = build_checks(config, weak_model_answers(config, suite))
+        enabled = build_checks(checks_settings, weak_model_answers(config, suite))
     if config.answers:
         from consistency.adapters.recorded import load_recorded_answers
 

@@ -8,6 +8,11 @@ has an environment variable, ``CONSISTENCY_`` and its flag in capitals (``--batc
 pydantic-settings through :class:`FlagEnvironment` with the same parser as the flag. The command
 line wins over the environment, which wins over the defaults. :class:`AuditConfig` joins the
 stages; its fields are what results.json's ``config`` holds.
+
+To add an option: add a field to its stage (type, default, ``description`` = its help; a
+``Flag(...)`` only where the flag is not ``--<field-name>`` or the type has no text parser here),
+give it a sample value in tests/test_config.py's ``SAMPLES``, and paste the table that test prints
+into the README. Nothing in cli.py changes.
 """
 
 from __future__ import annotations
@@ -259,7 +264,9 @@ class ElicitationSettings(Settings):
     trust_remote_code: Annotated[bool, Flag("--trust-remote-code")] = Field(
         False, description="allow the checkpoint's own Python code"
     )
-    cache: Annotated[bool, Flag("--no-cache")] = Field(True, description="read and write the answer cache")
+    cache: Annotated[bool, Flag("--no-cache")] = Field(
+        True, description="use the answer cache (OUT/cache: an interrupted audit resumes from it)"
+    )
 
     @field_validator("templates", "negated_templates", "reference_templates")
     @classmethod
@@ -296,7 +303,9 @@ class LadderSettings(Settings):
 
     title: ClassVar[str] = "the ladder of simulated liars"
 
-    ladder: Annotated[bool, Flag("--no-ladder")] = Field(True, description="run the simulated liars and compute the bar")
+    ladder: Annotated[bool, Flag("--no-ladder")] = Field(
+        True, description="run the ladder of simulated liars, which measures the bar"
+    )
     ladder_targets: int = Field(200, ge=1, description="claims the simulated liars lie about")
     ladder_fpr: float = Field(0.01, gt=0, lt=1, description="false-positive rate at which each check's threshold is set")
     ladder_alpha: float = Field(
@@ -368,9 +377,11 @@ def _option(stage: type[Settings], name: str, info: FieldInfo) -> Option:
     parse, metavar = (flag.parse, None) if flag.parse else ((_boolean, None) if switch else _parser_of(typed))
     spelled = flag.name or "--" + name.replace("_", "-")
     default = info.get_default(call_default_factory=True)
+    # a switch that turns a setting off (--no-cache) says what it stops
+    help_text = f"do not {info.description}" if switch and default is True else info.description or ""
     return Option(
         field=name, stage=stage, flag=spelled, env=ENV_PREFIX + spelled.lstrip("-").replace("-", "_").upper(),
-        help=info.description or "", default=default, parse=parse, switch=switch, repeat=flag.repeat,
+        help=help_text, default=default, parse=parse, switch=switch, repeat=flag.repeat,
         combine=flag.combine, metavar=flag.metavar or metavar,
     )
 
