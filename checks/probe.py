@@ -17,7 +17,7 @@ import numpy as np
 
 from checks import register
 from checks.base import CheckResult, Conflict, RunContext
-from consistency.answers import SITES, Answers
+from consistency.answers import SITES, Answers, LayerFeatures
 from consistency.fitcache import digest
 from consistency.suite import Proposition, Query, Suite
 from probes.base import Probe, ProbeError
@@ -195,10 +195,11 @@ class ProbeCheck:
         rng = context.rng(self.name)
         fits = sweep_layers(
             self._make_probe(context.seed),
-            {layer: self._features(suite, answers, rows.trusted, layer) for layer in layers},
+            # read layer by layer: one layer's rows in memory at a time, not every layer's
+            LayerFeatures(layers, lambda layer: self._features(suite, answers, rows.trusted, layer)),
             y_train,
             rng,
-            evaluate={layer: self._features(suite, answers, rows.audited, layer) for layer in layers},
+            evaluate=LayerFeatures(layers, lambda layer: self._features(suite, answers, rows.audited, layer)),
             y_eval=truth_vector(rows.audited),
             folds=self.folds,
             n_boot=self.n_boot,

@@ -2,10 +2,14 @@
 
 ``Answers`` is a plain in-memory value: checks read it, and the liar-capability ladder
 builds modified copies of it (flipped credences, moved hidden states) to re-run checks on.
+Hidden-state tables are mappings, not necessarily dicts: the engine's read their rows from
+the answer cache's shards on demand, and a modified copy overlays its changes on them, so
+neither holds every prompt's states in memory.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -30,7 +34,7 @@ class Answers:
     credences: dict[str, float] = field(default_factory=dict)
     layers: tuple[int, ...] = ()
     # site -> prompt -> array of shape (len(layers), hidden_size)
-    hidden: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+    hidden: dict[str, Mapping[str, np.ndarray]] = field(default_factory=dict)
     source: str = ""  # a description of where the answers came from
     # Query.key (e.g. "p1#v0:is-true") -> raw P(yes)
     per_query: dict[str, float] = field(default_factory=dict)
@@ -53,9 +57,7 @@ class Answers:
 
     def hidden_matrix(self, queries: list[Query], layer: int, site: str = "statement_end") -> np.ndarray:
         """Hidden states of ``queries`` at one captured layer, shape (len(queries), hidden_size)."""
-        index = self.layers.index(layer)
-        table = self.hidden[site]
-        return np.stack([table[q.prompt][index] for q in queries]).astype(np.float32)
+        return layer_matrix(self.hidden[site], [q.prompt for q in queries], self.layers.index(layer))
 
     def has_hidden_for(self, queries: list[Query], site: str = "statement_end") -> bool:
         table = self.hidden.get(site, {})
@@ -74,6 +76,77 @@ class Answers:
 
     def with_hidden(self, site: str, replacements: dict[str, np.ndarray]) -> "Answers":
         """A copy with some prompts' hidden states (at one site) replaced."""
-        hidden = {s: dict(table) for s, table in self.hidden.items()}
-        hidden.setdefault(site, {}).update(replacements)
+        hidden = dict(self.hidden)
+        hidden[site] = Overlay(self.hidden.get(site, {}), dict(replacements))
         return Answers(dict(self.credences), self.layers, hidden, self.source, dict(self.per_query))
+
+
+def layer_matrix(table: Mapping[str, np.ndarray], prompts: Sequence[str], index: int) -> np.ndarray:
+    """The states of ``prompts`` at the captured layer at ``index``, (len(prompts), hidden_size) float32.
+
+    A table that can read one layer of many rows at once (a cache's or an overlay on one)
+    does, so the other layers are never loaded.
+    """
+    layer_rows = getattr(table, "layer_rows", None)
+    if layer_rows is not None:
+        return layer_rows(prompts, index)
+    return np.stack([table[p][index] for p in prompts]).astype(np.float32)
+
+
+class Overlay(Mapping[str, np.ndarray]):
+    """A hidden-state table with some prompts' states replaced; the base is never copied."""
+
+    def __init__(self, base: Mapping[str, np.ndarray], changes: dict[str, np.ndarray]):
+        self.base, self.changes = base, changes
+
+    def __getitem__(self, prompt: str) -> np.ndarray:
+        return self.changes[prompt] if prompt in self.changes else self.base[prompt]
+
+    def __contains__(self, prompt: object) -> bool:
+        return prompt in self.changes or prompt in self.base
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self.base
+        yield from (p for p in self.changes if p not in self.base)
+
+    def __len__(self) -> int:
+        return len(self.base) + sum(p not in self.base for p in self.changes)
+
+    def layer_rows(self, prompts: Sequence[str], index: int) -> np.ndarray:
+        changed = [i for i, p in enumerate(prompts) if p in self.changes]
+        if not changed:
+            return layer_matrix(self.base, prompts, index)
+        width = self.changes[prompts[changed[0]]].shape[-1]
+        out = np.empty((len(prompts), width), dtype=np.float32)
+        kept = [i for i, p in enumerate(prompts) if p not in self.changes]
+        if kept:
+            out[kept] = layer_matrix(self.base, [prompts[i] for i in kept], index)
+        for i in changed:
+            out[i] = self.changes[prompts[i]][index]
+        return out
+
+
+class LayerFeatures(Mapping[int, np.ndarray]):
+    """Feature rows per layer, read only when a layer is asked for.
+
+    The last layer read is kept (a sweep asks for it again to hash and to fit), no other: a
+    sweep over the layers holds one layer's rows at a time instead of every layer's.
+    """
+
+    def __init__(self, layers: Sequence[int], read: Callable[[int], np.ndarray]):
+        self._layers, self._read = tuple(layers), read
+        self._last: tuple[int, np.ndarray] | None = None
+
+    def __getitem__(self, layer: int) -> np.ndarray:
+        if layer not in self._layers:
+            raise KeyError(layer)
+        if self._last is None or self._last[0] != layer:
+            self._last = None  # let the previous layer's rows go before reading the next
+            self._last = (layer, self._read(layer))
+        return self._last[1]
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._layers)
+
+    def __len__(self) -> int:
+        return len(self._layers)

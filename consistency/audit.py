@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import checks as check_registry
 from checks.base import Check, CheckResult, RunContext
@@ -79,7 +79,10 @@ def weak_model_answers(config: AuditConfig, suite: Suite) -> Answers:
 
     assert config.weak_model is not None
     weak = build_adapter(config.model_copy(update={"model": config.weak_model, "layers": [0]}), suite)
-    return elicit(weak, check_registry.get("w2s-copies").queries(suite))
+    try:
+        return elicit(weak, check_registry.get("w2s-copies").queries(suite))
+    finally:
+        release(weak)
 
 
 def resolve_model(model: str) -> str:
@@ -92,11 +95,9 @@ def resolve_model(model: str) -> str:
 
 
 def build_adapter(config: AuditConfig, suite: Suite) -> Adapter:
-    from consistency.adapters.hf import HFAdapter  # imports torch: only when a model is audited
-
     assert config.model is not None
-    return HFAdapter(
-        resolve_model(config.model),
+    options: dict[str, Any] = dict(
+        path_or_id=resolve_model(config.model),
         answer_words=suite.answer_words,
         layers=config.layers,
         device=config.device,
@@ -104,7 +105,27 @@ def build_adapter(config: AuditConfig, suite: Suite) -> Adapter:
         batch_size=config.batch_size,
         trust_remote_code=config.trust_remote_code,
         chat=config.chat,
+        device_map=config.device_map,
+        # accelerate names GPUs by index: "0" -> 0
+        max_memory={int(k) if k.isdigit() else k: v for k, v in config.max_memory.items()} or None,
+        load_in=config.load_in,
     )
+    if config.backend != "ray" and (config.ray_address or config.ray_workers):
+        raise UserError("--ray-address and --ray-workers apply only with --backend ray")
+    if config.backend == "ray":
+        from consistency.engine_ray import RayAdapterPool  # imports ray: only when asked for
+
+        return RayAdapterPool(options, address=config.ray_address, workers=config.ray_workers)
+    from consistency.adapters.hf import HFAdapter  # imports torch: only when a model is audited
+
+    return HFAdapter(**options)
+
+
+def release(adapter: Adapter) -> None:
+    """Stop a pool's workers once its answers are in (a Ray pool holds a GPU per worker)."""
+    close = getattr(adapter, "close", None)
+    if close is not None:
+        close()
 
 
 def collect_queries(suite: Suite, enabled: list[Check], hidden: bool):
@@ -179,15 +200,18 @@ def run_audit(config: AuditConfig, log: Log = print, progress: bool = True) -> R
             from consistency.cache import AnswerCache
 
             cache = AnswerCache(out / "cache", adapter.fingerprint)
-        start = time.perf_counter()
-        suite = explained(suite, enabled, adapter, cache, log)
-        explain_seconds = time.perf_counter() - start
-        queries, hidden_for = collect_queries(suite, enabled, adapter.supports_hidden)
-        queries += trusted_queries(suite)  # for the trusted accuracy of every framing
-        log(f"asking {len(set(q.prompt for q in queries))} distinct prompts of {config.model}")
-        start = time.perf_counter()
-        answers = elicit(adapter, queries, hidden_for, cache=cache, progress=progress)
-        elicit_seconds = time.perf_counter() - start
+        try:
+            start = time.perf_counter()
+            suite = explained(suite, enabled, adapter, cache, log)
+            explain_seconds = time.perf_counter() - start
+            queries, hidden_for = collect_queries(suite, enabled, adapter.supports_hidden)
+            queries += trusted_queries(suite)  # for the trusted accuracy of every framing
+            log(f"asking {len(set(q.prompt for q in queries))} distinct prompts of {config.model}")
+            start = time.perf_counter()
+            answers = elicit(adapter, queries, hidden_for, cache=cache, progress=progress)
+            elicit_seconds = time.perf_counter() - start
+        finally:
+            release(adapter)
         gguf_file = getattr(adapter, "gguf", None)
         gguf = GGUFInfo(file=gguf_file.name, sha256=getattr(adapter, "gguf_sha256", "")) if gguf_file else None
         model_info = ModelInfo(
@@ -296,6 +320,9 @@ def reference_results(
     adapter = build_adapter(config.model_copy(update={"model": model, "layers": [0]}), asked)
     queries = [q for c in answer_level for q in c.queries(asked)]
     log(f"asking the reference {name}: {len(set(q.prompt for q in queries))} distinct prompts")
-    answers = elicit(adapter, queries, [], progress=progress)
+    try:
+        answers = elicit(adapter, queries, [], progress=progress)
+    finally:
+        release(adapter)
     results, _ = run_checks(asked, answers, answer_level, context, log)
     return results, name

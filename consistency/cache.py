@@ -19,6 +19,12 @@ so concurrent writers (one per worker) never drop each other's shards.
 
 An entry's key hashes the adapter fingerprint (model, tokenizer, answer words, dtype and
 captured layers), the prompt text (template included) and the statement's end offset.
+
+Hidden states are not read back into memory wholesale: :meth:`AnswerCache.hidden_tables` gives
+one :class:`HiddenTable` per site, a mapping that reads a prompt's states from its shard when
+asked, and whose :meth:`HiddenTable.layer_rows` reads one layer of many prompts shard by shard.
+An audit's memory then grows with one layer of the prompts a check reads, not with every
+captured layer of every prompt (bench/memory.py measures it).
 """
 
 from __future__ import annotations
@@ -27,8 +33,12 @@ import fcntl
 import hashlib
 import json
 import logging
+import shutil
+import tempfile
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+import weakref
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +55,9 @@ from consistency.files import atomic_path
 CACHE_FORMAT = 2  # 2: shards listed with their SHA-256
 MANIFEST = "manifest.json"
 LOCK = ".manifest.lock"
+# Shards kept open for reading hidden states: each open parses the shard's header (its key
+# list), which costs more than reading a row, and a reader usually walks a few shards in turn.
+OPEN_SHARDS = 4
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +93,17 @@ class AnswerCache:
         except OSError as error:
             raise CacheError(f"cannot create the cache directory {self.path}: {error.strerror}") from None
         self._entries: dict[str, _Entry] = {}
+        self._open: OrderedDict[str, Any] = OrderedDict()  # shard name -> safe_open handle
         self._load()
+
+    @classmethod
+    def temporary(cls, fingerprint: str) -> "AnswerCache":
+        """A cache in a fresh temporary directory, removed once the cache and every table read
+        from it are gone: where hidden states go when an audit runs without a cache."""
+        directory = Path(tempfile.mkdtemp(prefix="consistency-hidden-"))
+        cache = cls(directory, fingerprint)
+        weakref.finalize(cache, shutil.rmtree, directory, ignore_errors=True)
+        return cache
 
     # ----- keys ---------------------------------------------------------------------
     def key(self, prompt: Prompt) -> str:
@@ -185,6 +208,49 @@ class AnswerCache:
                     out[i] = PromptAnswer(float(p_yes[entry.row]), hidden)
         return out  # type: ignore[return-value]
 
+    def p_yes(self, prompts: Sequence[Prompt]) -> list[float]:
+        """The cached P(yes) of ``prompts`` (all must be cached), without their hidden states."""
+        out = [0.0] * len(prompts)
+        by_shard: dict[str, list[tuple[int, int]]] = {}
+        for i, prompt in enumerate(prompts):
+            entry = self._entries[self.key(prompt)]
+            by_shard.setdefault(entry.shard, []).append((i, entry.row))
+        for name, items in by_shard.items():
+            column = self._shard(name).get_tensor("p_yes")
+            for i, row in items:
+                out[i] = float(column[row])
+        return out
+
+    def hidden_tables(self, prompts: Iterable[Prompt]) -> dict[str, "HiddenTable"]:
+        """Per site, the hidden states of those ``prompts`` that want them (all must be cached
+        with them), read from the shards only when asked."""
+        where = {p.text: self._entries[self.key(p)] for p in prompts if p.want_hidden}
+        where = {text: entry for text, entry in where.items() if entry.hidden_row >= 0}
+        if not where:
+            return {}
+        first = next(iter(where.values())).shard
+        sites = [k for k in self._shard(first).keys() if k != "p_yes"]  # noqa: SIM118 (a safetensors handle, not a dict)
+        return {site: HiddenTable(self, site, where) for site in sites}
+
+    def _shard(self, name: str) -> Any:
+        """An open handle on shard ``name`` (the few most recently used stay open)."""
+        handle = self._open.pop(name, None)
+        if handle is None:
+            try:
+                handle = safe_open(str(self.path / name), framework="np")
+            except (SafetensorError, OSError) as error:
+                raise self._refuse(f"lost {name} while the audit read it ({error})") from None
+            if len(self._open) >= OPEN_SHARDS:
+                self._open.popitem(last=False)
+        self._open[name] = handle
+        return handle
+
+    def _read_hidden(self, name: str, site: str, index: Any) -> np.ndarray:
+        states = np.asarray(self._shard(name).get_slice(site)[index], dtype=np.float32)
+        if not np.isfinite(states).all():
+            raise self._refuse(f"holds {name}, whose hidden states are not all finite")
+        return states
+
     # ----- writing ------------------------------------------------------------------
     def put(self, prompts: Sequence[Prompt], answers: Sequence[PromptAnswer]) -> None:
         """Store one chunk of answers as a new shard, then list it in the manifest."""
@@ -226,6 +292,46 @@ class AnswerCache:
                 yield
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+class HiddenTable(Mapping[str, np.ndarray]):
+    """One site's hidden states, prompt text -> (layers, hidden_size) float32, read on demand."""
+
+    def __init__(self, cache: AnswerCache, site: str, where: Mapping[str, _Entry]):
+        self._cache, self.site, self._where = cache, site, where
+
+    def __getitem__(self, prompt: str) -> np.ndarray:
+        entry = self._where[prompt]
+        return self._cache._read_hidden(entry.shard, self.site, entry.hidden_row)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._where)
+
+    def __len__(self) -> int:
+        return len(self._where)
+
+    def __contains__(self, prompt: object) -> bool:
+        return prompt in self._where
+
+    def layer_rows(self, prompts: Sequence[str], index: int) -> np.ndarray:
+        """The states of ``prompts`` at the captured layer at ``index``: (len(prompts), hidden_size).
+
+        Read shard by shard, one layer at a time: at most one shard's column of that layer is
+        held besides the result.
+        """
+        by_shard: dict[str, tuple[list[int], list[int]]] = {}
+        for i, prompt in enumerate(prompts):
+            entry = self._where[prompt]
+            at, rows = by_shard.setdefault(entry.shard, ([], []))
+            at.append(i)
+            rows.append(entry.hidden_row)
+        out: np.ndarray | None = None
+        for name, (at, rows) in by_shard.items():
+            column = self._cache._read_hidden(name, self.site, (slice(None), index))
+            if out is None:
+                out = np.empty((len(prompts), column.shape[-1]), dtype=np.float32)
+            out[at] = column[rows]
+        return out if out is not None else np.empty((0, 0), dtype=np.float32)
 
 
 def _validate_shard(keys: Any, hidden_rows: Any, shapes: dict[str, list[int]]) -> str | None:

@@ -98,6 +98,17 @@ def _by_check(items: list[tuple[str, str, Any]]) -> dict[str, dict[str, Any]]:
     return options
 
 
+def _max_memory(text: str) -> dict[str, str]:
+    """``DEVICE=SIZE,...``: a GPU index, cpu or disk, and a size as accelerate reads it (20GiB)."""
+    out = {}
+    for item in _words(text):
+        device, sep, size = item.partition("=")
+        if not sep or not device.strip() or not size.strip():
+            raise argparse.ArgumentTypeError(f"expected DEVICE=SIZE[,DEVICE=SIZE...] (e.g. 0=20GiB,cpu=64GiB), got {item!r}")
+        out[device.strip()] = size.strip()
+    return out
+
+
 def positive_batch_size(value: object) -> int | Literal["auto"]:
     """The one rule for a batch size: ``auto`` or a positive integer (an integer may come as text)."""
     text = str(value).strip()
@@ -226,6 +237,24 @@ class ElicitationSettings(Settings):
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field("auto", description="the weights' dtype")
     batch_size: Annotated[int | Literal["auto"], BeforeValidator(positive_batch_size), Flag(parse=str)] = Field(
         "auto", description="prompts per forward pass: 'auto' or a positive integer"
+    )
+    device_map: Literal["auto", "balanced", "balanced_low_0", "sequential"] | None = Field(
+        None, description="shard a model larger than one GPU across the visible GPUs, then CPU and disk (accelerate)"
+    )
+    max_memory: Annotated[dict[str, str], Flag(parse=_max_memory, metavar="DEVICE=SIZE,...")] = Field(
+        default_factory=dict, description="with --device-map: the most each device may hold, e.g. 0=20GiB,cpu=64GiB"
+    )
+    load_in: Literal["8bit", "4bit"] | None = Field(
+        None, description="quantise the weights to 8 or 4 bits with bitsandbytes (CUDA only)"
+    )
+    backend: Literal["local", "ray"] = Field(
+        "local", description="run the model in this process (local) or on a Ray actor pool, one replica per GPU"
+    )
+    ray_address: str | None = Field(
+        None, description="with --backend ray: the cluster to join, e.g. 10.0.0.1:6379 (default: start a local one)"
+    )
+    ray_workers: int | None = Field(
+        None, ge=1, description="with --backend ray: model replicas (default: one per GPU, else one per CPU core)"
     )
     layers: Annotated[list[int] | Literal["auto"], Flag(parse=_layers, metavar="auto|L1,L2")] = Field(
         "auto", description="layers whose hidden states are read: 'auto' or comma-separated numbers (0 = embeddings)"

@@ -5,16 +5,22 @@ the engine deduplicates by prompt text first. With an :class:`AnswerCache` it as
 adapter only for prompts the cache cannot answer, in chunks, writing each chunk to the cache
 as soon as it is done: an interrupted run loses at most one chunk, and a re-run with one more
 check computes only that check's new prompts.
+
+Hidden states stream to the cache's shards chunk by chunk and are never gathered in memory:
+the returned :class:`Answers` reads them from the shards when a check asks (see
+:class:`~consistency.cache.HiddenTable`). Without a cache, more hidden states than one chunk
+go to a temporary cache for the same reason; fewer stay in memory, where they are anyway.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Iterable, Sequence
+from typing import Iterable, Mapping, Sequence
 
+import numpy as np
 from tqdm.auto import tqdm
 
-from consistency.adapters.base import Adapter, Prompt, PromptAnswer
+from consistency.adapters.base import Adapter, Prompt
 from consistency.answers import Answers
 from consistency.cache import AnswerCache, CacheError
 from consistency.suite import Query
@@ -56,26 +62,33 @@ def elicit(
     if cache is not None and cache.fingerprint != adapter.fingerprint:
         raise CacheError(f"the cache at {cache.path} belongs to another model ({cache.fingerprint})")
     prompts = unique_prompts(queries, hidden_for if adapter.supports_hidden else ())
-    todo = prompts if cache is None else cache.missing(prompts)
+    store = cache
+    if store is None and sum(p.want_hidden for p in prompts) > chunk_size:
+        store = AnswerCache.temporary(adapter.fingerprint)
+    todo = prompts if store is None else store.missing(prompts)
     log.info("elicit: %d unique prompts, %d cached, %d to compute", len(prompts), len(prompts) - len(todo), len(todo))
 
-    results: dict[str, PromptAnswer] = {}
+    p_yes: dict[str, float] = {}
+    held: dict[str, dict[str, np.ndarray]] = {}  # hidden states kept in memory (no store only)
     with tqdm(total=len(todo), disable=not (progress and todo), unit="prompt", desc="eliciting") as bar:
         for chunk in _chunks(_by_length(todo), chunk_size):
             answered = adapter.answer(chunk, progress=bar.update)
-            if cache is not None:
-                cache.put(chunk, answered)
-            results.update((p.text, a) for p, a in zip(chunk, answered))
-    if cache is not None:
-        done = [p for p in prompts if p.text not in results]
-        results.update((p.text, a) for p, a in zip(done, cache.get(done)))
+            if store is not None:
+                store.put(chunk, answered)
+            for prompt, answer in zip(chunk, answered):
+                p_yes[prompt.text] = answer.p_yes
+                if store is None:
+                    for site, states in answer.hidden.items():
+                        held.setdefault(site, {})[prompt.text] = states
+    hidden: Mapping[str, Mapping[str, np.ndarray]] = held
+    if store is not None:
+        done = [p for p in prompts if p.text not in p_yes]
+        p_yes.update(zip((p.text for p in done), store.p_yes(done)))
+        hidden = store.hidden_tables(prompts)
 
     answers = Answers(layers=tuple(adapter.layers), source=adapter.fingerprint)
-    for prompt in prompts:
-        result = results[prompt.text]
-        answers.credences[prompt.text] = result.p_yes
-        for site, states in result.hidden.items():
-            answers.hidden.setdefault(site, {})[prompt.text] = states
+    answers.credences = {prompt.text: p_yes[prompt.text] for prompt in prompts}
+    answers.hidden = dict(hidden)
     return answers
 
 

@@ -326,3 +326,84 @@ def test_put_of_answers_without_hidden_states(tmp_path):
     prompts = [Prompt("a", 1), Prompt("b", 1)]
     cache.put(prompts, [PromptAnswer(0.25, {}), PromptAnswer(0.75, {})])
     assert [a.p_yes for a in AnswerCache(tmp_path, "fp").get(prompts)] == [0.25, 0.75]
+
+
+# ----- hidden states read from the shards, not held in memory -----------------------
+def test_hidden_states_are_read_from_the_shards_and_equal_the_in_memory_ones(tmp_path, suite):
+    queries = all_queries(suite)
+    in_memory = elicit(ScriptedAdapter(suite), queries, hidden_for=queries[:20])
+    assert all(isinstance(table, dict) for table in in_memory.hidden.values())  # one chunk: kept in memory
+
+    streamed = elicit(ScriptedAdapter(suite), queries, hidden_for=queries[:20],
+                      cache=AnswerCache(tmp_path, ScriptedAdapter(suite).fingerprint), chunk_size=7)
+    assert all(isinstance(table, cache_module.HiddenTable) for table in streamed.hidden.values())
+    assert_same_answers(streamed, in_memory)
+    wanted = [q for q in queries[:20] if q.prompt in streamed.hidden["statement_end"]]
+    for layer in streamed.layers:
+        np.testing.assert_array_equal(streamed.hidden_matrix(wanted, layer), in_memory.hidden_matrix(wanted, layer))
+
+
+def test_without_a_cache_more_hidden_states_than_a_chunk_go_to_a_temporary_cache(suite):
+    import gc
+
+    queries = all_queries(suite)
+    reference = elicit(ScriptedAdapter(suite), queries, hidden_for=queries[:20])
+    spilled = elicit(ScriptedAdapter(suite), queries, hidden_for=queries[:20], chunk_size=4)
+    table = spilled.hidden["statement_end"]
+    assert isinstance(table, cache_module.HiddenTable)
+    assert_same_answers(spilled, reference)
+    directory = table._cache.path.parent
+    assert directory.name.startswith("consistency-hidden-") and directory.exists()
+    del spilled, table
+    gc.collect()
+    assert not directory.exists()  # removed with the last table that read from it
+
+
+def test_a_changed_copy_overlays_the_shards_without_copying_them(tmp_path, suite):
+    queries = all_queries(suite)
+    answers = elicit(ScriptedAdapter(suite), queries, hidden_for=queries[:20],
+                     cache=AnswerCache(tmp_path, ScriptedAdapter(suite).fingerprint), chunk_size=7)
+    base = answers.hidden["statement_end"]
+    prompts = list(base)
+    moved = {prompts[1]: base[prompts[1]] + 1.0}
+    liar = answers.with_hidden("statement_end", moved)
+    overlay = liar.hidden["statement_end"]
+    assert overlay.base is base and len(overlay) == len(base) and set(overlay) == set(base)
+    layer = answers.layers[2]
+    rows = liar.hidden_matrix([q for q in queries[:20] if q.prompt in base][:4], layer)
+    want = np.stack([(moved.get(p, base[p]))[2] for p in [q.prompt for q in queries[:20] if q.prompt in base][:4]])
+    np.testing.assert_array_equal(rows, want)
+    assert answers.hidden["statement_end"] is base  # the original is untouched
+
+
+def test_non_finite_hidden_states_in_a_shard_are_refused_when_read(tmp_path, suite):
+    adapter = ScriptedAdapter(suite)
+    prompts = unique_prompts(all_queries(suite)[:2], all_queries(suite)[:2])
+    answers = adapter.answer(prompts)
+    answers[1].hidden["last"][0, 0] = np.nan
+    cache = AnswerCache(tmp_path, adapter.fingerprint)
+    cache.put(prompts, answers)
+    table = cache.hidden_tables(prompts)["last"]
+    np.testing.assert_array_equal(table[prompts[0].text], answers[0].hidden["last"])
+    with pytest.raises(CacheError, match="not all finite"):
+        table.layer_rows([prompts[0].text], 0)  # the shard's column holds the NaN
+    with pytest.raises(CacheError, match="not all finite"):
+        table[prompts[1].text]
+
+
+def test_layer_features_hold_one_layer_at_a_time():
+    from consistency.answers import LayerFeatures
+
+    reads: list[int] = []
+
+    def read(layer: int) -> np.ndarray:
+        reads.append(layer)
+        return np.full((3, 2), float(layer))
+
+    features = LayerFeatures((0, 2, 5), read)
+    assert list(features) == [0, 2, 5] and len(features) == 3
+    assert [float(x[0, 0]) for _, x in features.items()] == [0.0, 2.0, 5.0]
+    features[5]  # the last layer read again: kept, not read again
+    assert reads == [0, 2, 5]
+    with pytest.raises(KeyError):
+        features[1]

@@ -12,6 +12,12 @@ Layer numbering follows ``output_hidden_states``: 0 is the input to the first de
 (the embeddings), ``i`` the output of block ``i``, and the last layer is read after the final
 norm, exactly as transformers reports it. Hidden states are captured with forward hooks that
 keep only the two positions read, never a whole layer.
+
+A model larger than one device loads with ``device_map`` (accelerate places the blocks across
+the visible GPUs, the CPU and, past ``max_memory``, disk); the hooks sit on the blocks
+wherever they run, and each captured layer is moved to the device the logits come out on
+before the states are read out. ``load_in`` ("8bit", "4bit") quantises the weights with
+bitsandbytes on CUDA.
 """
 
 from __future__ import annotations
@@ -21,6 +27,9 @@ import importlib.util
 import inspect
 import json
 import pickle
+import shutil
+import tempfile
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Mapping, Sequence
@@ -36,6 +45,8 @@ DeviceName = Literal["auto", "cpu", "cuda"]
 ChatMode = Literal["auto", "on", "off"]
 DtypeName = Literal["auto", "float32", "bfloat16", "float16"]
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+DEVICE_MAPS = ("auto", "balanced", "balanced_low_0", "sequential")  # accelerate's placement strategies
+LoadIn = Literal["8bit", "4bit"]
 
 # layers="auto": every layer of a model with up to 8 blocks, else 6 evenly spaced from the
 # embeddings to the last block (enough for a layer sweep, a fraction of the memory).
@@ -90,9 +101,15 @@ class HFAdapter:
         batch_size: Literal["auto"] | int | str = "auto",  # an integer as text is accepted (CLI)
         trust_remote_code: bool = False,
         chat: ChatMode = "auto",
+        device_map: str | Mapping[str, int | str] | None = None,
+        max_memory: Mapping[int | str, int | str] | None = None,
+        load_in: LoadIn | None = None,
     ):
         self.directory, self.gguf = _resolve(path_or_id)
         self.name = str(path_or_id)
+        _check_placement(device_map, max_memory, load_in)
+        if load_in is not None and device_map is None:
+            device_map = "auto"  # bitsandbytes places the quantised weights itself
         self.device = torch.device(_device(device))
         self.dtype = _dtype(dtype, self.device)
         try:
@@ -116,7 +133,21 @@ class HFAdapter:
         if set(self.yes_ids) & set(self.no_ids):
             raise AdapterError(f"answer words {words} give the same token for yes and no")
 
-        self.model = _load_model(self.directory, config, self.dtype, trust_remote_code, self.gguf).to(self.device)
+        placement: dict = {}
+        if device_map is not None:
+            offload = tempfile.mkdtemp(prefix="consistency-offload-")  # for blocks placed on "disk"
+            weakref.finalize(self, shutil.rmtree, offload, ignore_errors=True)
+            placement = {"device_map": device_map if isinstance(device_map, str) else dict(device_map),
+                         "offload_folder": offload, **_quantisation(load_in)}
+            if max_memory is not None:
+                placement["max_memory"] = dict(max_memory)
+        self.model = _load_model(self.directory, config, self.dtype, trust_remote_code, self.gguf, placement)
+        if device_map is None:
+            self.model.to(self.device)
+        else:
+            # Inputs go where the embeddings are; accelerate's hooks move activations onwards.
+            self.device = _input_device(self.model)
+            self.hf_device_map = dict(getattr(self.model, "hf_device_map", {}))
         self.model.eval().requires_grad_(False)
         self._pinned: dict[tuple[int, str], torch.Tensor] = {}  # see _stage
         self._launches = 0
@@ -131,6 +162,8 @@ class HFAdapter:
             (t for t in (self.tokenizer.pad_token_id, self.tokenizer.eos_token_id) if t is not None), 0
         )
         settings = {"answer_words": words, "dtype": str(self.dtype), "layers": list(self.layers), "chat": self.chat}
+        if load_in is not None:
+            settings["load_in"] = load_in  # quantised weights answer differently; placement does not change them
         if self.gguf_sha256:
             # A GGUF file holds weights, tokenizer and chat template: its hash is the model's
             # identity (other files next to it, e.g. a wheel's __init__.py, are not part of it).
@@ -296,8 +329,10 @@ class HFAdapter:
         p_yes = torch.sigmoid(logits[:, self.yes_ids].logsumexp(-1) - logits[:, self.no_ids].logsumexp(-1))
         # (batch, site, layer, hidden_size), still in the model's dtype: upcasting after the
         # copy moves half the bytes for bf16/fp16, and bf16 -> float32 is exact either way.
-        hidden = torch.stack([captured[layer] for layer in self.layers], dim=2) if want_hidden else None
-        if self.device.type != "cuda":
+        # With a device map the layers ran on several devices: gather them where the logits are.
+        hidden = (torch.stack([captured[layer].to(p_yes.device) for layer in self.layers], dim=2)
+                  if want_hidden else None)
+        if p_yes.device.type != "cuda":
             return _Pending(p_yes, hidden, None)
         # Two sets of page-locked buffers, used in turn: batch k+1 is copied into one while
         # batch k is still being read out of the other (see answer).
@@ -478,14 +513,51 @@ def _load_tokenizer(directory: Path, trust_remote_code: bool, gguf: Path | None 
     return tokenizer
 
 
-def _load_model(directory: Path, config, dtype: torch.dtype, trust_remote_code: bool, gguf: Path | None = None):
+def _check_placement(device_map, max_memory, load_in) -> None:
+    """One clear line for a placement that cannot work, before anything loads."""
+    if isinstance(device_map, str) and device_map not in DEVICE_MAPS:
+        raise AdapterError(f"device map must be one of {', '.join(DEVICE_MAPS)} (or a module -> device mapping), got {device_map!r}")
+    if max_memory is not None and device_map is None:
+        raise AdapterError("max memory only applies with a device map (--device-map auto)")
+    if (device_map is not None or load_in is not None) and importlib.util.find_spec("accelerate") is None:
+        raise AdapterError("--device-map and --load-in need accelerate: pip install 'consistency[scale]'")
+    if load_in is None:
+        return
+    if load_in not in ("8bit", "4bit"):
+        raise AdapterError(f"load in must be '8bit' or '4bit', got {load_in!r}")
+    if importlib.util.find_spec("bitsandbytes") is None:
+        raise AdapterError(f"--load-in {load_in} needs bitsandbytes: pip install 'consistency[scale]' bitsandbytes")
+    if not torch.cuda.is_available():
+        raise AdapterError(f"--load-in {load_in} needs a CUDA device (bitsandbytes quantises on the GPU); torch sees none")
+
+
+def _quantisation(load_in: LoadIn | None) -> dict:
+    if load_in is None:
+        return {}
+    from transformers import BitsAndBytesConfig
+
+    if load_in == "8bit":
+        return {"quantization_config": BitsAndBytesConfig(load_in_8bit=True)}
+    return {"quantization_config": BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_compute_dtype=torch.bfloat16)}
+
+
+def _input_device(model) -> torch.device:
+    """Where a dispatched model's inputs go: the embeddings' device (the CPU when they were
+    offloaded to disk, whose weights then sit on the meta device until used)."""
+    device = model.get_input_embeddings().weight.device
+    return torch.device("cpu") if device.type == "meta" else device
+
+
+def _load_model(directory: Path, config, dtype: torch.dtype, trust_remote_code: bool, gguf: Path | None = None,
+                placement: dict | None = None):
     from transformers import AutoModelForCausalLM
 
+    placement = placement or {}
     if gguf is not None:
         try:
             # transformers dequantises the GGUF tensors to ``dtype``; no code from the file runs.
             return AutoModelForCausalLM.from_pretrained(
-                directory, gguf_file=gguf.name, config=config, dtype=dtype, local_files_only=True
+                directory, gguf_file=gguf.name, config=config, dtype=dtype, local_files_only=True, **placement
             )
         except Exception as error:
             raise AdapterError(f"cannot load the GGUF model {gguf}: {_first_line(error)}") from None
@@ -504,6 +576,7 @@ def _load_model(directory: Path, config, dtype: torch.dtype, trust_remote_code: 
             # (tensors and plain containers, no arbitrary objects, so no code runs).
             use_safetensors=safetensors,
             weights_only=True,
+            **placement,
         )
     except pickle.UnpicklingError:
         raise AdapterError(

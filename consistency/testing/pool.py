@@ -160,7 +160,7 @@ def merge(into: Answers, new: Answers) -> None:
     into.credences.update(new.credences)
     into.per_query.update(new.per_query)
     for site, table in new.hidden.items():
-        into.hidden.setdefault(site, {}).update(table)
+        into.hidden[site] = {**into.hidden.get(site, {}), **table}
     if new.layers:
         into.layers = new.layers
 
