@@ -176,13 +176,11 @@ class W2SCopies:
         # the honest null: trusted claims, read only by copies that did not train on them
         oob = np.stack([c.out_of_bag for c in copies])
         readings = np.stack([c.trusted for c in copies])
-        null = []
         honest = ~np.isnan(stated_train) & (
             np.isnan(y_truth_train) | ((stated_train >= 0.5) == (y_truth_train == 1))
         )
-        for i in np.flatnonzero(honest & oob.any(axis=0)):
-            null.append(self._statistic(readings[oob[:, i], i][:, None], stated_train[i : i + 1])[0])
-        null_scores = np.array(null)
+        trusted_statistic = self._out_of_bag_statistic(readings, oob, stated_train)
+        null_scores = trusted_statistic[honest & oob.any(axis=0)]
         threshold = max(0.5, calibrated_threshold(null_scores, self.fpr))
 
         conflicts = [
@@ -218,10 +216,7 @@ class W2SCopies:
         oob_consensus = np.where(oob, readings, 0.0).sum(axis=0) / np.maximum(oob.sum(axis=0), 1)
         trusted_score = against_stated(oob_consensus, np.nan_to_num(stated_train, nan=0.5))
         details["trusted_scores"] = {p.id: float(trusted_score[i]) for i, p in enumerate(trusted) if seen[i]}
-        details["trusted_flagged"] = [
-            p.id for i, p in enumerate(trusted)
-            if seen[i] and self._statistic(readings[oob[:, i], i][:, None], stated_train[i : i + 1])[0] > threshold
-        ]
+        details["trusted_flagged"] = [p.id for i, p in enumerate(trusted) if seen[i] and trusted_statistic[i] > threshold]
         claim_scores = {p.id: float(s) for p, s, ok in zip(audited, score, answered_rows) if ok}
         return CheckResult(self.name, metrics, conflicts, claim_scores, details)
 
@@ -294,6 +289,17 @@ class W2SCopies:
         value = against_stated(readings.mean(axis=0), np.nan_to_num(stated, nan=0.5))
         out = np.where(against.mean(axis=0) >= self.agreement, value, 0.0)
         return np.where(np.isnan(stated), np.nan, out)
+
+    def _out_of_bag_statistic(self, readings: np.ndarray, oob: np.ndarray, stated: np.ndarray) -> np.ndarray:
+        """:meth:`_statistic` of each trusted claim read only by the copies that did not train on
+        it (``oob``, (copies, claims)); NaN where every copy trained on it. All claims at once:
+        one call per claim cost the ladder's re-runs seconds."""
+        counts = oob.sum(axis=0)
+        shown = np.maximum(counts, 1)
+        against = ((readings >= 0.5) != (stated >= 0.5)[None, :]) & oob
+        value = against_stated(np.where(oob, readings, 0.0).sum(axis=0) / shown, np.nan_to_num(stated, nan=0.5))
+        out = np.where(against.sum(axis=0) / shown >= self.agreement, value, 0.0)
+        return np.where(np.isnan(stated) | (counts == 0), np.nan, out)
 
     def _metrics(
         self,

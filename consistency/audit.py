@@ -18,6 +18,7 @@ from consistency.adapters.base import Adapter
 from consistency.answers import Answers
 from consistency.config import AuditConfig, ChecksSettings, LadderSettings
 from consistency.errors import UserError
+from consistency.fitcache import FitCache
 from consistency.generators import builtin_suite
 from consistency.stated import trusted_accuracy, trusted_queries
 from consistency.rundir import REPORT, RESULTS, claim_run_directory
@@ -218,7 +219,7 @@ def run_audit(config: AuditConfig, log: Log = print, progress: bool = True) -> R
             name=str(config.model), adapter="hf", fingerprint=adapter.fingerprint,
             chat=getattr(adapter, "chat", None), gguf=gguf,
         )
-    context = RunContext(seed=config.seed, layers=tuple(answers.layers))
+    context = RunContext(seed=config.seed, layers=tuple(answers.layers), fits=FitCache(enabled=config.fit_cache))
     results, check_seconds = run_checks(suite, answers, enabled, context, log)
 
     from consistency.aggregate import aggregate, contradictions

@@ -167,7 +167,7 @@ def _suite_command(args: argparse.Namespace) -> int:
         except SuiteError as exc:
             for issue in exc.issues:
                 print(issue, file=sys.stderr)
-            print(f"error: {args.file}: {len(exc.issues)} error(s)", file=sys.stderr)
+            print(f"error: {args.file or repr(args.file)}: {len(exc.issues)} error(s)", file=sys.stderr)
             return EXIT_USER_ERROR
         print(
             f"{args.file}: ok ({len(suite.propositions)} propositions, {len(suite.relations)} relations, "

@@ -325,6 +325,10 @@ class ChecksSettings(Settings):
     min_severity: float = Field(
         0.1, ge=0, le=1, description="conflicts below this severity stay out of the graph and the verdict"
     )
+    fit_cache: Annotated[bool, Flag("--no-fit-cache")] = Field(
+        True, description="reuse the fits, repairs and check runs whose inputs a simulated liar left unchanged "
+        "(the results are the same either way)"
+    )
 
 
 class LadderSettings(Settings):
@@ -409,7 +413,8 @@ def _option(stage: type[Settings], name: str, info: FieldInfo) -> Option:
     # a switch that turns a setting off (--no-cache) says what it stops
     help_text = f"do not {info.description}" if switch and default is True else info.description or ""
     return Option(
-        field=name, stage=stage, flag=spelled, env=ENV_PREFIX + spelled.lstrip("-").replace("-", "_").upper(),
+        field=name, stage=stage, flag=spelled,
+        env=stage.model_config["env_prefix"] + spelled.lstrip("-").replace("-", "_").upper(),
         help=help_text, default=default, parse=parse, switch=switch, repeat=flag.repeat,
         combine=flag.combine, metavar=flag.metavar or metavar,
     )

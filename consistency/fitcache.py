@@ -34,9 +34,15 @@ def digest(*parts: Any) -> str:
 
 
 class FitCache:
-    """Results of fits keyed on their inputs; values must be treated as read-only by callers."""
+    """Results of fits keyed on their inputs; values must be treated as read-only by callers.
 
-    def __init__(self) -> None:
+    ``enabled=False`` (``--no-fit-cache``) computes every time and remembers nothing; the
+    ladder then also re-runs every check and repair it would otherwise reuse (see
+    consistency/ladder.py), so an audit with and without it must give identical results.
+    """
+
+    def __init__(self, enabled: bool = True) -> None:
+        self.enabled = enabled
         self._store: dict[tuple[Hashable, str], tuple[Any, dict[str, Any] | None]] = {}
         self.hits = 0
         self.misses = 0
@@ -50,6 +56,9 @@ class FitCache:
         When ``compute`` draws from ``rng``, a hit leaves ``rng`` in the state the computation
         left it in, so whatever draws next draws the same numbers as without the cache.
         """
+        if not self.enabled:
+            self.misses += 1
+            return compute()
         state = repr(rng.bit_generator.state) if rng is not None else ""
         found = self._store.get((key, state))
         if found is not None:

@@ -12,20 +12,25 @@ Grammar (lowest precedence first; ``->`` is right-associative, the others left):
 Ids are letters, digits, ``_`` and ``.``. Formulas are immutable trees that print back
 to a string that parses to the same tree, evaluate under an assignment, and convert to z3.
 
-The functions that walk a tree recurse, so the parser refuses a formula nested deeper than
-:data:`MAX_DEPTH` (or with more than :data:`MAX_PARENTHESES` nested parentheses) with a
-:class:`FormulaError` instead of letting a walk run out of stack later.
+``&`` and ``|`` are associative, so a chain of either parses into a tree of logarithmic depth
+(:func:`chain`): a disjunction of 900 claims is 34 levels deep, not 900. The functions that walk
+a tree recurse, so the parser refuses a formula still nested deeper than :data:`MAX_DEPTH` (a
+long chain of ``!``, ``->`` or ``<->``, or more than :data:`MAX_PARENTHESES` nested
+parentheses) with a :class:`FormulaError` instead of letting a walk run out of stack later.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Callable, Mapping, Union
+from typing import Callable, Mapping, Sequence, Union
 
 ID_PATTERN = re.compile(r"[A-Za-z0-9_.]+")  # use with fullmatch ("$" would let "p1\\n" through)
 MAX_DEPTH = 400  # tree levels: every walker recurses once per level, under Python's 1,000-frame limit
 MAX_PARENTHESES = 50  # nested groups: the parser recurses five frames per group
+# '&'/'|' chains up to this many operands keep the left-deep shape they always had (so short
+# formulas print, compare and cache as before); longer ones are split in halves (see chain)
+LEFT_DEEP_OPERANDS = 32
 _TOKEN = re.compile(r"\s*(<->|->|[!&|()]|[A-Za-z0-9_.]+)")
 
 
@@ -102,8 +107,8 @@ class _Parser:
             raise FormulaError(f"unexpected {self.peek()!r}", self.position())
         if depth(tree) > MAX_DEPTH:
             raise FormulaError(
-                f"formula nests deeper than {MAX_DEPTH} levels (a long chain of '!' or '->', or of "
-                "'&', '|', '<->' mixed with brackets); split it into several relations",
+                f"formula nests deeper than {MAX_DEPTH} levels (a long chain of '!', '->' or '<->', "
+                "or of bracketed groups); split it into several relations",
                 0,
             )
         return tree
@@ -133,18 +138,18 @@ class _Parser:
         return tree
 
     def disjunction(self) -> Formula:
-        left = self.conjunction()
+        operands = [self.conjunction()]
         while self.peek() == "|":
             self.take()
-            left = BinOp("|", left, self.conjunction())
-        return left
+            operands.append(self.conjunction())
+        return chain("|", operands)
 
     def conjunction(self) -> Formula:
-        left = self.unary()
+        operands = [self.unary()]
         while self.peek() == "&":
             self.take()
-            left = BinOp("&", left, self.unary())
-        return left
+            operands.append(self.unary())
+        return chain("&", operands)
 
     def unary(self) -> Formula:
         negations = 0
@@ -175,6 +180,22 @@ def parse(text: str) -> Formula:
     return _Parser(text).parse()
 
 
+def chain(op: str, operands: Sequence[Formula]) -> Formula:
+    """The canonical tree of ``operands`` joined by the associative ``op`` ("&" or "|").
+
+    Left-deep up to :data:`LEFT_DEEP_OPERANDS` operands (``a | b | c`` is ``(a | b) | c``), else
+    the two halves' chains joined, so depth grows with the logarithm of a long chain's length
+    and every recursive walk of the tree stays far from Python's stack limit.
+    """
+    if len(operands) <= LEFT_DEEP_OPERANDS:
+        tree = operands[0]
+        for operand in operands[1:]:
+            tree = BinOp(op, tree, operand)
+        return tree
+    half = len(operands) // 2
+    return BinOp(op, chain(op, operands[:half]), chain(op, operands[half:]))
+
+
 def depth(formula: Formula) -> int:
     """Levels of the tree (a variable is 1), computed without recursion."""
     deepest, stack = 0, [(formula, 1)]
@@ -199,9 +220,16 @@ def _print(node: Formula, parent: int) -> str:
     if isinstance(node, Not):
         return "!" + _print(node.arg, 5)
     prec = _PRECEDENCE[node.op]
+    if node.op in ("&", "|"):
+        parts = chain_operands(node, node.op)
+        if chain(node.op, parts) == node:  # the parser rebuilds exactly this tree from a flat chain
+            text = f" {node.op} ".join(_print(operand, prec + 1) for operand in parts)
+        else:  # any other shape: a chain of two operands, each bracketed if it is a chain itself
+            text = f"{_print(node.left, prec + 1)} {node.op} {_print(node.right, prec + 1)}"
+        return f"({text})" if prec < parent else text
     if node.op == "->":  # right-associative: a left child of equal precedence needs brackets
         text = f"{_print(node.left, prec + 1)} -> {_print(node.right, prec)}"
-    else:  # left-associative
+    else:  # "<->", left-associative
         text = f"{_print(node.left, prec)} {node.op} {_print(node.right, prec + 1)}"
     return f"({text})" if prec < parent else text
 
@@ -261,8 +289,8 @@ def exactly_one_of(formula: Formula) -> list[str] | None:
     An exclusivity over n claims expands to n(n-1)/2 clauses (over 2,900 characters for twelve
     cities), far too long to show a reader; recognising the shape lets it be said in one line.
     """
-    conjuncts = _flatten(formula, "&")
-    at_least = _flatten(conjuncts[0], "|")
+    conjuncts = chain_operands(formula, "&")
+    at_least = chain_operands(conjuncts[0], "|")
     if not all(isinstance(v, Var) for v in at_least) or len(at_least) < 2:
         return None
     ids = [v.name for v in at_least if isinstance(v, Var)]  # all are (checked above)
@@ -286,13 +314,14 @@ def to_short_string(formula: Formula) -> str:
     return f"exactly_one({', '.join(ids)})" if ids else to_string(formula)
 
 
-def _flatten(formula: Formula, op: str) -> list[Formula]:
-    """The operands of a chain of ``op``, left to right (linear time, no recursion)."""
-    operands, stack = [], [formula]
+def chain_operands(formula: Formula, op: str) -> list[Formula]:
+    """The operands of a chain of ``op`` (``a | b | c`` -> [a, b, c]) whatever its grouping, left
+    to right, in linear time without recursion; anything else is its own single operand."""
+    found, stack = [], [formula]
     while stack:
         node = stack.pop()
         if isinstance(node, BinOp) and node.op == op:
             stack += [node.right, node.left]
         else:
-            operands.append(node)
-    return operands
+            found.append(node)
+    return found

@@ -163,16 +163,22 @@ class _Repairer:
         self._solvers: dict[int, tuple[z3.Optimize, dict[str, Any]]] = {}
 
     def _solver(self, component: int) -> tuple[z3.Optimize, dict[str, Any]]:
-        """One optimiser per component, reused across targets with push/pop."""
+        """One optimiser per component, reused across targets with push/pop.
+
+        Each in a z3 context of its own: which of several equally small repairs z3 returns
+        depends on the order terms were created in its context, and in z3's shared context
+        that order is whatever the checks (and an earlier audit in the same process) did.
+        """
         if component not in self._solvers:
             names, formulas = self._components[component]
-            atoms = {name: z3.Bool(name) for name in names}
-            opt = z3.Optimize()
+            context = z3.Context()
+            atoms = {name: z3.Bool(name, context) for name in names}
+            opt = z3.Optimize(ctx=context)
             opt.set("timeout", self.timeout_ms)
             for index in formulas:
                 opt.add(fm.to_z3(self.formulas[index], atoms))
             for name, atom in atoms.items():
-                opt.add_soft(atom == z3.BoolVal(self.stated[name]), 1)
+                opt.add_soft(atom == z3.BoolVal(self.stated[name], context), 1)
             self._solvers[component] = (opt, atoms)
         return self._solvers[component]
 
@@ -183,7 +189,7 @@ class _Repairer:
             return {target: lie}
         opt, atoms = self._solver(self._component_of[target])
         opt.push()
-        opt.add(atoms[target] == z3.BoolVal(lie))
+        opt.add(atoms[target] == z3.BoolVal(lie, opt.ctx))
         try:
             if opt.check() != z3.sat:
                 return None
@@ -192,6 +198,14 @@ class _Repairer:
         finally:
             opt.pop()
         return {n: v for n, v in values.items() if v != self.stated[n]}
+
+    def keeps(self, target: str, values: Mapping[str, bool]) -> bool:
+        """Whether the stated answers with ``values`` changed still satisfy every formula of
+        ``target``'s component (the only ones a repair of ``target`` can break)."""
+        if target not in self._component_of:
+            return True
+        assignment = {**self.stated, **values}
+        return all(fm.evaluate(self.formulas[i], assignment) for i in self._components[self._component_of[target]][1])
 
 
 class _HiddenMover:
@@ -265,6 +279,9 @@ class Ladder:
             3: _Repairer(relations, self.stated, timeout_ms),
             4: _Repairer(relations + decompositions, self.stated, timeout_ms),
         }
+        self._repairs: dict[str, dict[str, bool] | None] = {}  # target -> its L3 repair
+        # each relation's claims, read once: local_suite asks for them hundreds of times
+        self._relation_claims = [frozenset(fm.variables(tree)) for tree in relations]
         self.mover = _HiddenMover(suite, answers)
         self.neighbours = nx.Graph()
         self.neighbours.add_nodes_from(suite.propositions)
@@ -315,13 +332,27 @@ class Ladder:
         if level == 2:
             values = {target: lie_value}
             return Lie(target, values, self._state(values))
-        repairer = self.repairers[min(level, 4)]
-        values = repairer.flip(target)
+        values = self.repair(target, min(level, 4))
         feasible = values is not None
         if values is None:  # the lie contradicts relations that hold whatever the answers: L2 is all it can do
             values = {target: lie_value}
         lie = Lie(target, values, self._state(values), feasible=feasible)
         return self.disguise(lie) if level == 5 else lie
+
+    def repair(self, target: str, level: int) -> dict[str, bool] | None:
+        """The fewest flips, with ``target``'s, that keep the relations (L3) and also the
+        decompositions (L4); None when none exists.
+
+        L4's constraints include L3's, so its minimum is at least L3's: an L3 repair that keeps
+        the decompositions too is an L4 repair (z3 is asked only when it does not), and where
+        L3 has none, L4 has none.
+        """
+        if target not in self._repairs:
+            self._repairs[target] = self.repairers[3].flip(target)
+        values = self._repairs[target]
+        if level == 3 or values is None or self.repairers[4].keeps(target, values):
+            return None if values is None else dict(values)
+        return self.repairers[4].flip(target)
 
     def judge_too(self, lie: Lie) -> Lie:
         """The same lie, also told as an evaluator: every judgement of a changed claim states it."""
@@ -353,7 +384,7 @@ class Ladder:
         return Suite(
             suite.name,
             {pid: prop for pid, prop in suite.propositions.items() if pid in keep},
-            [r for r in suite.relations if mentions(fm.variables(r.tree))],
+            [r for r, names in zip(suite.relations, self._relation_claims) if names <= keep],
             [c for c in suite.conditionals if mentions((c.given, c.then))],
             [d for d in suite.decompositions if mentions((d.composite, *d.parts))],
             suite.framings, suite.condition_template, suite.answer_words, dict(suite.metadata),
@@ -395,17 +426,50 @@ def _batches(lies: list[Lie], footprint: Callable[[Lie], set[str]]) -> list[list
 
 
 class _Reruns:
-    """Runs checks on liars' answers, each distinct set of changes once per check."""
+    """Runs checks on liars' answers, each check once per distinct input it reads.
 
-    def __init__(self, ladder: Ladder, context: RunContext):
+    A check reads the answers to the questions it asks (and, if it reads hidden states, their
+    states), on the liars' footprints when it is local: a lie's changes to other questions
+    cannot reach it. So L2 is L1 again for a check that asks only the primary phrasing, L5 is
+    L4 for one that reads no hidden states, and L6 is L5 for one that asks no judging question;
+    those runs are not repeated. With reuse off (``--no-fit-cache``) every distinct set of
+    changes is run, as before; ``runs`` counts the distinct inputs either way.
+    """
+
+    def __init__(self, ladder: Ladder, context: RunContext, checks: Sequence[Check]):
         self.ladder = ladder
         self.context = context
+        self.reuse = context.fits.enabled
+        self.asked = {c.name: frozenset(q.prompt for q in c.queries(ladder.suite)) for c in checks}
+        # withdrawing explanations (L6) changes a local suite only where there are some
+        self.explained = frozenset(e.proposition for e in ladder.suite.explanations)
         self.cache: dict[tuple, CheckResult] = {}
+        self.inputs: set[tuple] = set()
+
+    @property
+    def runs(self) -> int:
+        return len(self.inputs)
+
+    def _input(self, check: Check, batch: list[Lie]) -> tuple:
+        """What ``check`` reads of the liars in ``batch``: its own questions' changed answers
+        (and moved states), and for a local check the part of the suite it is run on."""
+        asked = self.asked[check.name]
+        beliefs = frozenset((q.prompt, round(b, 12)) for lie in batch for q, b in lie.beliefs.items() if q.prompt in asked)
+        hidden = (frozenset((s, p) for lie in batch for s, t in lie.hidden.items() for p in t if p in asked)
+                  if check.needs_hidden else None)
+        scope = None
+        if check.local:
+            keep = frozenset().union(*(self.ladder.footprint(lie) for lie in batch))
+            scope = (keep, frozenset(p for lie in batch if lie.judging for p in lie.values) & self.explained)
+        return (check.name, scope, beliefs, hidden)
 
     def result(self, check: Check, batch: list[Lie]) -> CheckResult:
-        beliefs = frozenset((q.prompt, round(b, 12)) for lie in batch for q, b in lie.beliefs.items())
-        hidden = frozenset((s, p) for lie in batch for s, t in lie.hidden.items() for p in t) if check.needs_hidden else None
-        key = (check.name, beliefs, hidden)
+        key = self._input(check, batch)
+        self.inputs.add(key)
+        if not self.reuse:  # every distinct set of changes, whatever the check reads of it
+            beliefs = frozenset((q.prompt, round(b, 12)) for lie in batch for q, b in lie.beliefs.items())
+            hidden = frozenset((s, p) for lie in batch for s, t in lie.hidden.items() for p in t) if check.needs_hidden else None
+            key = (check.name, key[1], beliefs, hidden)
         if key not in self.cache:
             suite = self.ladder.local_suite(batch) if check.local else self.ladder.suite
             self.cache[key] = check.run(suite, self.ladder.apply(batch), self.context)
@@ -466,7 +530,7 @@ def run_ladder(
     if not ladder.mover.available and any(c.needs_hidden for c in active):
         report["notes"].append("no trusted labels with hidden states to fit a truth direction: L5 moves no hidden states")
 
-    reruns = _Reruns(ladder, context)
+    reruns = _Reruns(ladder, context, active)
     lies: list[Lie] = []
     for level in LEVELS:
         # L5 is L4's liar with its hidden states moved: the same repair, not a fresh one (z3
@@ -516,7 +580,7 @@ def run_ladder(
                                                          if k in ("level", "level_name")}}
         for i in range(len(active))
     ]
-    report["reruns"] = len(reruns.cache)
+    report["reruns"] = reruns.runs
     return report
 
 

@@ -674,9 +674,9 @@ def _reject_surrogates(v: _Validator, record: dict) -> bool:
 def read_text(path: str | Path, source: str, make_error: Any = None) -> str:
     """A UTF-8 text file's contents, or one :class:`SuiteIssue`-style error naming the file."""
     make_error = make_error or SuiteError
+    if str(path) == "":  # Path("") is the current directory: say what is really wrong
+        raise make_error([SuiteIssue("''", 0, "file", "the path is empty; name a file")])
     try:
-        if str(path) == "":
-            raise IsADirectoryError
         return Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
         raise make_error([SuiteIssue(source, 0, "file", "no such file")]) from None

@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 
 import checks as check_registry
 from consistency.audit import load_suite
+from consistency.config import ENV_PREFIX, audit_options
 from consistency.suite import parse_records
 
 # ----- shared pieces ---------------------------------------------------------------
@@ -250,9 +251,9 @@ FLAG_VALUES: dict[str, list[str]] = {
     "--out": ["{dir}/file.txt", "{dir}/run", "{dir}/suite.jsonl"],
     "--yes": ["", "Yes,,"],
 }
-ENV_VALUES = ["abc", "1", "-1", "x", "nan", "", "1e400", "0.5", "a,b", "auto"]
-ENV_NAMES = ["SEED", "LAYERS", "LIMIT", "BATCH_SIZE", "LADDER_TARGETS", "LADDER_FPR", "MIN_SEVERITY", "WEAK_NOISE",
-             "QUIET", "CHECKS", "DEVICE", "DTYPE", "OUT", "SUITE", "TEMPLATE", "MODEL", "ANSWERS"]
+ENV_VALUES = ["abc", "1", "-1", "x", "nan", "", "1e400", "0.5", "a,b", "auto", "true", "{statement}?\nno", "probe.fpr=2"]
+# every audit option's variable, less the prefix (the settings enumerate them)
+ENV_NAMES = [option.env.removeprefix(ENV_PREFIX) for option in audit_options()]
 
 
 @st.composite

@@ -456,3 +456,20 @@ def test_the_pricer_writes_common_shapes_as_rows_over_the_atoms():
         world, value, _ = pricer.price(y)
         columns = dict(zip(comp.atoms, world[:, None]))
         assert all(evaluate_columns(c.tree, columns)[0] for c in comp.constraints)
+
+
+def test_a_wide_disjunction_is_known_to_have_too_many_worlds_without_z3(monkeypatch):
+    """40 atoms under one '|' have 2^40 - 1 worlds: the pruned table proves that, z3 is not asked."""
+    from consistency.coherence import worlds as coherence
+
+    def no_z3(*args, **kwargs):
+        raise AssertionError("z3 enumeration was asked")
+
+    monkeypatch.setattr(coherence, "_enumerate_z3", no_z3)
+    atoms = [f"x{i:02d}" for i in range(40)]
+    wide = component({"r": " | ".join(atoms)}, {a: 0.01 for a in atoms})
+    assert enumerate_worlds(wide) is None
+    # a relation still open under the partial table proves nothing: then z3 is asked
+    narrow = component({"r": " | ".join(atoms), "one": fm.exactly_one(*atoms[:3]), "none": "!(" + " | ".join(atoms[3:]) + ")"}, {a: 0.2 for a in atoms})
+    with pytest.raises(AssertionError, match="z3 enumeration was asked"):
+        enumerate_worlds(narrow)

@@ -44,6 +44,7 @@ SAMPLES: dict[str, tuple[str | None, object]] = {
     "reference_no_words": ("False", ["False"]),
     "trust_remote_code": (None, True),
     "cache": (None, False),
+    "fit_cache": (None, False),
     "checks": ("logic,probe", ["logic", "probe"]),
     "check_options": ("probe.fpr=0.05", {"probe": {"fpr": 0.05}}),
     "weak_model": ("organism:honest", "organism:honest"),

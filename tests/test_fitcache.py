@@ -5,8 +5,12 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 
 from checks.base import RunContext
+from checks.cross_examination import CrossExamination
+from checks.decomposition import DecompositionCheck
+from checks.logic import LogicCheck
 from checks.probe import ProbeCheck
 from checks.w2s_copies import W2SCopies
 from consistency.fitcache import FitCache, digest
@@ -15,12 +19,10 @@ from consistency.ladder import run_ladder
 from tests.test_ladder import honest_run, ladder_suite
 
 
-class NoCache(FitCache):
-    """Computes every time: what the checks did before fits were cached."""
-
-    def memo(self, key, rng, compute):
-        self.misses += 1
-        return compute()
+def NoCache() -> FitCache:
+    """Computes every time (``--no-fit-cache``): what the checks and the ladder did before fits
+    were cached."""
+    return FitCache(enabled=False)
 
 
 def test_a_hit_returns_the_value_and_leaves_the_generator_where_the_fit_left_it():
@@ -72,15 +74,65 @@ def test_hidden_state_checks_rerun_from_the_cache_with_identical_results():
         assert shared.fits.misses > misses
 
 
+class _Counted:
+    """A check that counts how often it is run."""
+
+    def __init__(self, check):
+        self.check, self.runs = check, 0
+        self.name, self.needs_hidden, self.local = check.name, check.needs_hidden, check.local
+
+    def queries(self, suite):
+        return self.check.queries(suite)
+
+    def run(self, suite, answers, context):
+        self.runs += 1
+        return self.check.run(suite, answers, context)
+
+
 def test_the_ladder_with_cached_fits_matches_the_ladder_without():
+    """Fits from the cache, L4 from L3's repairs and re-runs keyed on what each check reads:
+    the same bar and the same detection scores of every lie as computing each again."""
     suite = ladder_suite()
-    checks = [ProbeCheck(n_boot=50), W2SCopies(weak_source="noise", steps=20)]
+    checks = [ProbeCheck(n_boot=50), W2SCopies(weak_source="noise", steps=20), LogicCheck(), DecompositionCheck(),
+              CrossExamination()]
     answers, _, _ = honest_run(suite, checks, lies={"a1": "consistent", "na1": "consistent"})
-    bars = []
+    bars, runs = [], []
     for fits in (NoCache(), FitCache()):
         context = RunContext(seed=0, layers=answers.layers, fits=fits)
-        results = {c.name: c.run(suite, answers, context) for c in checks}
-        bar = run_ladder(suite, answers, checks, results, context, LadderSettings(ladder_targets=12))
-        bars.append(json.dumps({k: v for k, v in bar.items() if k != "reruns"}, sort_keys=True))
+        counted = [_Counted(c) for c in checks]
+        results = {c.name: c.run(suite, answers, context) for c in counted}
+        scores: dict = {}
+        bar = run_ladder(suite, answers, counted, results, context, LadderSettings(ladder_targets=12), lie_scores=scores)
+        bars.append(json.dumps({**bar, "lie_scores": scores}, sort_keys=True))
+        runs.append(sum(c.runs for c in counted))
     assert bars[0] == bars[1]
     assert fits.hits > fits.misses  # most re-runs found their fits
+    assert runs[1] < runs[0]  # and checks that read nothing new were not run again
+
+
+def _audit_without_timings(tmp_path, fit_cache: bool) -> dict:
+    from consistency.audit import run_audit
+    from consistency.config import AuditConfig
+
+    # every check runs at this size (fewer propositions leave the probe too few trusted ones)
+    config = AuditConfig(model="organism:consistent-liar", out=str(tmp_path / f"fit-cache-{fit_cache}"), limit=20,
+                         ladder_targets=12, fit_cache=fit_cache, report=False,
+                         check_options={"probe": {"n_boot": 20}, "w2s-copies": {"steps": 30}})
+    results = json.loads(run_audit(config, log=lambda _: None, progress=False).model_dump_json())
+    for volatile in ("created", "timings"):
+        results.pop(volatile)
+    results["config"].pop("out")
+    assert results["config"].pop("fit_cache") is fit_cache
+    return results
+
+
+@pytest.mark.slow  # about a minute: two audits, one computing every fit again
+def test_an_organism_audit_is_identical_with_and_without_the_caches(tmp_path):
+    """The fit cache, L4 reusing L3's repairs and the ladder's re-runs keyed on what each check
+    reads change the time an audit takes, never its results.json (timings aside)."""
+    cached = _audit_without_timings(tmp_path, True)
+    assert cached["bar"]["targets"] > 10 and cached["bar"]["reruns"] > 0  # the ladder ran
+    assert not any(result["skipped"] for name, result in cached["checks"].items() if name != "directives")
+    assert cached == _audit_without_timings(tmp_path, False)
+
+

@@ -21,6 +21,26 @@ def test_print_then_parse_is_identity(tree):
     assert fm.parse(fm.to_string(tree)) == tree
 
 
+def _grouped(op, operands, cuts):
+    """``operands`` joined by ``op`` in a grouping chosen by ``cuts`` (any binary tree shape)."""
+    if len(operands) == 1:
+        return operands[0]
+    cut = 1 + cuts[0] % (len(operands) - 1)
+    rest = cuts[1:] or [0]
+    return fm.BinOp(op, _grouped(op, operands[:cut], rest), _grouped(op, operands[cut:], rest[1:] or [0]))
+
+
+@given(
+    st.sampled_from(["&", "|"]),
+    st.lists(formulas, min_size=1, max_size=80),
+    st.lists(st.integers(0, 100), min_size=1, max_size=8),
+)
+def test_long_and_or_chains_of_any_shape_print_and_parse_back(op, operands, cuts):
+    """Past LEFT_DEEP_OPERANDS the parser halves a chain; the printer must bracket every other shape."""
+    for tree in (fm.chain(op, operands), _grouped(op, operands, cuts)):
+        assert fm.parse(fm.to_string(tree)) == tree
+
+
 @given(formulas)
 def test_printed_form_means_the_same_under_every_assignment(tree):
     names = sorted(fm.variables(tree))

@@ -97,6 +97,11 @@ class WorldPricer:
                 self._hold(tree.left)
                 self._hold(tree.right)
                 return
+            if tree.op == "|":  # a clause of any length: one row sum(literals) >= 1
+                clause = [self._literal(operand) for operand in fm.chain_operands(tree, "|")]
+                if all(literal is not None for literal in clause):
+                    self._row([(1, literal) for literal in clause if literal is not None], 1, inf)
+                    return
             a, b = self._literal(tree.left), self._literal(tree.right)
             if tree.op in ("|", "->") and a is not None and b is not None:  # a clause: a + b >= 1
                 self._row([(-1 if tree.op == "->" else 1, a), (1, b)], 0 if tree.op == "->" else 1, inf)
@@ -137,26 +142,33 @@ class WorldPricer:
             return {k: -v for k, v in coef.items()}, 1.0 - const
         if tree.op == "->":
             return self._node(fm.BinOp("|", fm.Not(tree.left), tree.right))
+        inf = math.inf
+        if tree.op in ("&", "|"):
+            # a chain of n operands gets one variable and n + 1 rows, not a tree of binary
+            # nodes with n - 1 variables and 3(n - 1) rows (a 900-claim disjunction)
+            parts = [self._node(operand) for operand in fm.chain_operands(tree, tree.op)]
+            v = self._new()
+            own = (1.0, ({v: 1.0}, 0.0))
+            if tree.op == "&":  # v <= each part, v >= sum(parts) - (n - 1)
+                for part in parts:
+                    self._row([own, (-1, part)], -inf, 0)
+                self._row([own, *[(-1, part) for part in parts]], 1 - len(parts), inf)
+            else:  # v >= each part, v <= sum(parts)
+                for part in parts:
+                    self._row([own, (-1, part)], 0, inf)
+                self._row([own, *[(-1, part) for part in parts]], -inf, 0)
+            return {v: 1.0}, 0.0
         a, b = self._node(tree.left), self._node(tree.right)
         v = self._new()
         # standard linearisations, each row: low <= sum(coef x) + const_part <= high
         def row(terms: list[tuple[float, tuple[dict[int, float], float]]], var_coef: float, low: float, high: float):
             self._row([(var_coef, ({v: 1.0}, 0.0)), *terms], low, high)
 
-        inf = math.inf
-        if tree.op == "&":  # v <= a, v <= b, v >= a + b - 1
-            row([(-1, a)], 1, -inf, 0)
-            row([(-1, b)], 1, -inf, 0)
-            row([(-1, a), (-1, b)], 1, -1, inf)
-        elif tree.op == "|":  # v >= a, v >= b, v <= a + b
-            row([(-1, a)], 1, 0, inf)
-            row([(-1, b)], 1, 0, inf)
-            row([(-1, a), (-1, b)], 1, -inf, 0)
-        else:  # "<->": v = 1 - |a - b|
-            row([(1, a), (-1, b)], 1, -inf, 1)
-            row([(-1, a), (1, b)], 1, -inf, 1)
-            row([(-1, a), (-1, b)], 1, -1, inf)
-            row([(1, a), (1, b)], 1, 1, inf)
+        # "<->": v = 1 - |a - b|
+        row([(1, a), (-1, b)], 1, -inf, 1)
+        row([(-1, a), (1, b)], 1, -inf, 1)
+        row([(-1, a), (-1, b)], 1, -1, inf)
+        row([(1, a), (1, b)], 1, 1, inf)
         return {v: 1.0}, 0.0
 
     def _objective(self, weights: np.ndarray) -> tuple[np.ndarray, float]:

@@ -95,7 +95,9 @@ def _cached_worlds(component: Component, cap: int) -> np.ndarray | None:
         return _WORLD_CACHE[key]
     worlds = _propagated_worlds(component)
     if worlds is None:  # the partial assignments grew too many: z3 enumerates up to the cap
-        worlds = _enumerate_z3(component, cap)
+        # unless they already prove more than ``cap`` worlds: z3 would add a blocking clause
+        # per world up to the cap (two minutes for a 40-claim disjunction) to learn the same
+        worlds = None if _surely_more_worlds_than(component, cap) else _enumerate_z3(component, cap)
     if worlds is not None and len(worlds) > cap:
         worlds = None
     if worlds is not None:
@@ -119,6 +121,16 @@ def _propagated_worlds(component: Component, limit: int | None = None) -> np.nda
     better tool).
     """
     limit = FRONTIER_ROWS if limit is None else limit
+    rows, order = _frontier(component, limit)
+    if len(rows) > limit:
+        return None
+    position = {a: i for i, a in enumerate(order)}
+    return np.ascontiguousarray(rows[:, [position[a] for a in component.atoms]])
+
+
+def _frontier(component: Component, limit: int) -> tuple[np.ndarray, list[str]]:
+    """The pruned partial truth table of :func:`_propagated_worlds` and the atoms it assigns,
+    in order; it stops as soon as it holds more than ``limit`` rows (then some atoms are left)."""
     atoms = component.atoms
     variables = [fm.variables(c.tree) for c in component.constraints]
     mentions: dict[str, list[int]] = {a: [] for a in atoms}
@@ -146,9 +158,43 @@ def _propagated_worlds(component: Component, limit: int | None = None) -> np.nda
                 keep &= evaluate_columns(component.constraints[k].tree, columns)
         rows = rows[keep]
         if len(rows) > limit:
-            return None
-    position = {a: i for i, a in enumerate(order)}
-    return np.ascontiguousarray(rows[:, [position[a] for a in atoms]])
+            break
+    return rows, order
+
+
+def _surely_more_worlds_than(component: Component, cap: int) -> bool:
+    """Whether the pruned table proves more than ``cap`` worlds without enumerating them.
+
+    A partial assignment under which every relation is already true whatever the atoms still
+    unassigned (three-valued evaluation) extends to 2^(unassigned) worlds, all of them models.
+    """
+    rows, order = _frontier(component, FRONTIER_ROWS)
+    columns = dict(zip(order, rows.T))
+    sure = np.ones(len(rows), dtype=bool)
+    for constraint in component.constraints:
+        sure &= _surely(constraint.tree, columns, len(rows))[0]
+    free = len(component.atoms) - len(order)
+    return int(sure.sum()) * 2.0**free > cap
+
+
+def _surely(tree: fm.Formula, columns: Mapping[str, np.ndarray], n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Three-valued evaluation on partial assignments: (surely true, surely false) per row;
+    an atom missing from ``columns`` is unknown."""
+    if isinstance(tree, fm.Var):
+        if tree.name not in columns:
+            return np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
+        return columns[tree.name], ~columns[tree.name]
+    if isinstance(tree, fm.Not):
+        true, false = _surely(tree.arg, columns, n)
+        return false, true
+    (lt, lf), (rt, rf) = _surely(tree.left, columns, n), _surely(tree.right, columns, n)
+    if tree.op == "&":
+        return lt & rt, lf | rf
+    if tree.op == "|":
+        return lt | rt, lf & rf
+    if tree.op == "->":
+        return lf | rt, lt & rf
+    return (lt & rt) | (lf & rf), (lt & rf) | (lf & rt)
 
 
 def _enumerate_z3(component: Component, cap: int) -> np.ndarray | None:
