@@ -103,6 +103,12 @@ def test_every_option_has_a_working_environment_variable(clean_env, option):
             assert getattr(config_of([]), option.field) == default
 
 
+def test_the_settings_left_out_of_a_runs_identity_are_settings():
+    from consistency.rundir import NOT_IDENTITY
+
+    assert NOT_IDENTITY <= set(AuditConfig.model_fields)
+
+
 def test_the_command_line_wins_over_the_environment_which_wins_over_the_default(clean_env):
     clean_env.setenv("CONSISTENCY_SEED", "5")
     clean_env.setenv("CONSISTENCY_LADDER_TARGETS", "9")
