@@ -13,7 +13,7 @@ Definitions: checks/docs/w2s-copies.md.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -29,7 +29,7 @@ from checks.probe import (
     stated_beliefs,
     truth_vector,
 )
-from consistency.answers import Answers
+from consistency.answers import Answers, LayerFeatures
 from consistency.fitcache import digest
 from consistency.suite import Proposition, Suite
 from probes.base import ProbeError
@@ -146,11 +146,13 @@ class W2SCopies:
             return CheckResult(self.name, skipped="no audited statements (split: test) with hidden states")
 
         rng = context.rng(self.name)
-        train_X = {layer: self._features(suite, answers, trusted, layer) for layer in layers}
-        audit_X = {layer: self._features(suite, answers, audited, layer) for layer in layers}
+        # read layer by layer (the answers may read them from the cache's shards): one layer's
+        # rows in memory at a time, not every captured layer's
+        train_X = LayerFeatures(layers, lambda layer: self._features(suite, answers, trusted, layer))
+        audit_X = LayerFeatures(layers, lambda layer: self._features(suite, answers, audited, layer))
         # the layer choice and the copies' training read only the trusted rows, so the ladder's
         # re-runs on liars' answers find them in the fit cache unless a liar moved those rows
-        trained_on = digest(y_weak, *train_X, *train_X.values())
+        trained_on = digest(y_weak, *train_X, *[digest(X) for X in train_X.values()])
         layer_scores, chosen = context.fits.memo(
             ("w2s-layers", repr(self.layers), trained_on), rng, lambda: self._choose_layers(train_X, y_weak, rng)
         )
@@ -221,7 +223,7 @@ class W2SCopies:
         return CheckResult(self.name, metrics, conflicts, claim_scores, details)
 
     def _choose_layers(
-        self, train_X: dict[int, np.ndarray], y_weak: np.ndarray, rng: np.random.Generator
+        self, train_X: Mapping[int, np.ndarray], y_weak: np.ndarray, rng: np.random.Generator
     ) -> tuple[dict[int, float], list[int]]:
         """Score each layer by a cross-fitted mass-mean probe's AUROC against the weak labels
         (closed form, so cheap); with ``layers="auto"`` keep every layer whose gain over chance
@@ -241,7 +243,7 @@ class W2SCopies:
     def _train_copies(
         self,
         layers: list[int],
-        train_X: dict[int, np.ndarray],
+        train_X: Mapping[int, np.ndarray],
         y_weak: np.ndarray,
         y_truth: np.ndarray,
         rng: np.random.Generator,

@@ -49,7 +49,7 @@ from scipy.stats import binomtest
 from checks.base import Check, CheckResult, RunContext
 from checks.critique import is_judging
 from consistency import formula as fm
-from consistency.answers import Answers
+from consistency.answers import Answers, layer_matrix
 from consistency.config import LadderSettings
 from consistency.schema import proposition_of
 from consistency.suite import Query, Suite
@@ -213,11 +213,15 @@ class _HiddenMover:
         self.means: dict[str, dict[bool, np.ndarray]] = {}  # site -> truth value -> (layers, d)
         trusted = [(suite.query(p.id), p.truth) for p in suite.split("train") if p.truth is not None]
         for site, table in answers.hidden.items():
-            rows = [(table[q.prompt], truth) for q, truth in trusted if q.prompt in table]
-            true = [h for h, t in rows if t]
-            false = [h for h, t in rows if not t]
+            rows = [(q.prompt, truth) for q, truth in trusted if q.prompt in table]
+            true = [p for p, t in rows if t]
+            false = [p for p, t in rows if not t]
             if true and false:
-                self.means[site] = {True: np.mean(true, axis=0), False: np.mean(false, axis=0)}
+                # one captured layer at a time: the table may read its rows from the cache's shards
+                self.means[site] = {
+                    value: np.stack([layer_matrix(table, prompts, i).mean(axis=0) for i in range(len(answers.layers))])
+                    for value, prompts in ((True, true), (False, false))
+                }
 
     @property
     def available(self) -> bool:
