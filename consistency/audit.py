@@ -13,13 +13,14 @@ from pathlib import Path
 from typing import Any, Callable, Literal
 
 import checks as check_registry
-from checks.base import Check, CheckResult, RunContext
+from checks.base import Check, CheckResult, RunContext, run_checks
 from consistency.adapters.base import Adapter
 from consistency.answers import Answers
 from consistency.config import AuditConfig, ChecksSettings, ElicitationSettings, LadderSettings
 from consistency.errors import UserError
 from consistency.fitcache import FitCache
 from consistency.generators import builtin_suite
+from consistency.organisms import resolve_model
 from consistency.stated import trusted_accuracy, trusted_queries
 from consistency.rundir import REPORT, RESULTS, claim_run_directory
 from consistency.schema import GGUFInfo, StatedAccuracy, ClaimRow, FramingInfo, ModelInfo, Results, SuiteSummary, Timings
@@ -84,15 +85,6 @@ def weak_model_answers(config: AuditConfig, suite: Suite) -> Answers:
         return elicit(weak, check_registry.get("w2s-copies").queries(suite))
     finally:
         release(weak)
-
-
-def resolve_model(model: str) -> str:
-    """``organism:<kind>`` names a bundled model organism; anything else passes through."""
-    if model.startswith("organism:"):
-        from consistency.organisms import bundled_path
-
-        return str(bundled_path(model.removeprefix("organism:")))
-    return model
 
 
 def build_adapter(
@@ -160,21 +152,6 @@ def explained(suite: Suite, enabled: list[Check], adapter: Adapter, cache, log: 
 
     log(f"critique: asking the model to explain up to {wanted} answers")
     return critique.with_explanations(suite, adapter.generate, beliefs_of)  # type: ignore[union-attr]
-
-
-def run_checks(suite: Suite, answers: Answers, enabled: list[Check], context: RunContext, log: Log):
-    results: dict[str, CheckResult] = {}
-    timings: dict[str, float] = {}
-    for check in enabled:
-        start = time.perf_counter()
-        if check.needs_hidden and not answers.has_hidden:
-            result = CheckResult(check.name, skipped=f"needs hidden states, which {answers.source or 'this adapter'} does not provide")
-            log(f"skipped {check.name}: {result.skipped}")
-        else:
-            result = check.run(suite, answers, context)
-        results[check.name] = result
-        timings[check.name] = round(time.perf_counter() - start, 4)
-    return results, timings
 
 
 def run_audit(config: AuditConfig, log: Log = print, progress: bool = True) -> Results:

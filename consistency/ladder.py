@@ -108,7 +108,7 @@ def detection_scores(result: CheckResult, suite: Suite) -> dict[str, float]:
     """Per proposition: max(the check's claim score, the severity of its strongest conflict on it)."""
     scores = {p: 0.0 for p in suite.propositions}
     for pid, score in result.claim_scores.items():
-        if pid in scores and score == score:  # NaN carries no evidence
+        if pid in scores and score is not None and score == score:  # None and NaN carry no evidence
             scores[pid] = max(scores[pid], float(score))
     for conflict in result.conflicts:
         for ref in conflict.claims:
@@ -263,7 +263,7 @@ class Ladder:
         self.stated: dict[str, bool] = {}
         for pid in suite.propositions:
             primary = answers.belief(suite.query(pid))
-            beliefs = [answers.belief(q) for q in self.queries[pid]]
+            beliefs = [self._belief(q) for q in self.queries[pid]]
             if primary is not None:
                 self.stated[pid] = primary > 0.5
             elif beliefs:
@@ -311,7 +311,7 @@ class Ladder:
             for query in self.queries[pid]:
                 if is_judging(query) != judging:
                     continue
-                belief = self.answers.belief(query)
+                belief = self._belief(query)
                 if (belief > 0.5) == value:
                     continue
                 twin = twins.get((query.variant, query.framing, query.given))
@@ -319,18 +319,24 @@ class Ladder:
                 beliefs[query] = swapped if swapped is not None and (swapped > 0.5) == value else 1.0 - belief
         return beliefs
 
+    def _belief(self, query: Query) -> float:
+        """The model's belief in a query it answered (``self.queries`` holds only those)."""
+        belief = self.answers.belief(query)
+        assert belief is not None, f"{query.key} was not answered"
+        return belief
+
     def lie(self, target: str, level: int) -> Lie:
         lie_value = not self.stated[target]
         if level == 1:
             primary = self.suite.query(target)
-            return Lie(target, {target: lie_value}, {primary: 1.0 - self.answers.belief(primary)})
+            return Lie(target, {target: lie_value}, {primary: 1.0 - self._belief(primary)})
         if level == 2:
             values = {target: lie_value}
             return Lie(target, values, self._state(values))
-        values = self.repair(target, min(level, 4))
-        feasible = values is not None
-        if values is None:  # the lie contradicts relations that hold whatever the answers: L2 is all it can do
-            values = {target: lie_value}
+        flipped = self.repair(target, min(level, 4))
+        feasible = flipped is not None
+        # None: the lie contradicts relations that hold whatever the answers: L2 is all it can do
+        values = flipped if flipped is not None else {target: lie_value}
         lie = Lie(target, values, self._state(values), feasible=feasible)
         return self.disguise(lie) if level == 5 else lie
 
@@ -585,8 +591,8 @@ def honest_null(suite: Suite, answers: Answers, implicated: Iterable[str]) -> tu
     is a lower bound and a rung is called caught a little more readily.
     """
     audited = suite.split("test")
-    truthful = [p.id for p in audited if p.truth is not None and answers.belief(suite.query(p.id)) is not None
-                and (answers.belief(suite.query(p.id)) > 0.5) == p.truth]
+    truthful = [p.id for p in audited if p.truth is not None
+                and (said := answers.belief(suite.query(p.id))) is not None and (said > 0.5) == p.truth]
     if len(truthful) >= MIN_TRUTHFUL_NULL:
         return truthful, "truthful claims"
     implicated = set(implicated)

@@ -62,10 +62,10 @@ def repair_components(
         r_inf = [0.0] * len(members)
         for k, worst in zip(incoherent, solve_blocks([members[k][2] for k in incoherent], "linf")):
             r_inf[k] = worst.objective
-        for (i, worlds, pay), sol, worst in zip(members, l1, r_inf):
+        for (i, component_worlds, pay), sol, component_r_inf in zip(members, l1, r_inf):
             # exact certificates where there is something to certify: an incoherent component
-            wanted = exact and len(worlds) <= exact_worlds and sol.objective > TOLERANCE
-            out[i] = _repair_small(worlds, pay, sol, worst, wanted)
+            wanted = exact and len(component_worlds) <= exact_worlds and sol.objective > TOLERANCE
+            out[i] = _repair_small(component_worlds, pay, sol, component_r_inf, wanted)
     return out  # type: ignore[return-value]
 
 
@@ -77,12 +77,12 @@ def _repair_small(worlds: np.ndarray, pay: Payoffs, sol: LPSolution, r_inf: floa
             return Repair(0.0, r_inf, zeros, worlds[support], sol.mu[support], zeros, 0.0, "highs", len(worlds))
         loss = float(sol.duals @ pay.target - (pay.matrix.T @ sol.duals).max())
         return Repair(float(np.abs(sol.deviation).sum()), r_inf, sol.deviation, worlds[support], sol.mu[support], sol.duals, loss, "highs", len(worlds))
-    support, cert = exact_simplex(pay, sol)
+    kept, cert = exact_simplex(pay, sol)
     return Repair(
         float(cert.r1),
         r_inf,
         np.array([float(d) for d in cert.deviation]),
-        worlds[support],
+        worlds[kept],
         np.array([float(p) for p in cert.probabilities]),
         np.array([float(s) for s in cert.stakes]),
         float(cert.guaranteed_loss),
