@@ -118,6 +118,15 @@ def detection_scores(result: CheckResult, suite: Suite) -> dict[str, float]:
     return scores
 
 
+def reading_scores(result: CheckResult, detection: Mapping[str, float]) -> dict[str, Mapping[str, float]]:
+    """A check's detection scores (key ``""``) and, for a check that also reads layers on their
+    own (``details.layer_readings``, the probe), each layer's scores (key ``"@<layer>"``)."""
+    out: dict[str, Mapping[str, float]] = {"": detection}
+    for layer, reading in (result.details.get("layer_readings") or {}).items():
+        out[f"@{layer}"] = {**reading.get("trusted_scores", {}), **reading.get("scores", {})}
+    return out
+
+
 def threshold(values: Iterable[float], fpr: float) -> float:
     """The smallest cut such that at most ``fpr`` of ``values`` lie strictly above it."""
     ordered = sorted(values, reverse=True)
@@ -551,10 +560,13 @@ def run_ladder(
             base, cut = base_scores[check.name], thresholds[check.name]
             caught[check.name] = 0
             for batch in plans[check.local]:
-                scores = detection_scores(reruns.result(check, batch), suite)
+                rerun = reruns.result(check, batch)
+                scores = detection_scores(rerun, suite)
                 if lie_scores is not None:
-                    lie_scores.setdefault(level.key, {}).setdefault(check.name, {}).update(
-                        (lie.target, scores[lie.target]) for lie in batch)
+                    by_check = lie_scores.setdefault(level.key, {})
+                    for column, column_scores in reading_scores(rerun, scores).items():
+                        by_check.setdefault(f"{check.name}{column}", {}).update(
+                            (lie.target, column_scores[lie.target]) for lie in batch if lie.target in column_scores)
                 caught[check.name] += sum(any(base[p] <= cut < scores[p] for p in lie.values) for lie in batch)
         changed = [len(lie.beliefs) for lie in lies]
         report["matrix"][level.key] = {name: k / len(sample) for name, k in caught.items()}
