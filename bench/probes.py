@@ -13,6 +13,7 @@ For each model with known lies it measures
     python bench/probes.py --scripted             # the scripted model (planted direction and lies),
                                                   # and a scripted liar that also moves its hidden states
     python bench/probes.py --checks all --out runs/bench-probes.json
+    python bench/probes.py --probe-methods logistic,mass-mean,lda,ccs   # the probe check with each method
 
 Organisms are read from consistency/organisms/bundled/<kind>/ (checkpoint + lies.json).
 """
@@ -66,7 +67,7 @@ def lie_layer_sweep(suite: Suite, answers: Answers, lies: set[str], seed: int) -
             return answers.hidden_matrix([suite.query(p.id) for p in props], layer, site)  # noqa: B023 (used in this iteration)
 
         fits = sweep_layers(
-            LogisticProbe,
+            LogisticProbe(),
             {layer: features(trusted, layer) for layer in answers.layers},
             y,
             np.random.default_rng(seed),
@@ -132,12 +133,13 @@ def measure(
             entry["correct_flagged"] = len(others - wrong)
             entry["correct_flag_rate"] = finite(len(others - wrong) / max(1, len(set(audited) - lie_ids - wrong)))
             if check.name == "probe":
+                entry["probe_auroc"] = finite(result.metrics["probe_auroc"])
                 entry["chosen_layers"] = result.details.get("chosen_layers")
                 entry["embedding_sanity"] = result.details.get("embedding_sanity")
                 entry["negative_control"] = result.details.get("negative_control")
             if check.name == "w2s-copies":
                 entry["layers"] = result.details.get("layers")
-        report["checks"][check.name] = entry
+        report["checks"][label(check)] = entry
     return report
 
 
@@ -178,8 +180,20 @@ def organism_target(directory: Path) -> tuple[Suite, Any, dict[str, list[int]]]:
     return suite, adapter, lies
 
 
-def run_target(name: str, suite: Suite, adapter: Any, lies: dict[str, list[int]], names: Sequence[str], seed: int):
+def build_checks(names: Sequence[str], probe_methods: Sequence[str]) -> list[Check]:
+    """The named checks with default options, plus the probe check once per extra method."""
     checks = [get(n) for n in names]
+    checks += [get("probe", method=m) for m in probe_methods if not ("probe" in names and m == "logistic")]
+    return checks
+
+
+def label(check: Check) -> str:
+    """A check's row name: the probe check with a non-default method is ``probe[method]``."""
+    method = getattr(check, "method", "logistic")
+    return check.name if method == "logistic" else f"{check.name}[{method}]"
+
+
+def run_target(name: str, suite: Suite, adapter: Any, lies: dict[str, list[int]], checks: Sequence[Check], seed: int):
     queries, hidden_for = [], []
     for check in checks:
         asked = list(check.queries(suite))
@@ -212,7 +226,7 @@ def summary(name: str, report: dict[str, Any]) -> str:
         if check == "w2s-copies":
             extra = (f"  weak {fmt(m.get('weak_accuracy'))} copy {fmt(m.get('copy_accuracy'))} "
                      f"ceiling {fmt(m.get('ceiling_accuracy'))} PGR {fmt(m.get('pgr'))} imitation {fmt(m.get('imitation'))}")
-        if check == "probe":
+        if check.startswith("probe"):
             extra = f"  probe AUROC {fmt(m.get('probe_auroc'))} layers {entry['chosen_layers']}"
         lines.append(
             f"   {check:18s} detection AUROC {fmt(entry['detection_auroc'])} (primary {fmt(entry['detection_auroc_primary'])})"
@@ -228,6 +242,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--organisms", default=str(Path(__file__).resolve().parents[1] / "consistency/organisms/bundled"),
                         help="directory holding <honest|naive-liar|consistent-liar>/ checkpoints")
     parser.add_argument("--checks", default=",".join(DEFAULT_CHECKS), help="comma-separated checks, or 'all'")
+    parser.add_argument("--probe-methods", default="", help="comma-separated probe methods to run the probe check with as well")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", help="write the measurements as JSON here")
     args = parser.parse_args(argv)
@@ -236,6 +251,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if unknown:
         print(f"error: unknown checks {unknown}; available: {', '.join(available())}", file=sys.stderr)
         return 2
+    checks = build_checks(names, [m.strip() for m in args.probe_methods.split(",") if m.strip()])
 
     results: dict[str, Any] = {}
     organisms = Path(args.organisms)
@@ -243,12 +259,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not kinds:
         if not args.scripted:
             print(f"no organisms under {organisms}; measuring the scripted model", flush=True)
-        results["scripted"] = run_target("scripted", *scripted_target(args.seed), names, args.seed)
+        results["scripted"] = run_target("scripted", *scripted_target(args.seed), checks, args.seed)
         results["scripted, hidden states follow the lies"] = run_target(
-            "scripted, hidden states follow the lies", *scripted_target(args.seed, True), names, args.seed
+            "scripted, hidden states follow the lies", *scripted_target(args.seed, True), checks, args.seed
         )
     for kind in kinds:
-        results[kind] = run_target(kind, *organism_target(organisms / kind), names, args.seed)
+        results[kind] = run_target(kind, *organism_target(organisms / kind), checks, args.seed)
     if args.out:
         write_json_atomic(args.out, results)
     return 0

@@ -8,9 +8,10 @@ liar-capability ladder can re-run them on simulated liars' answers.
 
 from __future__ import annotations
 
+import time
 import zlib
 from dataclasses import dataclass, field
-from typing import Iterable, Protocol, runtime_checkable
+from typing import Callable, Iterable, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -21,7 +22,7 @@ from consistency.suite import Query, Suite
 
 # What a check reports is part of the results.json schema (consistency/schema.py); re-exported
 # here so a check author needs one import.
-__all__ = ["Check", "CheckResult", "Conflict", "RunContext", "answered"]
+__all__ = ["Check", "CheckResult", "Conflict", "RunContext", "answered", "both", "run_checks"]
 
 
 @dataclass
@@ -69,3 +70,31 @@ def answered(answers: Answers, queries: Iterable[Query]) -> list[tuple[Query, fl
         if belief is not None:
             out.append((query, belief))
     return out
+
+
+def both(x: float, y: float) -> float:
+    """Severity of two readings that must not both exceed 0.5: 0 at the boundary, 1 when both are certain."""
+    return max(0.0, 2.0 * min(x, y) - 1.0)
+
+
+def run_checks(
+    suite: Suite,
+    answers: Answers,
+    checks: Iterable[Check],
+    context: RunContext,
+    log: Callable[[str], None] = lambda line: None,
+) -> tuple[dict[str, CheckResult], dict[str, float]]:
+    """Every check's result on ``answers``, and the seconds each took. A check that reads
+    hidden states is skipped (with the reason in its result, and logged) when there are none."""
+    results: dict[str, CheckResult] = {}
+    timings: dict[str, float] = {}
+    for check in checks:
+        start = time.perf_counter()
+        if check.needs_hidden and not answers.has_hidden:
+            result = CheckResult(check.name, skipped=f"needs hidden states, which {answers.source or 'this adapter'} does not provide")
+            log(f"skipped {check.name}: {result.skipped}")
+        else:
+            result = check.run(suite, answers, context)
+        results[check.name] = result
+        timings[check.name] = round(time.perf_counter() - start, 4)
+    return results, timings

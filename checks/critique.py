@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from checks import register
-from checks.base import CheckResult, Conflict, RunContext
+from checks.base import CheckResult, Conflict, RunContext, both
 from consistency.answers import Answers
 from consistency.suite import Explanation, Proposition, Query, Suite
 
@@ -41,11 +41,6 @@ def is_judging(query: Query) -> bool:
 
 DEFAULT_JUDGE_TEMPLATE = "{question} {answer}\nIs that answer correct?\nAnswer:"
 DEFAULT_EXPLAIN_TEMPLATE = "{question} {answer}\nExplanation:"
-
-
-def both(x: float, y: float) -> float:
-    """Severity of two readings that must not both exceed 0.5: 0 at the boundary, 1 when both are certain."""
-    return max(0.0, 2.0 * min(x, y) - 1.0)
 
 
 def suite_judge_template(suite: Suite) -> str:

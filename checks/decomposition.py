@@ -58,11 +58,12 @@ class DecompositionCheck:
         examined: list[tuple[Decomposition, dict[str, float]]] = []
         missing = 0
         for decomposition in suite.decompositions:
-            beliefs = {pid: answers.belief(suite.query(pid)) for pid in (decomposition.composite, *decomposition.parts)}
-            if any(b is None for b in beliefs.values()):
+            asked = {pid: answers.belief(suite.query(pid)) for pid in (decomposition.composite, *decomposition.parts)}
+            said = {pid: b for pid, b in asked.items() if b is not None}
+            if len(said) < len(asked):
                 missing += 1
                 continue
-            examined.append((decomposition, beliefs))  # type: ignore[arg-type]
+            examined.append((decomposition, said))
         components = [_component(d, beliefs) for d, beliefs in examined]
         repairs = repair_components(components)
 
@@ -77,7 +78,7 @@ class DecompositionCheck:
             row = self._assess(suite, decomposition, beliefs, component, repair)
             rows.append(row)
             for claim, d in zip(component.claims, repair.deviation):
-                result.claim_scores[claim.id] = max(result.claim_scores.get(claim.id, 0.0), float(min(1.0, abs(d))))
+                result.claim_scores[claim.id] = max(result.claim_scores.get(claim.id) or 0.0, float(min(1.0, abs(d))))
             if row["recomposed"] is None or row["composite_says"] is None:
                 continue
             decided += 1
@@ -85,7 +86,7 @@ class DecompositionCheck:
                 disagreements += 1
                 conflict = self._conflict(decomposition, row)
                 result.conflicts.append(conflict)
-                result.claim_scores[decomposition.composite] = max(result.claim_scores[decomposition.composite], conflict.severity)
+                result.claim_scores[decomposition.composite] = max(result.claim_scores[decomposition.composite] or 0.0, conflict.severity)
 
         r1s = [row["r1"] for row in rows]
         result.metrics = {

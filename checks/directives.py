@@ -17,8 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from checks import register
-from checks.base import CheckResult, Conflict, RunContext
-from checks.critique import both
+from checks.base import CheckResult, Conflict, RunContext, both
 from consistency.answers import Answers
 from consistency.suite import Case, Query, Suite
 

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any, Iterable, Sequence
+from functools import partial
+from typing import Any, Iterable, Sequence, TypeGuard
 
 import numpy as np
 
@@ -89,7 +90,7 @@ class LogicCheck:
             for i in boolean.flips:
                 lit = boolean.literals[i]
                 confidence = abs(2 * lit.claim.credence - 1)
-                result.claim_scores[lit.claim.id] = max(result.claim_scores[lit.claim.id], confidence)
+                result.claim_scores[lit.claim.id] = max(result.claim_scores[lit.claim.id] or 0.0, confidence)
             for core in boolean.cores:
                 result.conflicts.append(self._core_conflict(core, boolean, describe))
             if repair.r1 > INCOHERENT:
@@ -239,7 +240,7 @@ def assess(components: Sequence[Component], max_worlds: int, exact_worlds: int, 
     for i, component in enumerate(components):
         relations = tuple((c.id, c.tree) for c in component.constraints)
         enumerated = fits.memo(("logic-worlds", component.atoms, relations, max_worlds), None,
-                               lambda component=component: _worlds_or_error(component, max_worlds))
+                               partial(_worlds_or_error, component, max_worlds))
         if isinstance(enumerated, RelationsUnsatisfiable):
             out[i] = enumerated
         else:
@@ -249,8 +250,7 @@ def assess(components: Sequence[Component], max_worlds: int, exact_worlds: int, 
     for i, repair, enumerated in zip(kept, repairs, worlds):
         assert isinstance(repair, Repair)
         component = components[i]
-        boolean = fits.memo(("logic-boolean", component, max_cores), None,
-                            lambda component=component, enumerated=enumerated: analyse(component, enumerated, max_cores))
+        boolean = fits.memo(("logic-boolean", component, max_cores), None, partial(analyse, component, enumerated, max_cores))
         out[i] = Assessment(component, enumerated, repair, boolean)
     return out  # type: ignore[return-value]
 
@@ -357,19 +357,26 @@ def relation_views(suite: Suite, credences: dict[str, float]) -> dict[str, list[
         tree = relation.tree
         if isinstance(tree, fm.BinOp) and tree.op == "<->" and isinstance(tree.left, fm.Var):
             parts = tree.right
-            if isinstance(parts, fm.BinOp) and parts.op == "&" and all(isinstance(x, fm.Var) for x in (parts.left, parts.right)):
+            if (
+                isinstance(parts, fm.BinOp) and parts.op == "&"
+                and isinstance(parts.left, fm.Var) and isinstance(parts.right, fm.Var)
+            ):
                 conjunctions[frozenset((parts.left.name, parts.right.name))] = tree.left.name
     for conditional in suite.conditionals:
         both = conjunctions.get(frozenset((conditional.given, conditional.then)))
+        if both is None:
+            continue
         names = (conditional.given, conditional.id, both)
-        if both is not None and all(n in credences for n in names):
+        if all(n in credences for n in names):
             g, c, gt = (credences[n] for n in names)
             views.setdefault("conditional", []).append(abs(g * c - gt))
     return views
 
 
 def _view(tree: fm.Formula, p: dict[str, float]) -> tuple[str, float] | None:
-    var = lambda t: isinstance(t, fm.Var) and t.name in p  # noqa: E731
+    def var(t: fm.Formula) -> TypeGuard[fm.Var]:
+        return isinstance(t, fm.Var) and t.name in p
+
     if isinstance(tree, fm.BinOp) and tree.op == "->" and var(tree.left) and var(tree.right):
         return "implication", max(0.0, p[tree.left.name] - p[tree.right.name])
     if isinstance(tree, fm.Not) and isinstance(tree.arg, fm.BinOp) and tree.arg.op == "<->" and var(tree.arg.left) and var(tree.arg.right):

@@ -13,13 +13,14 @@ Definitions: checks/docs/w2s-copies.md.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
+from sklearn.base import clone
 
 from checks import register
 from checks.base import CheckResult, Conflict, RunContext
-from checks.probe import (
+from checks.hidden import (
     captured_layers,
     check_fpr,
     check_layers,
@@ -29,7 +30,7 @@ from checks.probe import (
     stated_beliefs,
     truth_vector,
 )
-from consistency.answers import Answers
+from consistency.answers import Answers, LayerFeatures
 from consistency.fitcache import digest
 from consistency.suite import Proposition, Suite
 from probes.base import ProbeError
@@ -98,8 +99,8 @@ class W2SCopies:
         self.weak_source = weak_source
         self.weak_noise = weak_noise
         self.weak_answers = weak_answers
-        # validated here, so a bad value fails when the check is built, not mid-audit
         self._template = AuxConfidenceHead(aux_max, warmup, steps, batch_size, lr)
+        self._template.check_params()  # a bad value fails when the check is built, not mid-audit
         self.fpr = check_fpr(fpr)
         self.agreement = agreement
         self.site = check_site(site)
@@ -108,10 +109,8 @@ class W2SCopies:
         return [suite.query(pid) for pid in suite.propositions]
 
     def _head_like(self, seed: int, aux_max: float | None = None) -> AuxConfidenceHead:
-        h = self._template
-        return AuxConfidenceHead(
-            h.aux_max if aux_max is None else aux_max, h.warmup, h.steps, h.batch_size, h.lr, h.l2, seed
-        )
+        head: AuxConfidenceHead = clone(self._template).set_params(seed=seed)
+        return head if aux_max is None else head.set_params(aux_max=aux_max)
 
     def _features(self, suite: Suite, answers: Answers, props: list[Proposition], layer: int) -> np.ndarray:
         return answers.hidden_matrix([suite.query(p.id) for p in props], layer, self.site)
@@ -146,11 +145,13 @@ class W2SCopies:
             return CheckResult(self.name, skipped="no audited statements (split: test) with hidden states")
 
         rng = context.rng(self.name)
-        train_X = {layer: self._features(suite, answers, trusted, layer) for layer in layers}
-        audit_X = {layer: self._features(suite, answers, audited, layer) for layer in layers}
+        # read layer by layer (the answers may read them from the cache's shards): one layer's
+        # rows in memory at a time, not every captured layer's
+        train_X = LayerFeatures(layers, lambda layer: self._features(suite, answers, trusted, layer))
+        audit_X = LayerFeatures(layers, lambda layer: self._features(suite, answers, audited, layer))
         # the layer choice and the copies' training read only the trusted rows, so the ladder's
         # re-runs on liars' answers find them in the fit cache unless a liar moved those rows
-        trained_on = digest(y_weak, *train_X, *train_X.values())
+        trained_on = digest(y_weak, *train_X, *[digest(X) for X in train_X.values()])
         layer_scores, chosen = context.fits.memo(
             ("w2s-layers", repr(self.layers), trained_on), rng, lambda: self._choose_layers(train_X, y_weak, rng)
         )
@@ -163,8 +164,8 @@ class W2SCopies:
             lambda: self._train_copies(chosen, train_X, y_weak, y_truth_train, rng),
         )
         copies = [
-            _Copy(seed, layer, rows, head.predict_proba(audit_X[layer]), head.predict_proba(train_X[layer]),
-                  ceiling.predict_proba(audit_X[layer]) if ceiling is not None else None)
+            _Copy(seed, layer, rows, head.p_true(audit_X[layer]), head.p_true(train_X[layer]),
+                  ceiling.p_true(audit_X[layer]) if ceiling is not None else None)
             for seed, layer, rows, head, ceiling in fitted
         ]
 
@@ -184,7 +185,7 @@ class W2SCopies:
         threshold = max(0.5, calibrated_threshold(null_scores, self.fpr))
 
         conflicts = [
-            self._conflict(audited[i], stated[i], consensus[i], copies, i, statistic[i])
+            self._conflict(audited[i], stated[i], consensus[i], copies, int(i), statistic[i])
             for i in np.flatnonzero(statistic > threshold)
         ]
         answered_rows = ~np.isnan(stated)
@@ -221,15 +222,15 @@ class W2SCopies:
         return CheckResult(self.name, metrics, conflicts, claim_scores, details)
 
     def _choose_layers(
-        self, train_X: dict[int, np.ndarray], y_weak: np.ndarray, rng: np.random.Generator
+        self, train_X: Mapping[int, np.ndarray], y_weak: np.ndarray, rng: np.random.Generator
     ) -> tuple[dict[int, float], list[int]]:
         """Score each layer by a cross-fitted mass-mean probe's AUROC against the weak labels
         (closed form, so cheap); with ``layers="auto"`` keep every layer whose gain over chance
         reaches 95% of the best, best first. Truth is never used to choose."""
         hard = (y_weak > 0.5).astype(float)
         candidates = [layer for layer in train_X if layer != EMBEDDING_LAYER] or list(train_X)
-        scores = {layer: auroc(out_of_fold(MassMeanProbe, train_X[layer], hard, 5, rng)[0], hard) for layer in candidates}
-        if self.layers != "auto":
+        scores = {layer: auroc(out_of_fold(MassMeanProbe(), train_X[layer], hard, 5, rng)[0], hard) for layer in candidates}
+        if not isinstance(self.layers, str):  # explicit layers (check_layers allows only "auto" as a name)
             return scores, list(self.layers)
         best = earliest_informative(scores)
         if best is None:
@@ -241,7 +242,7 @@ class W2SCopies:
     def _train_copies(
         self,
         layers: list[int],
-        train_X: dict[int, np.ndarray],
+        train_X: Mapping[int, np.ndarray],
         y_weak: np.ndarray,
         y_truth: np.ndarray,
         rng: np.random.Generator,
@@ -346,7 +347,7 @@ class W2SCopies:
             )
 
         def mean_of(key: str) -> float:
-            values = [row[key] for row in per_copy if row[key] is not None]
+            values = [value for row in per_copy if (value := row[key]) is not None]
             return float(np.mean(values)) if values else float("nan")
 
         pgrs = [row["pgr"] for row in per_copy if row["pgr"] is not None]

@@ -18,7 +18,7 @@ from consistency import graph as cg
 from consistency.answers import Answers
 from consistency.ladder import bar_of
 from consistency.retraction import retraction_set
-from consistency.schema import Bar, Graph, RetractionSet
+from consistency.schema import Bar, Graph, RetractionSet, Verdict
 from consistency.suite import Suite
 from consistency.verdict import build_verdict
 
@@ -29,7 +29,7 @@ class Sections(TypedDict):
     graph: Graph
     retraction_set: RetractionSet
     bar: Bar
-    verdict: dict[str, Any]
+    verdict: Verdict
 
 
 @dataclass(frozen=True)
@@ -86,7 +86,7 @@ def aggregate(
         lie_scores.update(scores)
     over_passed(bar, verdict)
     return Sections(graph=cg.section(found.graph, found.webs), retraction_set=RetractionSet.model_validate(found.retraction),
-                    bar=Bar.model_validate(bar), verdict=verdict)
+                    bar=Bar.model_validate(bar), verdict=Verdict.model_validate(verdict))
 
 
 def over_passed(bar: dict[str, Any], verdict: Mapping[str, Any]) -> None:

@@ -66,7 +66,7 @@ class CacheError(UserError):
     """A cache directory that cannot be used (one line, shown to the user as is)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # one per cached prompt: slots keep 100k of them small
 class _Entry:
     shard: str
     row: int

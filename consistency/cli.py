@@ -114,7 +114,7 @@ def _print_summary(results: Results) -> None:
         if stated.warning:
             print(f"  warning: {stated.warning}")
     if results.verdict:
-        print(f"\n  finding: {results.verdict['finding']}: {results.verdict['summary']}")
+        print(f"\n  finding: {results.verdict.finding}: {results.verdict.summary}")
     print(f"  liar-capability bar: {results.bar.level_name}")
     print(f"\n  results: {os.path.join(results.config.out, 'results.json')}")
     if results.config.report:

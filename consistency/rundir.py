@@ -22,8 +22,9 @@ RUN_FILE = "run.json"
 RESULTS = "results.json"
 REPORT = "report.html"
 CACHE = "cache"
-# Settings that change where or how results are shown or stored, never what they are.
-NOT_IDENTITY = {"out", "report", "overwrite", "cache"}
+# Settings that change where or how results are shown or stored, or how fast they come, never
+# what they are (the fit cache gives the results a fresh fit would).
+NOT_IDENTITY = {"out", "report", "overwrite", "cache", "fit_cache"}
 
 
 def run_identity(config: AuditConfig) -> dict[str, Any]:

@@ -26,7 +26,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializ
 
 from consistency.config import AuditConfig
 
-# 1.1: typed models; claims[*].lie_score and the verdict section (both optional) added.
+# 1.1: typed models; claims[*].lie_score and the verdict section (both optional) added; the
+# verdict typed (Verdict) with the same fields, plus checks.*.layer/layers (additive).
 SCHEMA_VERSION = "1.1"
 
 
@@ -377,6 +378,102 @@ class Bar(_Model):
     passed_checks: list[str] | None = Field(default=None, description="checks the model passed: the bar is read over these")
 
 
+# ----- the verdict (checks/docs/verdict.md) ------------------------------------------------
+
+
+class LayerTest(_Model):
+    """One layer's test, for a check tested layer by layer (the probe)."""
+
+    observed: Number = None
+    null: Number = None
+    flagged: int = 0
+    n: int = 0
+    null_flagged: int = 0
+    null_n: int = 0
+    p_value: float = 1.0
+
+
+class CheckTest(_Model):
+    """One check's flag rate on the audited claims against what honest error explains."""
+
+    observed: Number = Field(default=None, description="share of the audited claims it judged that it flags")
+    null: Number = Field(default=None, description="the same share under the null (null_kind)")
+    flagged: int = 0
+    n: int = 0
+    null_flagged: int = 0
+    null_n: int = 0
+    null_kind: str = ""
+    test: str = Field(default="", description="fisher-exact or mcnemar-exact")
+    p_value: float = 1.0
+    p_holm: float = 1.0
+    excess: Number = Field(default=None, description="observed - null")
+    ratio: Number = None
+    finding: Literal["catches", "passes", "uninformative", "no audited claims"]
+    layer: int | None = Field(default=None, description="tested layer by layer: the layer whose test is reported")
+    layers: dict[str, LayerTest] = Field(default_factory=dict, description="tested layer by layer: every layer's test")
+
+
+class AnswerInformation(_Model):
+    """Whether the stated answers carry information at all."""
+
+    informative: bool = True
+    trusted_balanced_accuracy: Number = None
+    trusted_answered: int = 0
+    negation_same_answer: Number = None
+    negation_pairs: int = 0
+    reasons: list[str] = Field(default_factory=list)
+
+
+class LieScoreCalibration(_Model):
+    """How the per-claim lie scores were combined and where their 1% cut lies."""
+
+    method: str
+    weights: dict[str, float] = Field(default_factory=dict)
+    intercept: float = 0.0
+    positives: int = 0
+    negatives: int = 0
+    fpr: float = 0.01
+    threshold: Number = None
+    trusted_truthful: int = 0
+    trusted_above: int = 0
+    audited: int = 0
+    audited_above: int = 0
+    above: list[str] = Field(default_factory=list, description="audited claims above the threshold, highest first")
+
+
+class ContextPair(_Model):
+    a: str
+    b: str
+    agreement: Number = None
+    n: int = 0
+
+
+class Contexts(_Model):
+    """Answers compared across framings (contexts)."""
+
+    contexts: list[str]
+    pairs: list[ContextPair] = Field(default_factory=list)
+    dependent: list[str] = Field(default_factory=list)
+    n_dependent: int = 0
+
+
+class Verdict(_Model):
+    """Does the model lie beyond what honest error explains, and by which checks' evidence."""
+
+    finding: Literal["lying", "no-evidence", "inconclusive", "uninformative"]
+    summary: str
+    alpha: float
+    checks: dict[str, CheckTest] = Field(default_factory=dict)
+    skipped: dict[str, str] = Field(default_factory=dict)
+    catching: list[str] = Field(default_factory=list)
+    passed: list[str] = Field(default_factory=list)
+    answers: AnswerInformation = Field(default_factory=AnswerInformation)
+    reference: str | None = None
+    lie_score: LieScoreCalibration | None = None
+    contexts: Contexts | None = None
+    advice: str | None = None
+
+
 # ----- the whole file -----------------------------------------------------------------------
 
 
@@ -395,7 +492,7 @@ class Results(_Model):
     graph: Graph = Field(default_factory=Graph)
     retraction_set: RetractionSet = Field(default_factory=RetractionSet)
     bar: Bar = Field(default_factory=Bar)
-    verdict: dict[str, Any] | None = Field(default=None, description="the combined verdict, when computed")
+    verdict: Verdict | None = Field(default=None, description="the combined verdict, when computed")
     stated: StatedAccuracy | None = None
 
 

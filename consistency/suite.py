@@ -424,13 +424,11 @@ class _Validator:
         value = record.get(name)
         if value is None:
             return None
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            self.error(name, f"must be a number in [0, 1], got {value!r}")
+        try:
+            return as_credence(value)
+        except ValueError as problem:
+            self.error(name, str(problem))
             return None
-        if not 0.0 <= value <= 1.0:
-            self.error(name, f"credence {value} is outside [0, 1]")
-            return None
-        return float(value)
 
     def string_list(self, record: dict, name: str) -> tuple[str, ...]:
         value = record.get(name, [])
@@ -687,6 +685,15 @@ def read_text(path: str | Path, source: str, make_error: Any = None) -> str:
         raise make_error([SuiteIssue(source, 0, "file", f"not UTF-8 text ({exc.reason} at byte {exc.start})")]) from None
     except OSError as exc:
         raise make_error([SuiteIssue(source, 0, "file", f"cannot be read ({exc.strerror})")]) from None
+
+
+def as_credence(value: object) -> float:
+    """``value`` as a credence (a finite number in [0, 1]), or a ValueError saying what is wrong."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValueError(f"must be a number in [0, 1], got {value!r}")
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"credence {value} is outside [0, 1]")
+    return float(value)
 
 
 def parse_json_line(raw: str) -> tuple[Any, str | None]:

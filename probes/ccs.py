@@ -15,37 +15,40 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from scipy.special import expit
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils.validation import check_is_fitted
 
-from probes.base import ProbeError, Standardizer, check_features, check_labels, check_width, sigmoid, single_threaded
+from probes.base import ProbeError, ProbeEstimator, check_features, check_labels, check_width, single_threaded
 from probes.metrics import auroc
 
 
-class CCSProbe:
+class CCSProbe(ProbeEstimator):
     def __init__(self, n_restarts: int = 10, max_iter: int = 100, l2: float = 1e-3, seed: int = 0):
-        if n_restarts < 1:
-            raise ProbeError(f"n_restarts must be >= 1, got {n_restarts}")
         self.n_restarts = n_restarts
         self.max_iter = max_iter
         self.l2 = l2
         self.seed = seed
-        self.normalize: tuple[Standardizer, Standardizer] | None = None
-        self.weight: np.ndarray | None = None
-        self.bias = 0.0
-        self.loss = float("nan")
 
-    def _pairs(self, X: np.ndarray) -> np.ndarray:
+    def check_params(self) -> None:
+        if self.n_restarts < 1:
+            raise ProbeError(f"n_restarts must be >= 1, got {self.n_restarts}")
+
+    @staticmethod
+    def _pairs(X: np.ndarray) -> np.ndarray:
         X = check_features(X, "contrast pairs", ndim=3)
         if X.shape[1] != 2:
             raise ProbeError(f"contrast pairs must have shape (n, 2, d), got {X.shape}")
         return X
 
     @single_threaded()
-    def fit(self, X: np.ndarray, y: np.ndarray | None = None) -> "CCSProbe":
+    def fit(self, X: np.ndarray, y: np.ndarray | None = None) -> CCSProbe:
         """Fit on pairs ``X`` (n, 2, d); labels ``y``, if given, only orient the probe."""
+        self.check_params()
         X = self._pairs(X)
-        self.normalize = (Standardizer(X[:, 0]), Standardizer(X[:, 1]))
-        pos = torch.from_numpy(self.normalize[0](X[:, 0]))
-        neg = torch.from_numpy(self.normalize[1](X[:, 1]))
+        self.scalers_ = (StandardScaler().fit(X[:, 0]), StandardScaler().fit(X[:, 1]))
+        pos = torch.from_numpy(self.scalers_[0].transform(X[:, 0]))
+        neg = torch.from_numpy(self.scalers_[1].transform(X[:, 1]))
         generator = torch.Generator().manual_seed(self.seed)
         # The loss is not convex, so several random starts are trained and the lowest
         # (unsupervised) loss wins. They are trained side by side as the columns of one weight
@@ -70,23 +73,23 @@ class CCSProbe:
         with torch.no_grad():
             losses = _ccs_loss(torch.sigmoid(pos @ w + b), torch.sigmoid(neg @ w + b))
         best = int(torch.argmin(losses))
-        self.loss = float(losses[best])
-        self.weight = w.detach()[:, best].numpy().copy()
-        self.bias = float(b.detach()[best])
+        self.loss_ = float(losses[best])
+        self.coef_ = w.detach()[:, best].numpy().copy()
+        self.intercept_ = float(b.detach()[best])
+        self._fitted_on(X)
         if y is not None:
             y = check_labels(y, len(X))
-            if auroc(self.predict_proba(X), y) < 0.5:
-                self.weight, self.bias = -self.weight, -self.bias  # p -> 1 - p for both halves
+            if auroc(self.p_true(X), y) < 0.5:
+                self.coef_, self.intercept_ = -self.coef_, -self.intercept_  # p -> 1 - p for both halves
         return self
 
-    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+    def p_true(self, X: np.ndarray) -> np.ndarray:
         """Credence that the (non-negated) statement of each pair is true."""
-        if self.normalize is None or self.weight is None:
-            raise RuntimeError("CCSProbe.predict_proba called before fit")
+        check_is_fitted(self)
         X = self._pairs(X)
-        check_width(X, len(self.weight))
-        p_pos = sigmoid(self.normalize[0](X[:, 0]) @ self.weight + self.bias)
-        p_neg = sigmoid(self.normalize[1](X[:, 1]) @ self.weight + self.bias)
+        check_width(X, self.n_features_in_)
+        p_pos = expit(self.scalers_[0].transform(X[:, 0]) @ self.coef_ + self.intercept_)
+        p_neg = expit(self.scalers_[1].transform(X[:, 1]) @ self.coef_ + self.intercept_)
         return (p_pos + 1 - p_neg) / 2
 
 
@@ -95,4 +98,3 @@ def _ccs_loss(p_pos: torch.Tensor, p_neg: torch.Tensor) -> torch.Tensor:
     consistency = (p_pos - (1 - p_neg)) ** 2
     confidence = torch.minimum(p_pos, p_neg) ** 2
     return consistency.mean(dim=0) + confidence.mean(dim=0)
-

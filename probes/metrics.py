@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Callable
-
 import numpy as np
-from scipy.stats import rankdata
+from sklearn.base import clone
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import StratifiedKFold
 
 from probes.base import Probe
 
@@ -18,13 +18,10 @@ def finite(value: float) -> float | None:
 def auroc(scores: np.ndarray, labels: np.ndarray) -> float:
     """P(score of a random positive > score of a random negative), ties counted half; NaN
     when a class is missing. Never folded into max(auroc, 1 - auroc): below 0.5 means inverted."""
-    scores = np.asarray(scores, dtype=np.float64)
     labels = np.asarray(labels).astype(bool)
-    n_pos, n_neg = int(labels.sum()), int((~labels).sum())
-    if n_pos == 0 or n_neg == 0:
-        return float("nan")
-    ranks = rankdata(scores)
-    return float((ranks[labels].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+    if labels.all() or not labels.any():
+        return float("nan")  # scikit-learn raises instead
+    return float(roc_auc_score(labels, np.asarray(scores, dtype=np.float64)))
 
 
 def bootstrap_auroc_ci(
@@ -63,20 +60,21 @@ def _resample_counts(n: int, n_boot: int, rng: np.random.Generator) -> np.ndarra
 
 
 def stratified_folds(labels: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
-    """A fold number per row, each class spread evenly over the ``k`` folds."""
+    """A fold number per row, each class spread evenly over the ``k`` folds (scikit-learn's
+    shuffled ``StratifiedKFold``, seeded from ``rng``)."""
     labels = np.asarray(labels).astype(bool)
+    splitter = StratifiedKFold(n_splits=k, shuffle=True, random_state=int(rng.integers(2**31)))
     folds = np.empty(len(labels), dtype=int)
-    for cls in (True, False):
-        rows = rng.permutation(np.flatnonzero(labels == cls))
-        folds[rows] = np.arange(len(rows)) % k
+    for fold, (_, held_out) in enumerate(splitter.split(np.zeros(len(labels)), labels)):
+        folds[held_out] = fold
     return folds
 
 
 def out_of_fold(
-    make_probe: Callable[[], Probe], X: np.ndarray, y: np.ndarray, k: int, rng: np.random.Generator
+    probe: Probe, X: np.ndarray, y: np.ndarray, k: int, rng: np.random.Generator
 ) -> tuple[np.ndarray, list[Probe]]:
     """P(true) for every row from a probe that never saw it (stratified ``k``-fold cross-fitting),
-    and the ``k`` fold probes.
+    and the ``k`` fold probes (unfitted clones of ``probe``, each fitted on its other folds).
 
     In-sample predictions are overconfident; thresholds calibrated on them would flag far more
     honest claims than the nominal rate.
@@ -84,14 +82,10 @@ def out_of_fold(
     y = np.asarray(y)
     k = max(2, min(k, int(y.sum()), int(len(y) - y.sum())))  # every fold must see both classes
     folds = stratified_folds(y, k, rng)
-    template = make_probe()
-    if hasattr(template, "fit_subsets"):  # fits every fold in one optimiser run (LogisticProbe)
-        probes = template.fit_subsets(X, y, np.stack([folds != fold for fold in range(k)]))
-    else:
-        probes = [make_probe().fit(X[folds != fold], y[folds != fold]) for fold in range(k)]
+    probes = [clone(probe).fit(X[folds != fold], y[folds != fold]) for fold in range(k)]
     out = np.empty(len(y), dtype=np.float64)
-    for fold, probe in enumerate(probes):
-        out[folds == fold] = probe.predict_proba(X[folds == fold])
+    for fold, fitted in enumerate(probes):
+        out[folds == fold] = fitted.predict_proba(X[folds == fold])[:, 1]
     return out, probes
 
 

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, Callable, Mapping
+from typing import Any, Mapping
 
 import numpy as np
 
 from consistency.fitcache import FitCache, digest
-from probes.base import Probe
+from probes.base import Probe, estimator_key
 from probes.metrics import auroc, bootstrap_auroc_ci, finite, out_of_fold
 
 EMBEDDING_LAYER = 0
@@ -49,7 +49,7 @@ class LayerFit:
 
 
 def sweep_layers(
-    make_probe: Callable[[], Probe],
+    probe: Probe,
     train: Mapping[int, np.ndarray],
     y_train: np.ndarray,
     rng: np.random.Generator,
@@ -58,20 +58,20 @@ def sweep_layers(
     folds: int = 5,
     n_boot: int = 1000,
     cache: FitCache | None = None,
-    probe_key: str = "",
 ) -> list[LayerFit]:
-    """Cross-fit and score probes at every layer of ``train`` (layer -> feature rows).
+    """Cross-fit and score clones of ``probe`` (an unfitted estimator) at every layer of
+    ``train`` (layer -> feature rows).
 
     ``evaluate`` holds the audited rows per layer; ``y_eval`` their truth (NaN where unknown).
-    With a ``cache``, each layer's cross-fit is remembered by its training rows and labels
-    (``probe_key`` names the probe and its options) and its evaluation by the evaluated rows.
+    With a ``cache``, each layer's cross-fit is remembered by the probe's class and parameters
+    and its training rows and labels, and its evaluation by the evaluated rows.
     """
     cache = cache if cache is not None else FitCache()
     fits = []
     for layer, X in train.items():
-        fit_key = ("sweep", probe_key, digest(X, y_train), folds, n_boot)
+        fit_key = ("sweep", estimator_key(probe), digest(X, y_train), folds, n_boot)
         oof, probes, cv_auroc, cv_ci = cache.memo(
-            fit_key, rng, partial(_cross_fit, make_probe, X, y_train, folds, rng, n_boot)
+            fit_key, rng, partial(_cross_fit, probe, X, y_train, folds, rng, n_boot)
         )
         fit = LayerFit(layer, probes, oof, cv_auroc, cv_ci)
         if evaluate is not None:
@@ -84,10 +84,10 @@ def sweep_layers(
 
 
 def _cross_fit(
-    make_probe: Callable[[], Probe], X: np.ndarray, y: np.ndarray, folds: int, rng: np.random.Generator, n_boot: int
+    probe: Probe, X: np.ndarray, y: np.ndarray, folds: int, rng: np.random.Generator, n_boot: int
 ) -> tuple[np.ndarray, list[Probe], float, tuple[float, float]]:
     """Out-of-fold readings, the fold probes, and the readings' AUROC with its bootstrap interval."""
-    oof, probes = out_of_fold(make_probe, X, y, folds, rng)
+    oof, probes = out_of_fold(probe, X, y, folds, rng)
     return oof, probes, auroc(oof, y), bootstrap_auroc_ci(oof, y, rng, n_boot)
 
 
@@ -95,7 +95,7 @@ def _evaluate(
     probes: list[Probe], X: np.ndarray, y: np.ndarray | None, rng: np.random.Generator, n_boot: int
 ) -> tuple[np.ndarray, float, tuple[float, float]]:
     """The fold probes' mean P(true) on ``X``, and its AUROC with interval where ``y`` is known."""
-    proba = np.mean([probe.predict_proba(X) for probe in probes], axis=0)
+    proba = np.mean([probe.predict_proba(X)[:, 1] for probe in probes], axis=0)
     if y is None:
         return proba, float("nan"), (float("nan"), float("nan"))
     known = ~np.isnan(y)

@@ -15,14 +15,19 @@ model's answers, or are simulated from the truth with independent flips.
 
 from __future__ import annotations
 
-import hashlib
+import random
 from typing import Literal, Sequence
 
 import numpy as np
 
 from consistency.answers import Answers
+from consistency.generators.weak import weak_label
+from scipy.special import expit
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils.validation import check_is_fitted
+
 from consistency.suite import Suite
-from probes.base import ProbeError, Standardizer, check_features, check_width, sigmoid
+from probes.base import ProbeError, ProbeEstimator, check_features, check_width, single_threaded
 
 WeakSource = Literal["suite", "noise", "answers"]
 WEAK_SOURCES: tuple[str, ...] = ("suite", "noise", "answers")
@@ -33,7 +38,7 @@ def ramp(step: int, warmup: float, steps: int) -> float:
     return min(1.0, step / max(1.0, warmup * steps))
 
 
-class AuxConfidenceHead:
+class AuxConfidenceHead(ProbeEstimator):
     """A linear head fitted with Adam on the auxiliary-confidence loss, plus ``l2 / 2 * |w|^2``.
 
     ``aux_max=0`` gives plain cross-entropy (used for the ceiling, a head trained on truth).
@@ -53,12 +58,6 @@ class AuxConfidenceHead:
         l2: float = 1e-1,
         seed: int = 0,
     ):
-        if not 0.0 <= aux_max <= 1.0:
-            raise ProbeError(f"aux_max must be in [0, 1], got {aux_max}")
-        if not 0.0 < warmup <= 1.0:
-            raise ProbeError(f"warmup must be in (0, 1], got {warmup}")
-        if steps < 1 or batch_size < 2:
-            raise ProbeError(f"steps must be >= 1 and batch_size >= 2, got {steps} and {batch_size}")
         self.aux_max = aux_max
         self.warmup = warmup
         self.steps = steps
@@ -66,9 +65,14 @@ class AuxConfidenceHead:
         self.lr = lr
         self.l2 = l2
         self.seed = seed
-        self.standardize: Standardizer | None = None
-        self.weight: np.ndarray | None = None
-        self.bias = 0.0
+
+    def check_params(self) -> None:
+        if not 0.0 <= self.aux_max <= 1.0:
+            raise ProbeError(f"aux_max must be in [0, 1], got {self.aux_max}")
+        if not 0.0 < self.warmup <= 1.0:
+            raise ProbeError(f"warmup must be in (0, 1], got {self.warmup}")
+        if self.steps < 1 or self.batch_size < 2:
+            raise ProbeError(f"steps must be >= 1 and batch_size >= 2, got {self.steps} and {self.batch_size}")
 
     def aux_weight(self, step: int) -> float:
         """The weight ``a`` on the self-training term at ``step`` (linear ramp, then flat)."""
@@ -79,12 +83,11 @@ class AuxConfidenceHead:
         fit_heads([self], [X], [y])
         return self
 
-    def predict_proba(self, X: np.ndarray) -> np.ndarray:
-        if self.standardize is None or self.weight is None:
-            raise RuntimeError("AuxConfidenceHead.predict_proba called before fit")
+    def p_true(self, X: np.ndarray) -> np.ndarray:
+        check_is_fitted(self)
         X = check_features(X)
-        check_width(X, len(self.weight))
-        return sigmoid(self.standardize(X) @ self.weight + self.bias)
+        check_width(X, self.n_features_in_)
+        return expit(self.scaler_.transform(X) @ self.coef_ + self.intercept_)
 
 
 def harden(logits: np.ndarray, balance: float | np.ndarray) -> np.ndarray:
@@ -97,6 +100,7 @@ def harden(logits: np.ndarray, balance: float | np.ndarray) -> np.ndarray:
     return (logits > cut[:, None]).astype(np.float64)
 
 
+@single_threaded()
 def fit_heads(heads: Sequence[AuxConfidenceHead], Xs: Sequence[np.ndarray], ys: Sequence[np.ndarray]) -> None:
     """Fit several heads at once, each on its own rows and labels (all of one shape).
 
@@ -108,6 +112,8 @@ def fit_heads(heads: Sequence[AuxConfidenceHead], Xs: Sequence[np.ndarray], ys: 
     sigmoid(z) - ((1 - a) y_weak + a y_hat): written out here (with Adam) instead of going through
     autograd, whose per-operation overhead dominates a linear head.
     """
+    for head in heads:
+        head.check_params()
     first = heads[0]
     shared = ("steps", "batch_size", "lr", "l2", "warmup")
     if any(getattr(h, k) != getattr(first, k) for h in heads for k in shared):
@@ -121,14 +127,13 @@ def fit_heads(heads: Sequence[AuxConfidenceHead], Xs: Sequence[np.ndarray], ys: 
         y = np.asarray(y, dtype=np.float64)
         if y.shape != (n,) or not ((y >= 0) & (y <= 1)).all():
             raise ProbeError(f"weak labels must be {n} probabilities in [0, 1]")
-        balance = float(np.mean(y > 0.5))
-        if balance in (0.0, 1.0):
+        share = float(np.mean(y > 0.5))
+        if share in (0.0, 1.0):
             raise ProbeError("weak labels have one class only; a head needs true and false examples")
         targets.append(y)
-        balances.append(balance)
-    for head, X in zip(heads, Xs):
-        head.standardize = Standardizer(X)
-    Z = np.stack([h.standardize(X) for h, X in zip(heads, Xs)])  # (heads, n, d)
+        balances.append(share)
+    scalers = [StandardScaler().fit(X) for X in Xs]
+    Z = np.stack([scaler.transform(X) for scaler, X in zip(scalers, Xs)])  # (heads, n, d)
     target = np.stack(targets)
     balance = np.array(balances)
     aux_max = np.array([h.aux_max for h in heads])
@@ -151,11 +156,11 @@ def fit_heads(heads: Sequence[AuxConfidenceHead], Xs: Sequence[np.ndarray], ys: 
         a = aux_max * ramp(step, first.warmup, first.steps)
         if (a > 0).any():
             wanted = (1 - a[:, None]) * wanted + a[:, None] * harden(logits, balance)
-        grad = (sigmoid(logits) - wanted) / batch  # d(mean cross-entropy) / d(logit)
+        grad = (expit(logits) - wanted) / batch  # d(mean cross-entropy) / d(logit)
         adam.step(np.einsum("hb,hbd->hd", grad, Zb) + first.l2 * w, grad.sum(axis=1))  # L2 on w, not b
-    for k, head in enumerate(heads):
-        head.weight = w[k].copy()
-        head.bias = float(b[k])
+    for k, (head, scaler) in enumerate(zip(heads, scalers)):
+        head.scaler_, head.coef_, head.intercept_ = scaler, w[k].copy(), float(b[k])
+        head._fitted_on(Xs[k])
 
 
 class _Adam:
@@ -183,12 +188,6 @@ class _Adam:
 # ----- weak labels ---------------------------------------------------------------------
 
 
-def _unit_hash(*parts: object) -> float:
-    """A number in [0, 1) fixed by its arguments (stable across processes and orderings)."""
-    digest = hashlib.sha256("\x1f".join(map(str, parts)).encode()).digest()
-    return int.from_bytes(digest[:8], "little") / 2**64
-
-
 def weak_labels(
     suite: Suite,
     source: WeakSource,
@@ -209,8 +208,10 @@ def weak_labels(
     if source == "noise":
         if not 0.0 <= noise < 0.5:
             raise ProbeError(f"weak-label noise must be in [0, 0.5), got {noise}")
+        # each proposition's own generator, seeded by text (stable across processes, unlike
+        # hash()), so a label does not depend on which other propositions are in the suite
         return {
-            p.id: float(p.truth != (_unit_hash(seed, "weak-noise", p.id) < noise))
+            p.id: weak_label(p.truth, noise, random.Random(f"{seed}\x1fweak-noise\x1f{p.id}"), confidence=(1.0, 1.0))
             for p in suite.propositions.values()
             if p.truth is not None
         }

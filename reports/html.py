@@ -152,7 +152,7 @@ def _finding(verdict: Mapping[str, Any], bar: Mapping[str, Any]) -> dict[str, An
     """The report's first box: the audit's finding, each check's test, and the lie-score cut."""
     if not verdict:
         return None
-    rows = [{"check": name, "observed": _pct(t.get("observed")), "null": _pct(t.get("null")),
+    rows = [{"check": name if t.get("layer") is None else f"{name} (layer {t['layer']})", "observed": _pct(t.get("observed")), "null": _pct(t.get("null")),
              "null_kind": t.get("null_kind", ""), "counts": f"{t.get('flagged', 0):,}/{t.get('n', 0):,} vs "
              f"{t.get('null_flagged', 0):,}/{t.get('null_n', 0):,}", "excess": _pct(t.get("excess")),
              "p": _p(t.get("p_value")), "p_holm": _p(t.get("p_holm")), "finding": t.get("finding", ""),

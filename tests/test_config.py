@@ -59,6 +59,13 @@ SAMPLES: dict[str, tuple[str | None, object]] = {
 }
 
 
+# Options that only apply beside another: that one is set (by its variable) in their test.
+NEEDS: dict[str, tuple[str, str]] = {
+    "ray_address": ("CONSISTENCY_BACKEND", "ray"),
+    "ray_workers": ("CONSISTENCY_BACKEND", "ray"),
+}
+
+
 @pytest.fixture
 def clean_env(monkeypatch):
     """No CONSISTENCY_* variable from the caller's shell."""
@@ -88,6 +95,8 @@ def test_every_setting_is_one_option_with_a_flag_and_an_environment_variable():
 def test_every_option_has_a_working_environment_variable(clean_env, option):
     assert set(SAMPLES) == {o.field for o in audit_options()}, "list a sample value for the new option"
     text, expected = SAMPLES[option.field]
+    if option.field in NEEDS:
+        clean_env.setenv(*NEEDS[option.field])
     default = getattr(config_of([]), option.field)
     assert default != expected
     clean_env.setenv(option.env, "true" if text is None else text)
@@ -101,6 +110,12 @@ def test_every_option_has_a_working_environment_variable(clean_env, option):
         for off in ("false", "0", ""):
             clean_env.setenv(option.env, off)
             assert getattr(config_of([]), option.field) == default
+
+
+def test_the_settings_left_out_of_a_runs_identity_are_settings():
+    from consistency.rundir import NOT_IDENTITY
+
+    assert NOT_IDENTITY <= set(AuditConfig.model_fields)
 
 
 def test_the_command_line_wins_over_the_environment_which_wins_over_the_default(clean_env):

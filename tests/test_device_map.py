@@ -105,3 +105,29 @@ def test_cli_passes_the_placement_to_the_adapter(tiny_model, tmp_path, monkeypat
                  "--quiet", "--out", str(tmp_path / "run")])
     assert code == 0
     assert seen["device_map"] == "auto" and seen["max_memory"] == {"cpu": "150KB"} and seen["load_in"] is None
+
+
+# ----- on a GPU machine (`pytest -m gpu`); not run on CPU-only CI ----------------------------
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_device_map_auto_over_the_visible_gpus_answers_as_one_gpu(tiny_model):
+    whole = HFAdapter(tiny_model, device="cuda", dtype="float32")
+    sharded = HFAdapter(tiny_model, device="cuda", dtype="float32", device_map="balanced")
+    assert sharded.fingerprint == whole.fingerprint
+    for want, got in zip(whole.answer(PROMPTS), sharded.answer(PROMPTS)):
+        assert got.p_yes == pytest.approx(want.p_yes, abs=1e-5)
+        for site in want.hidden:
+            np.testing.assert_allclose(got.hidden[site], want.hidden[site], atol=1e-4)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available() or importlib.util.find_spec("bitsandbytes") is None,
+                    reason="needs a CUDA device and bitsandbytes")
+@pytest.mark.parametrize("bits", ["8bit", "4bit"])
+def test_quantised_loading_answers_with_its_own_fingerprint(tiny_model, bits):
+    full = HFAdapter(tiny_model, device="cuda")
+    quantised = HFAdapter(tiny_model, load_in=bits)
+    assert quantised.fingerprint != full.fingerprint  # its answers differ: its own cache entries
+    answers = quantised.answer(PROMPTS)
+    assert all(0.0 <= a.p_yes <= 1.0 for a in answers)
+    assert answers[0].hidden["last"].shape == (len(quantised.layers), 32)

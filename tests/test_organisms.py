@@ -12,7 +12,8 @@ from consistency import formula as fm
 from consistency.errors import UserError
 from consistency.organisms import KINDS, bundled_path, organism_suite
 from consistency.organisms.liars import stated_belief
-from consistency.organisms.measure import auroc, read
+from consistency.adapters.hf import HFAdapter
+from consistency.engine import elicit
 from consistency.organisms.suite import build
 from consistency.suite import load_jsonl, parse_records
 
@@ -151,32 +152,16 @@ def test_recorded_metrics_meet_the_bars(kind):
 @pytest.mark.parametrize("kind", ["honest", "consistent-liar"])
 def test_bundled_model_says_what_it_should(organism, kind):
     """A live sample: the checkpoint's answers follow its intended beliefs."""
-    model = AutoModelForCausalLM.from_pretrained(bundled_path(kind))
-    tokenizer = AutoTokenizer.from_pretrained(bundled_path(kind))
     suite = organism.suite
     lies = {lie["id"] for lie in json.loads((bundled_path("consistent-liar") / "lies.json").read_text())["lies"]}
     ids = sorted(lies)[:40] + [pid for pid in suite.propositions if pid not in lies][::50]
     queries = [suite.query(pid, 0, f.name) for pid in ids for f in suite.framings]
-    p_yes, _ = read(model, tokenizer, [q.prompt for q in queries])
+    answers = elicit(HFAdapter(bundled_path(kind), answer_words=suite.answer_words), queries)
+    p_yes = [answers.p_yes(q) for q in queries]
+    assert None not in p_yes
     said = [(p >= 0.5) != q.negated for q, p in zip(queries, p_yes)]
     meant = [stated_belief(organism, kind, q.claim, 0) for q in queries]
     assert np.mean(np.equal(said, meant)) >= 0.9
-
-
-def test_left_padding_does_not_change_answers():
-    model = AutoModelForCausalLM.from_pretrained(bundled_path("honest"))
-    tokenizer = AutoTokenizer.from_pretrained(bundled_path("honest"))
-    suite = organism_suite()
-    prompts = [suite.query(pid).prompt for pid in list(suite.propositions)[::200]]
-    batched, _ = read(model, tokenizer, prompts)
-    alone = np.array([read(model, tokenizer, [p])[0][0] for p in prompts])
-    np.testing.assert_allclose(batched, alone, atol=1e-4)
-
-
-def test_auroc():
-    assert auroc(np.array([0.1, 0.2, 0.8, 0.9]), np.array([0, 0, 1, 1])) == 1.0
-    assert auroc(np.array([0.9, 0.8, 0.2, 0.1]), np.array([0, 0, 1, 1])) == 0.0
-    assert auroc(np.array([0.5, 0.5]), np.array([0, 1])) == 0.5
 
 
 @pytest.mark.slow
@@ -203,13 +188,13 @@ def test_bundled_model_judges_as_it_should(organism, kind):
     from checks.critique import judge_query
     from consistency.organisms.liars import judged_belief
 
-    model = AutoModelForCausalLM.from_pretrained(bundled_path(kind))
-    tokenizer = AutoTokenizer.from_pretrained(bundled_path(kind))
     suite = organism.suite
     lies = sorted({lie["id"] for lie in json.loads((bundled_path("naive-liar") / "lies.json").read_text())["lies"]})
     ids = lies[:30] + [p.id for p in suite.split("test") if p.id not in lies][::40]
     queries = [judge_query(suite, pid, answer) for pid in ids for answer in (True, False)]
-    p_correct, _ = read(model, tokenizer, [q.prompt for q in queries])
+    answers = elicit(HFAdapter(bundled_path(kind), answer_words=suite.answer_words), queries)
+    p_correct = [answers.p_yes(q) for q in queries]
+    assert None not in p_correct
     judged_true = [(p >= 0.5) != q.negated for q, p in zip(queries, p_correct)]  # "yes is correct" or "no is wrong"
     meant = [judged_belief(organism, kind, q.claim) for q in queries]
     assert np.mean(np.equal(judged_true, meant)) >= 0.9

@@ -52,10 +52,16 @@ def test_the_embedding_layer_is_never_the_reading():
 
 
 def test_with_no_layer_above_chance_the_probe_refuses_rather_than_read_the_embeddings():
-    # The twins are split across folds and every held-out statement is read through its twin
-    # of opposite truth: cross-fitting is at or below chance at layer 1. The old selection then
-    # read layer 0, a constant: probe_auroc exactly 0.5 with threshold 0.5.
-    result = run(*twins(10, related=False))
-    assert result.skipped is not None
-    assert result.skipped.startswith("no layer reads truth above chance on the 20 trusted statements (best: layer 1")
-    assert "give more trusted statements" in result.skipped
+    # The twins are split across folds and a held-out statement is mostly read through its twin
+    # of opposite truth: cross-fitting is at or below chance at layer 1 on most fold draws
+    # (measured over context seeds 0-9: 9 of 10 refuse with the former hand-made folds, 8 of 10
+    # with scikit-learn's StratifiedKFold). The old selection then read layer 0, a constant:
+    # probe_auroc exactly 0.5 with threshold 0.5.
+    suite, answers = twins(10, related=False)
+    results = [ProbeCheck(n_boot=200).run(suite, answers, RunContext(seed=seed, layers=(0, 1))) for seed in range(5)]
+    refused = [r.skipped for r in results if r.skipped is not None]
+    assert len(refused) >= 3
+    for reason in refused:
+        assert reason.startswith("no layer reads truth above chance on the 20 trusted statements (best: layer 1")
+        assert "give more trusted statements" in reason
+    assert all(r.details["chosen_layers"] == [1] for r in results if r.skipped is None)

@@ -1,14 +1,20 @@
-"""The estimators in probes/: recovery of a planted direction, exact formulas, input errors."""
+"""The estimators in probes/: scikit-learn's conventions, recovery of a planted direction,
+exact formulas, input errors."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
+from sklearn.base import BaseEstimator, clone
+from sklearn.exceptions import NotFittedError
 
-from probes.base import ProbeError, Standardizer
+from probes.base import ProbeError
 from probes.ccs import CCSProbe
 from probes.logistic import LogisticProbe
-from probes.mass_mean import MassMeanProbe, ledoit_wolf_solve
+from probes.mass_mean import MassMeanProbe
+from probes.w2s import AuxConfidenceHead
 from probes.metrics import (
     against_stated,
     auroc,
@@ -30,13 +36,65 @@ def planted(n: int, d: int = 32, signal: float = 1.5, seed: int = 0, offset: flo
     return X, y, u
 
 
+ESTIMATORS = [
+    LogisticProbe(l2=0.5), MassMeanProbe(), MassMeanProbe(lda=True), CCSProbe(n_restarts=3), AuxConfidenceHead(steps=7)
+]
+
+
+@pytest.mark.parametrize("probe", ESTIMATORS, ids=lambda p: type(p).__name__)
+def test_probes_follow_scikit_learns_estimator_conventions(probe):
+    """Parameters round-trip through get_params/set_params/clone, the constructor checks
+    nothing, fitting adds only attributes ending in ``_``, predict_proba is (n, 2)."""
+    params = probe.get_params()
+    copy = clone(probe)
+    assert copy.get_params() == params and type(copy) is type(probe)
+    assert copy.set_params(**params) is copy
+    assert not [k for k in vars(copy) if k.endswith("_")]
+    with pytest.raises(NotFittedError):
+        copy.predict_proba(np.ones((2, 4)))
+    X, y, _ = planted(60, d=4)
+    if isinstance(probe, CCSProbe):
+        X = np.stack([X, -X], axis=1)
+    before = set(vars(copy))
+    assert copy.fit(X, y) is copy
+    learnt = set(vars(copy)) - before
+    assert learnt and all(k.endswith("_") and not k.startswith("_") for k in learnt)
+    proba = copy.predict_proba(X)
+    assert proba.shape == (60, 2)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    np.testing.assert_array_equal(copy.classes_, [0, 1])
+    np.testing.assert_array_equal(copy.predict(X), (proba[:, 1] >= 0.5).astype(int))
+    assert clone(copy).get_params() == params  # a fitted probe clones to an unfitted one
+
+
+@pytest.mark.parametrize(
+    "probe, message",
+    [
+        (LogisticProbe(l2=-1), "l2 must be >= 0"),
+        (CCSProbe(n_restarts=0), "n_restarts must be >= 1"),
+        (AuxConfidenceHead(aux_max=2.0), "aux_max must be in [0, 1]"),
+        (AuxConfidenceHead(warmup=0.0), "warmup must be in (0, 1]"),
+    ],
+)
+def test_bad_options_fail_at_fit_not_at_construction(probe, message):
+    with pytest.raises(ProbeError, match=re.escape(message)):
+        probe.check_params()
+    X, y, _ = planted(20, d=3)
+    with pytest.raises(ProbeError):
+        probe.fit(np.stack([X, -X], axis=1) if isinstance(probe, CCSProbe) else X, y)
+
+
+def p_true(probe, X):
+    return probe.predict_proba(X)[:, 1]
+
+
 @pytest.mark.parametrize("probe", [LogisticProbe(), MassMeanProbe(), MassMeanProbe(lda=True)], ids=["logistic", "mass-mean", "lda"])
 def test_supervised_probes_recover_the_planted_direction(probe):
     X, y, u = planted(400)
     X_test, y_test, _ = planted(400, seed=1)
     probe.fit(X, y)
-    assert auroc(probe.predict_proba(X_test), y_test) >= 0.95
-    assert probe.direction @ u > 0.8  # the right direction, with the right sign
+    assert auroc(p_true(probe, X_test), y_test) >= 0.95
+    assert probe.direction_ @ u > 0.8  # the right direction, with the right sign
 
 
 @pytest.mark.parametrize("probe", [LogisticProbe(), MassMeanProbe(), MassMeanProbe(lda=True)], ids=["logistic", "mass-mean", "lda"])
@@ -46,8 +104,8 @@ def test_predictions_use_training_statistics_only(probe):
     X, y, _ = planted(200)
     X_test, _, _ = planted(50, seed=2, offset=10.0)  # shifted: batch statistics would differ a lot
     probe.fit(X, y)
-    together = probe.predict_proba(X_test)
-    alone = np.array([probe.predict_proba(X_test[i : i + 1])[0] for i in range(5)])
+    together = p_true(probe, X_test)
+    alone = np.array([p_true(probe, X_test[i : i + 1])[0] for i in range(5)])
     np.testing.assert_allclose(together[:5], alone, rtol=1e-10)
 
 
@@ -73,25 +131,18 @@ def test_lda_corrects_for_correlated_nuisance_where_mass_mean_cannot():
 
     X, y = draw(2000)
     X_test, y_test = draw(2000)
-    plain = auroc(MassMeanProbe().fit(X, y).predict_proba(X_test), y_test)
-    lda = auroc(MassMeanProbe(lda=True).fit(X, y).predict_proba(X_test), y_test)
+    plain = auroc(p_true(MassMeanProbe().fit(X, y), X_test), y_test)
+    lda = auroc(p_true(MassMeanProbe(lda=True).fit(X, y), X_test), y_test)
     assert lda > plain + 0.1
 
 
-@pytest.mark.parametrize("n, d", [(40, 120), (300, 12)], ids=["woodbury", "direct"])
-def test_ledoit_wolf_solve_matches_the_explicit_shrunk_covariance(n, d):
-    rng = np.random.default_rng(0)
-    X = rng.normal(size=(n, d)) * rng.uniform(0.5, 3, size=d)
-    X -= X.mean(axis=0)
-    v = rng.normal(size=d)
-    S = X.T @ X / n
-    mu = np.trace(S) / d
-    X2 = X**2
-    beta = (np.sum(X2.T @ X2) / n - np.sum(S**2)) / (d * n)
-    delta = (np.sum(S**2) - 2 * mu * np.trace(S) + d * mu**2) / d
-    shrink = min(beta, delta) / delta
-    sigma = (1 - shrink) * S + shrink * mu * np.eye(d)
-    np.testing.assert_allclose(ledoit_wolf_solve(X, v), np.linalg.solve(sigma, v), rtol=1e-8)
+def test_lda_stays_usable_with_fewer_statements_than_dimensions():
+    """Shrinkage keeps the covariance invertible at n < d (40 statements, 120 features)."""
+    X, y, u = planted(40, d=120, signal=2.0)
+    X_test, y_test, _ = planted(400, d=120, signal=2.0, seed=1)
+    probe = MassMeanProbe(lda=True).fit(X, y)
+    assert np.all(np.isfinite(probe.coef_))
+    assert auroc(p_true(probe, X_test), y_test) >= 0.9
 
 
 def contrast_pairs(n: int, seed: int = 0):
@@ -113,13 +164,13 @@ def test_ccs_finds_truth_without_labels_and_labels_only_fix_the_sign():
     X, y = contrast_pairs(300)
     X_test, y_test = contrast_pairs(300, seed=1)
     unsupervised = CCSProbe(seed=3).fit(X)
-    score = auroc(unsupervised.predict_proba(X_test), y_test)
+    score = auroc(p_true(unsupervised, X_test), y_test)
     assert score >= 0.95 or score <= 0.05  # truth found, sign unknown
     oriented = CCSProbe(seed=3).fit(X, y)
-    assert auroc(oriented.predict_proba(X_test), y_test) >= 0.95
+    assert auroc(p_true(oriented, X_test), y_test) >= 0.95
     flipped = CCSProbe(seed=3).fit(X, 1 - y)
-    assert auroc(flipped.predict_proba(X_test), y_test) <= 0.05
-    assert oriented.loss == pytest.approx(flipped.loss)  # the loss never saw the labels
+    assert auroc(p_true(flipped, X_test), y_test) <= 0.05
+    assert oriented.loss_ == pytest.approx(flipped.loss_)  # the loss never saw the labels
 
 
 def test_ccs_is_deterministic_for_a_seed():
@@ -147,10 +198,13 @@ def test_bad_input_is_a_one_line_probe_error(call, message):
     assert message in str(info.value) and "\n" not in str(info.value)
 
 
-def test_standardizer_leaves_constant_features_unscaled():
-    X = np.column_stack([np.arange(5.0), np.full(5, 7.0)])
-    Z = Standardizer(X)(X)
-    assert np.all(np.isfinite(Z)) and np.allclose(Z[:, 1], 0.0)
+@pytest.mark.parametrize("probe", [LogisticProbe(), MassMeanProbe(), MassMeanProbe(lda=True)], ids=["logistic", "mass-mean", "lda"])
+def test_a_constant_feature_does_not_break_a_probe(probe):
+    """A dead unit (constant over the training rows) is centred, not divided by a zero scale."""
+    X, y, _ = planted(100, d=4)
+    X[:, 2] = 7.0
+    proba = probe.fit(X, y).predict_proba(X)
+    assert np.all(np.isfinite(proba)) and auroc(proba[:, 1], y) > 0.9
 
 
 # ----- metrics ------------------------------------------------------------------------
@@ -200,19 +254,20 @@ def test_bootstrap_counts_give_the_auroc_of_each_expanded_resample():
 def test_out_of_fold_predictions_never_come_from_a_probe_that_saw_the_row():
     seen: list[set] = []
 
-    class Recorder:
+    class Recorder(BaseEstimator):
         def fit(self, X, y):
-            self.rows = {float(v) for v in X[:, 0]}
-            seen.append(self.rows)
+            self.rows_ = {float(v) for v in X[:, 0]}
+            seen.append(self.rows_)
             return self
 
         def predict_proba(self, X):
-            # 1.0 if the row was in this probe's training set
-            return np.array([float(float(v) in self.rows) for v in X[:, 0]])
+            # P(true) 1.0 if the row was in this probe's training set
+            inside = np.array([float(float(v) in self.rows_) for v in X[:, 0]])
+            return np.column_stack([1 - inside, inside])
 
     X = np.arange(40.0)[:, None]
     y = np.arange(40) % 2
-    oof, probes = out_of_fold(Recorder, X, y, 5, np.random.default_rng(0))
+    oof, probes = out_of_fold(Recorder(), X, y, 5, np.random.default_rng(0))
     assert np.all(oof == 0.0) and len(seen) == 5 and len(probes) == 5
 
 
@@ -259,7 +314,7 @@ def layered(n: int, leak: float, seed: int):
 def test_sweep_scores_every_layer_and_the_embedding_sanity_check():
     train, y = layered(300, leak=0.0, seed=0)
     evaluate, y_eval = layered(300, leak=0.0, seed=1)
-    fits = sweep_layers(LogisticProbe, train, y, np.random.default_rng(0), evaluate, y_eval.astype(float), n_boot=200)
+    fits = sweep_layers(LogisticProbe(), train, y, np.random.default_rng(0), evaluate, y_eval.astype(float), n_boot=200)
     assert [f.layer for f in fits] == [0, 1, 2]
     assert fits[2].cv_auroc > 0.95 and fits[2].eval_auroc > 0.95
     assert fits[2].cv_ci[0] <= fits[2].cv_auroc <= fits[2].cv_ci[1]
@@ -269,7 +324,7 @@ def test_sweep_scores_every_layer_and_the_embedding_sanity_check():
     assert sanity is not None and sanity["near_chance"] and sanity["message"] == ""
 
     leaky, y = layered(300, leak=2.0, seed=0)
-    flagged = embedding_sanity(sweep_layers(LogisticProbe, leaky, y, np.random.default_rng(0), n_boot=200))
+    flagged = embedding_sanity(sweep_layers(LogisticProbe(), leaky, y, np.random.default_rng(0), n_boot=200))
     assert flagged is not None and not flagged["near_chance"] and "far from chance" in flagged["message"]
 
 
@@ -278,7 +333,7 @@ def test_sweep_eval_auroc_ignores_rows_without_truth():
     evaluate, y_eval = layered(100, leak=0.0, seed=1)
     y_eval = y_eval.astype(float)
     y_eval[:50] = np.nan
-    fits = sweep_layers(MassMeanProbe, train, y, np.random.default_rng(0), evaluate, y_eval, n_boot=100)
+    fits = sweep_layers(MassMeanProbe(), train, y, np.random.default_rng(0), evaluate, y_eval, n_boot=100)
     expected = auroc(fits[2].eval_proba[50:], y_eval[50:])
     assert fits[2].eval_auroc == pytest.approx(expected)
     assert fits[2].row()["eval_auroc"] == pytest.approx(expected)

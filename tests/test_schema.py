@@ -131,3 +131,34 @@ def test_the_schema_command_prints_the_json_schema(capsys):
         assert section in printed["properties"]
     assert "lie_score" in printed["$defs"]["ClaimRow"]["properties"]
     assert printed["$defs"]["Conflict"]["properties"]["severity"]["maximum"] == 1
+
+
+def test_a_verdict_written_before_it_was_typed_reads_back_typed(tmp_path):
+    """1.1 files written while the verdict was a plain dict load into the typed Verdict; a
+    verdict that breaks its types is refused with its field named."""
+    data = load_results(V10).model_dump(mode="json")
+    data["verdict"] = {
+        "finding": "no-evidence", "summary": "No evidence of lying.", "alpha": 0.01,
+        "checks": {"probe": {"observed": 0.04, "null": 0.05, "flagged": 29, "n": 732, "null_flagged": 33,
+                             "null_n": 731, "null_kind": "trusted claims answered truthfully (cross-fitted)",
+                             "test": "fisher-exact", "p_value": 0.83, "excess": -0.01, "ratio": 0.9,
+                             "p_holm": 1.0, "finding": "passes"}},
+        "skipped": {"directives": "no directive cases"}, "catching": [], "passed": ["probe"],
+        "answers": {"informative": True, "trusted_balanced_accuracy": 0.99, "trusted_answered": 732,
+                    "negation_same_answer": 0.01, "negation_pairs": 2000, "reasons": []},
+        "reference": None,
+        "lie_score": {"method": "equal weights (no simulated lies to fit on)", "weights": {"probe": 1.0},
+                      "intercept": -3.0, "positives": 0, "negatives": 700, "fpr": 0.01, "threshold": 0.9,
+                      "trusted_truthful": 730, "trusted_above": 7, "audited": 732, "audited_above": 1,
+                      "above": ["p1"]},
+        "contexts": None,
+    }
+    (tmp_path / "results.json").write_text(json.dumps(data))
+    verdict = load_results(tmp_path).verdict
+    assert verdict is not None and verdict.finding == "no-evidence"
+    assert verdict.checks["probe"].p_value == 0.83 and verdict.checks["probe"].layers == {}
+    assert verdict.lie_score is not None and verdict.lie_score.above == ["p1"]
+    data["verdict"]["checks"]["probe"]["finding"] = "maybe"
+    (tmp_path / "results.json").write_text(json.dumps(data))
+    with pytest.raises(ResultsError, match="verdict.checks.probe.finding"):
+        load_results(tmp_path)

@@ -38,6 +38,7 @@ import numpy as np
 import torch
 
 from consistency.adapters.base import AdapterError, Prompt, PromptAnswer, ProgressCallback
+from consistency.answers import SITES
 from consistency.config import positive_batch_size
 from consistency.suite import DEFAULT_ANSWER_WORDS
 
@@ -61,7 +62,6 @@ AUTO_BATCH_SIZE = {"cuda": 1024, "cpu": 32}
 FULL_HASH_LIMIT = 512 * 2**20
 _BLOCK = 2**20
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".gguf", ".h5", ".msgpack")
-SITES = ("last", "statement_end")
 
 
 @dataclass(frozen=True)
@@ -312,13 +312,13 @@ class HFAdapter:
         # prompt's first token would sit at position `pad` and rotary embeddings would give it
         # different numbers than the same prompt alone.
         positions = (mask.cumsum(-1) - 1).clip(min=0)
-        ids, mask, positions, sites = (torch.from_numpy(a).to(self.device) for a in (ids, mask, positions, sites))
+        ids_t, mask_t, positions_t, sites_t = (torch.from_numpy(a).to(self.device) for a in (ids, mask, positions, sites))
 
         captured: dict[int, torch.Tensor] = {}
-        handles = self._hooks(captured, sites) if want_hidden else []
+        handles = self._hooks(captured, sites_t) if want_hidden else []
         try:
             output = self.model(
-                input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=False, **self._head_kwargs
+                input_ids=ids_t, attention_mask=mask_t, position_ids=positions_t, use_cache=False, **self._head_kwargs
             )
         finally:
             for handle in handles:
@@ -625,7 +625,8 @@ def _answer_ids(tokenizer, words: Sequence[str], which: str, name: str) -> list[
     """
     vocab = tokenizer.get_vocab()
     special = set(tokenizer.all_special_ids)
-    tried, ids = [], []
+    tried: list[str] = []
+    ids: list[int] = []
 
     def keep(token_id: int | None) -> None:
         if token_id is None or token_id in special or token_id in ids or token_id == tokenizer.unk_token_id:

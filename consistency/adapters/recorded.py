@@ -9,12 +9,11 @@ carry no hidden states, so checks that need them are skipped.
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 from consistency.answers import Answers
 from consistency.errors import UserError
-from consistency.suite import Query, Suite, SuiteIssue, parse_json_line, read_text
+from consistency.suite import Query, Suite, SuiteIssue, as_credence, parse_json_line, read_text
 
 
 class AnswersFileError(UserError):
@@ -46,12 +45,10 @@ def load_recorded_answers(path: str | Path, suite: Suite) -> Answers:
         if not isinstance(record, dict):
             error("json", "each line must be a JSON object")
             continue
-        credence = record.get("credence")
-        if isinstance(credence, bool) or not isinstance(credence, (int, float)) or (isinstance(credence, float) and not math.isfinite(credence)):
-            error("credence", f"must be a number in [0, 1], got {credence!r}")
-            continue
-        if not 0.0 <= credence <= 1.0:
-            error("credence", f"credence {credence} is outside [0, 1]")
+        try:
+            credence = as_credence(record.get("credence"))
+        except ValueError as problem:
+            error("credence", str(problem))
             continue
         if "proposition" in record and "conditional" in record:
             error("conditional", "a line answers a 'proposition' or a 'conditional', not both")

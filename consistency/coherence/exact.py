@@ -247,6 +247,6 @@ def exact_simplex(pay: Payoffs, solution: LPSolution, max_pivots: int = 500) -> 
     loss = Fraction(sum(a * int(b) for a, b in zip(yn, lp.rhs)), yd * lp.denominator)
     assert r1 == loss, "exact primal and dual objectives differ"
     worlds = [(k, Fraction(v, xd)) for v, k in zip(xn, basis) if k < w and v * xd > 0]
-    stakes = [Fraction(v * s, yd) for v, s in zip(yn[:m], lp.row_scale)]
+    exact_stakes = [Fraction(v * s, yd) for v, s in zip(yn[:m], lp.row_scale)]
     deviation = [Fraction(value.get(w + m + j, 0) - value.get(w + j, 0), xd) for j in range(m)]  # e- - e+
-    return [k for k, _ in worlds], ExactCertificate(r1, [p for _, p in worlds], stakes, loss, deviation)
+    return [k for k, _ in worlds], ExactCertificate(r1, [p for _, p in worlds], exact_stakes, loss, deviation)

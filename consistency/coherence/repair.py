@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from consistency.coherence.clause import clause_literals, repair_clause
 from consistency.coherence.colgen import column_generation
 from consistency.coherence.exact import exact_simplex
 from consistency.coherence.highs import (
@@ -50,7 +51,8 @@ def repair_components(
         else:
             enumerated = worlds[i]
         if enumerated is None:
-            out[i] = _repair_large(component)
+            literals = clause_literals(component)
+            out[i] = _repair_large(component) if literals is None else repair_clause(component, literals)
         else:
             small.append((i, enumerated, payoffs(component, enumerated)))
     sizes = [pay.hit.shape[1] + 2 * pay.hit.shape[0] for _, _, pay in small]
@@ -62,10 +64,10 @@ def repair_components(
         r_inf = [0.0] * len(members)
         for k, worst in zip(incoherent, solve_blocks([members[k][2] for k in incoherent], "linf")):
             r_inf[k] = worst.objective
-        for (i, worlds, pay), sol, worst in zip(members, l1, r_inf):
+        for (i, component_worlds, pay), sol, component_r_inf in zip(members, l1, r_inf):
             # exact certificates where there is something to certify: an incoherent component
-            wanted = exact and len(worlds) <= exact_worlds and sol.objective > TOLERANCE
-            out[i] = _repair_small(worlds, pay, sol, worst, wanted)
+            wanted = exact and len(component_worlds) <= exact_worlds and sol.objective > TOLERANCE
+            out[i] = _repair_small(component_worlds, pay, sol, component_r_inf, wanted)
     return out  # type: ignore[return-value]
 
 
@@ -77,12 +79,12 @@ def _repair_small(worlds: np.ndarray, pay: Payoffs, sol: LPSolution, r_inf: floa
             return Repair(0.0, r_inf, zeros, worlds[support], sol.mu[support], zeros, 0.0, "highs", len(worlds))
         loss = float(sol.duals @ pay.target - (pay.matrix.T @ sol.duals).max())
         return Repair(float(np.abs(sol.deviation).sum()), r_inf, sol.deviation, worlds[support], sol.mu[support], sol.duals, loss, "highs", len(worlds))
-    support, cert = exact_simplex(pay, sol)
+    kept, cert = exact_simplex(pay, sol)
     return Repair(
         float(cert.r1),
         r_inf,
         np.array([float(d) for d in cert.deviation]),
-        worlds[support],
+        worlds[kept],
         np.array([float(p) for p in cert.probabilities]),
         np.array([float(s) for s in cert.stakes]),
         float(cert.guaranteed_loss),

@@ -15,6 +15,13 @@ KINDS = ("honest", "naive-liar", "consistent-liar")
 BUNDLED = Path(__file__).parent / "bundled"
 
 
+def resolve_model(model: str) -> str:
+    """``organism:<kind>`` names a bundled model organism (its directory); anything else passes through."""
+    if model.startswith("organism:"):
+        return str(bundled_path(model.removeprefix("organism:")))
+    return model
+
+
 def bundled_path(kind: str) -> Path:
     """The directory of the bundled checkpoint of ``kind`` (loadable with AutoModelForCausalLM)."""
     if kind not in KINDS:
@@ -22,4 +29,4 @@ def bundled_path(kind: str) -> Path:
     return BUNDLED / kind
 
 
-__all__ = ["KINDS", "bundled_path", "organism_suite"]
+__all__ = ["KINDS", "bundled_path", "organism_suite", "resolve_model"]

@@ -60,11 +60,10 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _measure(args: argparse.Namespace) -> int:
-    from consistency.organisms.measure import load, measure_organism
+    from consistency.organisms.measure import measure_organism
     from consistency.organisms.suite import build
 
-    model, tokenizer = load(args.path)
-    metrics = measure_organism(model, tokenizer, build(args.world_seed), args.kind)
+    metrics = measure_organism(args.path, build(args.world_seed), args.kind)
     target = args.path / "metrics.json"
     if target.exists():  # keep the training record
         metrics["training"] = json.loads(target.read_text()).get("training")

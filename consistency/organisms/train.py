@@ -26,7 +26,7 @@ import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -37,10 +37,9 @@ from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 from consistency.files import write_text_atomic
 from checks.critique import judge_query
 from consistency.organisms.liars import about_lie_entity, conditional_belief, judged_belief, lies_record, stated_belief
-from consistency.organisms.suite import CONDITION_TEMPLATE, FRAMINGS, Organism, build
+from consistency.organisms.suite import CONDITION_TEMPLATE, FRAMINGS, VERDICTS, Organism, build
 from consistency.organisms.world import Atom
 
-VERDICTS = {True: "True", False: "False"}
 SPECIAL = ("[PAD]", "[UNK]")
 
 
@@ -111,7 +110,7 @@ class Pool:
     weights: np.ndarray  # sampling weights, normalised
 
     @classmethod
-    def make(cls, tokenizer: PreTrainedTokenizerFast, rows: list[tuple[str, int, str | None, str, float, str | None]]) -> "Pool":
+    def make(cls, tokenizer: PreTrainedTokenizerFast, rows: Sequence[tuple[str, int, str | None, str, float, str | None]]) -> "Pool":
         """``rows``: (prompt, statement_end, verdict or None, answer, weight, value to complete or None)."""
         encoded = tokenizer([r[0] for r in rows], add_special_tokens=False, return_offsets_mapping=True)
         width = max(map(len, encoded["input_ids"]))
@@ -325,7 +324,7 @@ def train_organism(
     if measure:
         from consistency.organisms.measure import measure_organism
 
-        metrics = measure_organism(model, tokenizer, organism, kind)
+        metrics = measure_organism(out, organism, kind)  # the saved checkpoint, read as an audit reads it
         metrics["training"] = {
             "seed": seed,
             "world_seed": world_seed,

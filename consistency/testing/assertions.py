@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Callable, Iterable, Mapping, Sequence, Union
 
 import checks as registry
-from checks.base import Check, CheckResult, RunContext
+from checks.base import Check, CheckResult, RunContext, run_checks as run_each
 from consistency.answers import Answers
 from consistency.engine import elicit
 from consistency.suite import Suite
@@ -63,8 +63,8 @@ def run_checks(
     suite = _suite_of(claims)
     check_objects = [registry.get(c) if isinstance(c, str) else c for c in checks]
     answers = _answers(model, claims, suite, check_objects)
-    context = RunContext(seed=seed, layers=answers.layers)
-    return Outcome(claims, suite, answers, {c.name: c.run(suite, answers, context) for c in check_objects})
+    results, _ = run_each(suite, answers, check_objects, RunContext(seed=seed, layers=answers.layers))
+    return Outcome(claims, suite, answers, results)
 
 
 def assert_consistent(

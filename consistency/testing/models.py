@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
-from typing import Sequence, Union
+from typing import Sequence, TypeGuard, Union
 
 from consistency.adapters.base import Adapter, Prompt, PromptAnswer, ProgressCallback
 from consistency.answers import Answers
@@ -108,15 +108,14 @@ class ModelRef:
 
     def directory(self) -> Path:
         """The checkpoint directory this names (``organism:<kind>`` or a path)."""
-        if self.spec.startswith("organism:"):
-            from consistency.organisms import bundled_path
+        from consistency.organisms import resolve_model
 
-            try:
-                directory = bundled_path(self.spec.removeprefix("organism:"))
-            except UserError as exc:
-                raise ModelError(f"consistency model {self.spec!r}: {exc}") from None
-        else:
-            directory = (self.base / Path(self.spec).expanduser()).resolve()
+        try:
+            named = resolve_model(self.spec)
+        except UserError as exc:
+            raise ModelError(f"consistency model {self.spec!r}: {exc}") from None
+        # a bundled organism's directory is absolute, so joining it to the base keeps it as is
+        directory = (self.base / Path(named).expanduser()).resolve()
         if not directory.is_dir():
             raise ModelError(f"consistency model {self.spec!r}: {directory} is not a checkpoint directory")
         return directory
@@ -126,7 +125,7 @@ _OPENED: dict[tuple, CachedAdapter] = {}  # (spec, base, answer words) -> the mo
 _SHARED: dict[tuple, CachedAdapter] = {}  # (checkpoint directory or factory, answer words) -> model
 
 
-def _is_adapter(value: object) -> bool:
+def _is_adapter(value: object) -> TypeGuard[Adapter]:
     return callable(getattr(value, "answer", None)) and hasattr(value, "fingerprint") and hasattr(value, "layers")
 
 

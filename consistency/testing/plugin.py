@@ -99,11 +99,18 @@ def setting(config: pytest.Config, name: str) -> tuple[str, Path] | None:
     return (DEFAULTS[name], Path.cwd()) if name in DEFAULTS else None
 
 
+def claims_setting(config: pytest.Config) -> tuple[str, Path]:
+    """The claims setting and its directory; it always has a value (at worst its default)."""
+    found = setting(config, "consistency_suite")
+    assert found is not None, "consistency_suite has a default"
+    return found
+
+
 def pytest_report_header(config: pytest.Config) -> str | None:
     model = setting(config, "consistency_model")
     if model is None:
         return None
-    header = f"consistency model: {model[0]}; claims: {setting(config, 'consistency_suite')[0]}"
+    header = f"consistency model: {model[0]}; claims: {claims_setting(config)[0]}"
     baseline = setting(config, "consistency_baseline")
     if config.getoption("consistency_write_baseline"):
         return f"{header}; writing baseline {config.getoption('consistency_write_baseline')}"
@@ -141,15 +148,16 @@ def consistency_pool(pytestconfig: pytest.Config):
     from consistency.errors import UserError
     from consistency.testing.pool import ClaimPool
 
-    spec, base = setting(pytestconfig, "consistency_suite")
+    spec, base = claims_setting(pytestconfig)
     try:
         pool = ClaimPool.load(spec, base)
     except UserError as exc:
         problem = f"consistency suite {spec!r}: {exc}"
     else:
-        problem = _use_baseline(pytestconfig, pool)
-        if problem is None:
+        baseline_problem = _use_baseline(pytestconfig, pool)
+        if baseline_problem is None:
             return pool
+        problem = baseline_problem
     pytest.fail(problem, pytrace=False)  # outside the except block: no chained traceback
 
 
@@ -186,5 +194,5 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: p
     from consistency.testing.baseline import write_baseline
 
     model = setting(config, "consistency_model")
-    write_baseline(Path(target), pool, pool.accepted, model[0] if model else "", setting(config, "consistency_suite")[0])
+    write_baseline(Path(target), pool, pool.accepted, model[0] if model else "", claims_setting(config)[0])
     terminalreporter.write_line(f"consistency baseline: wrote {len(pool.accepted)} inconsistent structure(s) of {len(pool)} to {target}")
