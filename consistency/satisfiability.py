@@ -171,13 +171,20 @@ def _bits(mask: int) -> tuple[int, ...]:
 def _marco(oracle: _Z3Oracle, n_literals: int, relations: Sequence[int], cap: int) -> tuple[list[tuple[int, ...]], bool]:
     """MUS enumeration with MARCO: a map solver proposes unexplored answer subsets; a
     satisfiable seed grows to a maximal satisfiable set (blocking its subsets), an
-    unsatisfiable one shrinks to a MUS (blocking its supersets)."""
+    unsatisfiable one shrinks to a MUS (blocking its supersets).
+
+    Stops (incomplete) at ``cap`` MUSes, or after ``cap`` satisfiable seeds in a row: the
+    search must block every maximal satisfiable set before it can say it has every MUS, and a
+    component can have far more of those than MUSes (900 answers against one 900-term
+    disjunction: one MUS, 900 maximal satisfiable sets, each grown at the cost of 900 model
+    evaluations)."""
     z3 = oracle.z3
     selectors = [z3.Bool(f"__map{i}") for i in range(n_literals)]
     explore = z3.SimpleSolver()
     found: list[tuple[int, ...]] = []
+    fruitless = 0  # satisfiable seeds since the last MUS
     while explore.check() == z3.sat:
-        if len(found) >= cap:
+        if len(found) >= cap or fruitless >= cap:
             return found, False
         model = explore.model()
         seed = [i for i in range(n_literals) if not z3.is_false(model.eval(selectors[i]))]
@@ -188,7 +195,9 @@ def _marco(oracle: _Z3Oracle, n_literals: int, relations: Sequence[int], cap: in
                 if i not in grown and oracle(grown + [i], relations):
                     grown.append(i)
             explore.add(z3.Or([selectors[i] for i in range(n_literals) if i not in grown] or [z3.BoolVal(False)]))
+            fruitless += 1
         else:
+            fruitless = 0
             core, _ = oracle.core(seed, relations)
             for i in list(core):
                 trial = [j for j in core if j != i]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from fractions import Fraction
 
 import numpy as np
@@ -241,6 +242,18 @@ def test_worlds_are_enumerated_once_per_relation_set(monkeypatch):
     assert len(calls) == 5
 
 
+def test_marco_stops_when_satisfiable_seeds_stop_yielding_cores():
+    """300 'no' answers against a 300-term disjunction: one MUS (all of them) and 300 maximal
+    satisfiable sets; MARCO returns the MUS and says it may not have them all."""
+    atoms = [f"p{i:03d}" for i in range(300)]
+    comp = component({"r": " | ".join(atoms)}, {a: 0.01 for a in atoms})
+    start = time.perf_counter()
+    boolean = analyse(comp, None)
+    assert time.perf_counter() - start < 60  # growing every maximal set: 900 answers took 134 s
+    assert [len(core.literals) for core in boolean.cores] == [300] and not boolean.cores_complete
+    assert len(boolean.flips) == 1
+
+
 def test_unsat_cores_flips_and_both_oracles_agree():
     comp = component(
         {"and": "ab <-> (a & b)", "or": "aob <-> (a | b)"}, {"a": 0.9, "b": 0.2, "ab": 0.7, "aob": 0.4}
@@ -473,3 +486,62 @@ def test_a_wide_disjunction_is_known_to_have_too_many_worlds_without_z3(monkeypa
     narrow = component({"r": " | ".join(atoms), "one": fm.exactly_one(*atoms[:3]), "none": "!(" + " | ".join(atoms[3:]) + ")"}, {a: 0.2 for a in atoms})
     with pytest.raises(AssertionError, match="z3 enumeration was asked"):
         enumerate_worlds(narrow)
+
+
+def _clause_component(n: int, rng, low: float, high: float):
+    """A clause over n atoms, 30% of them negated, each literal believed with a credence in [low, high]."""
+    negated = rng.random(n) < 0.3
+    literals = [("!" if negated[i] else "") + f"x{i:03d}" for i in range(n)]
+    values = rng.uniform(low, high, n)
+    credences = {f"x{i:03d}": float(1 - v if negated[i] else v) for i, v in enumerate(values)}
+    return component({"r": " | ".join(literals)}, credences)
+
+
+@pytest.mark.parametrize("low, high", [(0.0, 0.02), (0.3, 0.9)])
+def test_a_clause_in_closed_form_matches_column_generation(low, high):
+    """One clause over 70 atoms (past enumeration): the closed form equals column generation's
+    optimum, its worlds satisfy the clause and reproduce the repaired credences, and its exact
+    certificate's loss equals R1."""
+    from consistency.coherence.clause import clause_literals, repair_clause
+
+    comp = _clause_component(70, np.random.default_rng(5), low, high)
+    literals = clause_literals(comp)
+    assert literals is not None and enumerate_worlds(comp) is None
+    closed = repair_clause(comp, literals)
+    (routed,) = repair_components([comp])
+    assert routed.method == "clause" and routed.r1 == closed.r1
+    solved, _, loss, _ = column_generation(comp, "l1")
+    worst, _, _, _ = column_generation(comp, "linf")
+    assert closed.r1 == pytest.approx(solved.objective, abs=1e-7)
+    assert closed.r_inf == pytest.approx(worst.objective, abs=1e-7)
+    assert closed.exact is not None and closed.exact.r1 == closed.exact.guaranteed_loss
+    assert np.all(evaluate_columns(comp.constraints[0].tree, dict(zip(comp.atoms, closed.worlds.T))))
+    assert sum(closed.exact.probabilities) == 1 and min(closed.exact.probabilities) > 0
+    assert len(closed.worlds) <= len(literals) + 1
+    index = {a: i for i, a in enumerate(comp.atoms)}
+    marginals = closed.probabilities @ closed.worlds[:, [index[c.then] for c in comp.claims]]
+    assert np.allclose(marginals, np.array(closed.repaired(comp)), atol=1e-12)
+    assert np.min(world_losses(comp, closed.stakes, closed.worlds)) == pytest.approx(closed.r1, abs=1e-12)
+    assert (closed.r1 > 0) == (low == 0.0)
+
+
+def test_shapes_other_than_one_clause_over_plain_claims_are_not_taken():
+    from consistency.coherence.clause import clause_literals
+
+    atoms = [f"x{i}" for i in range(4)]
+    plain = {a: 0.2 for a in atoms}
+    assert clause_literals(component({"r": "x0 | !x1 | x2 | x3"}, plain)) == [("x0", True), ("x1", False), ("x2", True), ("x3", True)]
+    assert clause_literals(component({"r": "x0 | x1 | x2 | x0 | x3"}, plain)) is None  # an atom twice
+    assert clause_literals(component({"r": "x0 | (x1 & x2) | x3"}, plain)) is None  # not a literal
+    assert clause_literals(component({"r": "x0 | x1 | x2 | x3", "s": "x0 -> x1"}, plain)) is None  # two relations
+    assert clause_literals(component({"r": "x0 | x1 | x2 | x3"}, {"x0": 0.2, "x1": 0.2})) is None  # atoms without claims
+    assert clause_literals(component({"r": "x0 | x1 | x2 | x3"}, plain, [("c", "x0", "x1", 0.5)])) is None  # a conditional
+
+
+def test_a_900_claim_disjunction_is_solved_in_well_under_a_second():
+    atoms = [f"p{i}" for i in range(900)]
+    comp = component({"r": " | ".join(atoms)}, {a: 0.0005 for a in atoms})
+    start = time.perf_counter()
+    (result,) = repair_components([comp])
+    assert time.perf_counter() - start < 1.0
+    assert result.method == "clause" and result.exact.r1 == 1 - 900 * Fraction(0.0005)

@@ -24,7 +24,9 @@ The package, in the order a component goes through it:
   ``exact_worlds`` worlds) the vertex HiGHS ends on is rebuilt in exact rationals and
   finished with exact simplex pivots, giving an exact distribution and exact stakes whose
   equal objectives prove optimality;
-- :mod:`~consistency.coherence.colgen`: components with too many worlds; a
+- :mod:`~consistency.coherence.clause`: a component too big to enumerate whose one relation
+  is a clause over its claims' atoms (``p1 | !p2 | ... | pn``): closed form, exact;
+- :mod:`~consistency.coherence.colgen`: the other components with too many worlds; a
   master LP over a growing set of worlds, the next world found by a 0/1 program over the
   relations (that search is exactly "the bettor's best world against the current stakes",
   so every round also yields a Dutch book and a lower bound);

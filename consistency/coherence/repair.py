@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from consistency.coherence.clause import clause_literals, repair_clause
 from consistency.coherence.colgen import column_generation
 from consistency.coherence.exact import exact_simplex
 from consistency.coherence.highs import (
@@ -50,7 +51,8 @@ def repair_components(
         else:
             enumerated = worlds[i]
         if enumerated is None:
-            out[i] = _repair_large(component)
+            literals = clause_literals(component)
+            out[i] = _repair_large(component) if literals is None else repair_clause(component, literals)
         else:
             small.append((i, enumerated, payoffs(component, enumerated)))
     sizes = [pay.hit.shape[1] + 2 * pay.hit.shape[0] for _, _, pay in small]

@@ -160,7 +160,11 @@ def merge(into: Answers, new: Answers) -> None:
     into.credences.update(new.credences)
     into.per_query.update(new.per_query)
     for site, table in new.hidden.items():
-        into.hidden[site] = {**into.hidden.get(site, {}), **table}
+        held = into.hidden.get(site)
+        if isinstance(held, dict):
+            held.update(table)
+        else:  # none yet, or a read-only table read from a cache: copied into a dict once
+            into.hidden[site] = {**(held or {}), **table}
     if new.layers:
         into.layers = new.layers
 
