@@ -60,11 +60,21 @@ def main() -> int:
         with tempfile.TemporaryDirectory() as scratch:
             plain_s, plain = audit(organism, Path(scratch) / "no-ladder", ladder=False)
             full_s, full = audit(organism, Path(scratch) / "full", ladder=True)
+        ladder_s = full["timings"]["aggregate_s"] - plain["timings"]["aggregate_s"]
         row = {
             "organism": organism,
             "no_ladder_s": round(plain_s, 1),
             "full_s": round(full_s, 1),
             "ratio": round(full_s / plain_s, 2),
+            # each audit's own stages: elicitation (the model's forward passes) dominates both and
+            # varies most between the two runs on a shared machine
+            "elicit_s": [round(plain["timings"]["elicit_s"], 1), round(full["timings"]["elicit_s"], 1)],
+            "checks_s": [round(sum(plain["timings"]["checks_s"].values()), 1), round(sum(full["timings"]["checks_s"].values()), 1)],
+            "ladder_s": round(ladder_s, 1),
+            # what the ladder adds to the no-ladder audit, its elicitation included: the ratio
+            # with the elicitation's run-to-run variation taken out
+            "ratio_same_elicitation": round((plain_s + ladder_s) / plain_s, 2),
+            "load": round(os.getloadavg()[0], 1),
             "bar": full["bar"].get("level_name"),
             "reruns": full["bar"].get("reruns"),
         }

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Iterable, Sequence, TypeGuard
 
 import numpy as np
 
 from checks import register
 from checks.base import CheckResult, Conflict, RunContext
+from consistency.fitcache import FitCache
 from consistency import formula as fm
 from consistency.answers import Answers
 from consistency.coherence import (
@@ -71,7 +73,8 @@ class LogicCheck:
         result = CheckResult(self.name)
         claims, missing = read_claims(suite, answers, self.involved(suite))
         constraints = [Constraint(r.id, r.tree, r.source) for r in suite.relations]
-        assessed = assess(split_components(constraints, claims), self.max_worlds, self.exact_worlds, self.max_cores)
+        assessed = assess(split_components(constraints, claims), self.max_worlds, self.exact_worlds, self.max_cores,
+                          context.fits)
         broken = [a for a in assessed if isinstance(a, RelationsUnsatisfiable)]
         kept = [a for a in assessed if not isinstance(a, RelationsUnsatisfiable)]
         repairs = [a.repair for a in kept]
@@ -221,24 +224,43 @@ class Assessment:
     boolean: BooleanResult
 
 
-def assess(components: Sequence[Component], max_worlds: int, exact_worlds: int, max_cores: int) -> list[Assessment | RelationsUnsatisfiable]:
+def assess(components: Sequence[Component], max_worlds: int, exact_worlds: int, max_cores: int,
+           fits: FitCache | None = None) -> list[Assessment | RelationsUnsatisfiable]:
     """Repair and Boolean analysis of every component, in input order.
 
     Components are independent: to use several cores, split them and call this per part.
+    ``fits`` remembers each component's worlds (a function of its relations) and Boolean
+    analysis (of its relations and answers) for the audit: the ladder's re-runs meet the same
+    components again and again. The repairs are solved many components to one LP, whose
+    optimum among equals depends on the company a component keeps, so they are not kept.
     """
+    fits = fits or FitCache(enabled=False)
     out: list[Assessment | RelationsUnsatisfiable | None] = [None] * len(components)
     kept, worlds = [], []
     for i, component in enumerate(components):
-        try:
-            worlds.append(enumerate_worlds(component, max_worlds))
+        relations = tuple((c.id, c.tree) for c in component.constraints)
+        enumerated = fits.memo(("logic-worlds", component.atoms, relations, max_worlds), None,
+                               partial(_worlds_or_error, component, max_worlds))
+        if isinstance(enumerated, RelationsUnsatisfiable):
+            out[i] = enumerated
+        else:
+            worlds.append(enumerated)
             kept.append(i)
-        except RelationsUnsatisfiable as exc:
-            out[i] = exc
     repairs = repair_components([components[i] for i in kept], exact_worlds=exact_worlds, worlds=worlds)
     for i, repair, enumerated in zip(kept, repairs, worlds):
         assert isinstance(repair, Repair)
-        out[i] = Assessment(components[i], enumerated, repair, analyse(components[i], enumerated, max_cores))
+        component = components[i]
+        boolean = fits.memo(("logic-boolean", component, max_cores), None, partial(analyse, component, enumerated, max_cores))
+        out[i] = Assessment(component, enumerated, repair, boolean)
     return out  # type: ignore[return-value]
+
+
+def _worlds_or_error(component: Component, max_worlds: int) -> np.ndarray | None | RelationsUnsatisfiable:
+    """The component's worlds (None: too many), or the error saying it has none."""
+    try:
+        return enumerate_worlds(component, max_worlds)
+    except RelationsUnsatisfiable as exc:
+        return exc
 
 
 def read_claims(suite: Suite, answers: Answers, propositions: list[str]) -> tuple[list[Claim], int]:

@@ -45,7 +45,7 @@ class Answers:
 
     def p_yes(self, query: Query) -> float | None:
         """The raw P(yes) to the query, or None when it was not answered."""
-        p = self.per_query.get(query.key)
+        p = self.per_query.get(query.key) if self.per_query else None  # a model's answers have none
         return self.credences.get(query.prompt) if p is None else p
 
     def belief(self, query: Query) -> float | None:

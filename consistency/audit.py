@@ -10,13 +10,13 @@ from __future__ import annotations
 import dataclasses
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Literal
 
 import checks as check_registry
 from checks.base import Check, CheckResult, RunContext, run_checks
 from consistency.adapters.base import Adapter
 from consistency.answers import Answers
-from consistency.config import AuditConfig, ChecksSettings, LadderSettings
+from consistency.config import AuditConfig, ChecksSettings, ElicitationSettings, LadderSettings
 from consistency.errors import UserError
 from consistency.fitcache import FitCache
 from consistency.generators import builtin_suite
@@ -80,35 +80,36 @@ def weak_model_answers(config: AuditConfig, suite: Suite) -> Answers:
     from consistency.engine import elicit
 
     assert config.weak_model is not None
-    weak = build_adapter(config.model_copy(update={"model": config.weak_model, "layers": [0]}), suite)
+    weak = build_adapter(config.weak_model, config, suite, layers=[0])
     try:
         return elicit(weak, check_registry.get("w2s-copies").queries(suite))
     finally:
         release(weak)
 
 
-def build_adapter(config: AuditConfig, suite: Suite) -> Adapter:
-    assert config.model is not None
+def build_adapter(
+    model: str, settings: ElicitationSettings, suite: Suite, layers: list[int] | Literal["auto"] | None = None
+) -> Adapter:
+    """The adapter that asks ``model`` under the elicitation stage's settings (``layers``, when
+    given, replaces theirs: the weak model and the reference need no hidden states)."""
     options: dict[str, Any] = dict(
-        path_or_id=resolve_model(config.model),
+        path_or_id=resolve_model(model),
         answer_words=suite.answer_words,
-        layers=config.layers,
-        device=config.device,
-        dtype=config.dtype,
-        batch_size=config.batch_size,
-        trust_remote_code=config.trust_remote_code,
-        chat=config.chat,
-        device_map=config.device_map,
+        layers=settings.layers if layers is None else layers,
+        device=settings.device,
+        dtype=settings.dtype,
+        batch_size=settings.batch_size,
+        trust_remote_code=settings.trust_remote_code,
+        chat=settings.chat,
+        device_map=settings.device_map,
         # accelerate names GPUs by index: "0" -> 0
-        max_memory={int(k) if k.isdigit() else k: v for k, v in config.max_memory.items()} or None,
-        load_in=config.load_in,
+        max_memory={int(k) if k.isdigit() else k: v for k, v in settings.max_memory.items()} or None,
+        load_in=settings.load_in,
     )
-    if config.backend != "ray" and (config.ray_address or config.ray_workers):
-        raise UserError("--ray-address and --ray-workers apply only with --backend ray")
-    if config.backend == "ray":
+    if settings.backend == "ray":
         from consistency.engine_ray import RayAdapterPool  # imports ray: only when asked for
 
-        return RayAdapterPool(options, address=config.ray_address, workers=config.ray_workers)
+        return RayAdapterPool(options, address=settings.ray_address, workers=settings.ray_workers)
     from consistency.adapters.hf import HFAdapter  # imports torch: only when a model is audited
 
     return HFAdapter(**options)
@@ -172,7 +173,8 @@ def run_audit(config: AuditConfig, log: Log = print, progress: bool = True) -> R
         model_info = ModelInfo(name=config.answers, adapter="answers", fingerprint=answers.source)
         elicit_seconds = explain_seconds = 0.0
     else:
-        adapter = build_adapter(config, suite)
+        assert config.model is not None  # without --answers there is a model (RunSettings' default)
+        adapter = build_adapter(config.model, config.stage(ElicitationSettings), suite)
         cache = None
         if config.cache:
             from consistency.cache import AnswerCache
@@ -295,7 +297,7 @@ def reference_results(
         raise UserError("--reference-template needs a model to ask; it cannot re-ask recorded --answers")
     name = model if config.reference else f"{model} under {', '.join(repr(t) for t in config.reference_templates)}"
     answer_level = [c for c in enabled if not c.needs_hidden]
-    adapter = build_adapter(config.model_copy(update={"model": model, "layers": [0]}), asked)
+    adapter = build_adapter(model, config, asked, layers=[0])
     queries = [q for c in answer_level for q in c.queries(asked)]
     log(f"asking the reference {name}: {len(set(q.prompt for q in queries))} distinct prompts")
     try:

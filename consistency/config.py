@@ -297,6 +297,12 @@ class ElicitationSettings(Settings):
         True, description="use the answer cache (OUT/cache: an interrupted audit resumes from it)"
     )
 
+    @model_validator(mode="after")
+    def _ray_options_with_ray(self) -> "ElicitationSettings":
+        if self.backend != "ray" and (self.ray_address or self.ray_workers):
+            raise ValueError("--ray-address and --ray-workers apply only with --backend ray")
+        return self
+
     @field_validator("templates", "negated_templates", "reference_templates")
     @classmethod
     def _one_placeholder(cls, templates: list[str]) -> list[str]:

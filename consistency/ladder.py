@@ -5,7 +5,7 @@ target claim, with more coordination than the rung below:
 
 - **L1** flips the target's primary answer;
 - **L2** states the lie in every phrasing and framing of the target;
-- **L3** also flips the fewest other claims (minimum Hamming distance, solved with z3) that
+- **L3** also flips the fewest other claims (minimum Hamming distance, over the worlds or by z3) that
   keep every relation the model's own answers satisfied;
 - **L4** does the same with the decomposition formulas added to the relations;
 - **L5** also moves the hidden states of every changed prompt from the trusted split's class
@@ -50,6 +50,7 @@ from checks.base import Check, CheckResult, RunContext
 from checks.critique import is_judging
 from consistency import formula as fm
 from consistency.answers import Answers, layer_matrix
+from consistency.coherence import MAX_WORLDS, Component, Constraint, RelationsUnsatisfiable, enumerate_worlds
 from consistency.config import LadderSettings
 from consistency.schema import proposition_of
 from consistency.suite import Query, Suite
@@ -140,7 +141,14 @@ def threshold(values: Iterable[float], fpr: float) -> float:
 
 
 class _Repairer:
-    """Minimum-Hamming-distance flips that keep satisfied formulas satisfied, per component."""
+    """Minimum-Hamming-distance flips that keep satisfied formulas satisfied, per component.
+
+    Where a component's worlds (the assignments satisfying its formulas) can be enumerated
+    (:func:`~consistency.coherence.enumerate_worlds`: a few hundred for the bundled suites),
+    a repair is the nearest world that states the lie, the first of equals in the worlds'
+    sorted order: one table per component, a vector operation per target. Elsewhere z3's
+    MaxSAT finds one.
+    """
 
     def __init__(self, formulas: Sequence[fm.Formula], stated: Mapping[str, bool], timeout_ms: int):
         # Formulas the model's own answers already break (or cannot be judged on) bind
@@ -161,24 +169,36 @@ class _Repairer:
             self._components.append((names, sorted(n[1] for n in component if isinstance(n, tuple))))
             self._component_of.update((name, number) for name in names)
         self._solvers: dict[int, tuple[z3.Optimize, dict[str, Any]]] = {}
+        self._tables: dict[int, tuple[np.ndarray, np.ndarray] | None] = {}  # worlds, the stated row
+        # A z3 context of its own: which of several equally small repairs z3 returns depends
+        # on the order terms were created in its context, and in z3's shared one that order is
+        # whatever the checks (or an earlier audit in the same process) did before.
+        self._context = z3.Context()
+
+    def _table(self, component: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """The component's worlds and its stated answers as a row; None past the enumerable."""
+        if component not in self._tables:
+            names, formulas = self._components[component]
+            relations = tuple(Constraint(str(i), self.formulas[i]) for i in formulas)
+            try:
+                worlds = enumerate_worlds(Component(tuple(names), relations, ()), MAX_WORLDS)
+            except RelationsUnsatisfiable:  # cannot happen (the stated answers satisfy them): z3 says so
+                worlds = None
+            stated = np.array([self.stated[n] for n in names], dtype=bool)
+            self._tables[component] = None if worlds is None else (worlds, stated)
+        return self._tables[component]
 
     def _solver(self, component: int) -> tuple[z3.Optimize, dict[str, Any]]:
-        """One optimiser per component, reused across targets with push/pop.
-
-        Each in a z3 context of its own: which of several equally small repairs z3 returns
-        depends on the order terms were created in its context, and in z3's shared context
-        that order is whatever the checks (and an earlier audit in the same process) did.
-        """
+        """One optimiser per component, reused across targets with push/pop."""
         if component not in self._solvers:
             names, formulas = self._components[component]
-            context = z3.Context()
-            atoms = {name: z3.Bool(name, context) for name in names}
-            opt = z3.Optimize(ctx=context)
+            atoms = {name: z3.Bool(name, self._context) for name in names}
+            opt = z3.Optimize(ctx=self._context)
             opt.set("timeout", self.timeout_ms)
             for index in formulas:
                 opt.add(fm.to_z3(self.formulas[index], atoms))
             for name, atom in atoms.items():
-                opt.add_soft(atom == z3.BoolVal(self.stated[name], context), 1)
+                opt.add_soft(atom == z3.BoolVal(self.stated[name], self._context), 1)
             self._solvers[component] = (opt, atoms)
         return self._solvers[component]
 
@@ -187,7 +207,18 @@ class _Repairer:
         lie = not self.stated[target]
         if target not in self._component_of:
             return {target: lie}
-        opt, atoms = self._solver(self._component_of[target])
+        component = self._component_of[target]
+        table = self._table(component)
+        if table is not None:
+            names = self._components[component][0]
+            worlds, stated = table
+            distance = (worlds != stated).sum(axis=1)
+            distance[worlds[:, names.index(target)] != lie] = len(names) + 1
+            nearest = int(np.argmin(distance))  # the first of equals
+            if distance[nearest] > len(names):
+                return None
+            return {n: bool(v) for n, v, s in zip(names, worlds[nearest], stated) if v != s}
+        opt, atoms = self._solver(component)
         opt.push()
         opt.add(atoms[target] == z3.BoolVal(lie, opt.ctx))
         try:

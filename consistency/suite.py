@@ -144,9 +144,10 @@ class Query:
     negated: bool = False
     given: str | None = None
 
-    @property
+    @cached_property
     def key(self) -> str:
-        """Phrasing-level claim key, e.g. ``p1#v2:is-false``."""
+        """Phrasing-level claim key, e.g. ``p1#v2:is-false`` (kept: checks and the ladder ask
+        for it hundreds of thousands of times)."""
         return str(ClaimRef(self.claim, self.variant, self.framing))
 
 

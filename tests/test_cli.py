@@ -102,6 +102,15 @@ def test_the_console_script_runs(tmp_path):
     assert proc.returncode == 0 and "cross-examination" in proc.stdout.split()
 
 
+def test_a_reference_context_is_asked_with_the_elicitation_settings(tiny_model, tmp_path):
+    out = tmp_path / "run"
+    assert main(["audit", str(tiny_model), "--suite", "builtin:comparisons", "--limit", "6", "--checks",
+                 "cross-examination", "--reference-template", "Honestly, {statement} Answer:", "--device", "cpu",
+                 "--out", str(out), "--quiet", "--no-report", "--no-ladder"]) == 0
+    results = json.loads((out / "results.json").read_text())
+    assert results["verdict"]["reference"] == f"{tiny_model} under 'Honestly, {{statement}} Answer:'"
+
+
 @pytest.mark.parametrize("weak", ["model", "noise"])
 def test_weak_labels_from_a_weaker_model_or_simulated_noise(tiny_model, tmp_path, weak):
     out = tmp_path / "run"

@@ -459,6 +459,16 @@ def test_the_pricer_finds_the_best_world_of_any_relation_set(comp, weights):
     assert value == pytest.approx(values.max(), abs=1e-6) and bound >= values.max() - 1e-9
 
 
+def test_the_pricer_bound_holds_for_worlds_a_tiny_stake_apart():
+    """Found by hypothesis: two worlds 1e-7 apart (a stake of 1e-7 on a conditional) tied at
+    HiGHS's default dual tolerance, and the bound fell below the better world's value."""
+    comp = component({}, {"x0": 0.5, "x1": 0.5}, [("c0", "x1", "x0", 0.5), ("c1", "x1", "x0", 0.5)])
+    y = np.array([0.0, 1.0, 1e-07, 0.0])
+    best = (payoffs(comp, enumerate_worlds(comp)).matrix.T @ y).max()
+    world, value, bound = WorldPricer(comp).price(y)
+    assert value == best and bound >= best - 1e-9
+
+
 def test_the_pricer_writes_common_shapes_as_rows_over_the_atoms():
     rng = np.random.default_rng(2)
     comp = random_component(60, rng)  # every shape of relations_gen

@@ -59,6 +59,13 @@ SAMPLES: dict[str, tuple[str | None, object]] = {
 }
 
 
+# Options that only apply beside another: that one is set (by its variable) in their test.
+NEEDS: dict[str, tuple[str, str]] = {
+    "ray_address": ("CONSISTENCY_BACKEND", "ray"),
+    "ray_workers": ("CONSISTENCY_BACKEND", "ray"),
+}
+
+
 @pytest.fixture
 def clean_env(monkeypatch):
     """No CONSISTENCY_* variable from the caller's shell."""
@@ -88,6 +95,8 @@ def test_every_setting_is_one_option_with_a_flag_and_an_environment_variable():
 def test_every_option_has_a_working_environment_variable(clean_env, option):
     assert set(SAMPLES) == {o.field for o in audit_options()}, "list a sample value for the new option"
     text, expected = SAMPLES[option.field]
+    if option.field in NEEDS:
+        clean_env.setenv(*NEEDS[option.field])
     default = getattr(config_of([]), option.field)
     assert default != expected
     clean_env.setenv(option.env, "true" if text is None else text)

@@ -222,11 +222,13 @@ class WorldPricer:
             low = np.array([r[1] for r in self.rows])
             high = np.array([r[2] for r in self.rows])
             # HiGHS stops at a relative gap of 1e-4 by default: far from the 1e-9 the loop
-            # stops at, so solve to optimality (the bound is used either way)
+            # stops at, so solve to optimality (the bound is used either way); at the default
+            # 1e-7 dual tolerance two worlds 1e-7 apart tie and the reported bound can sit
+            # below the better one (a stake of 1e-7 on a conditional did it)
             self._highs = highs_model(
                 matrix, np.zeros(self.n_vars), (np.zeros(self.n_vars), np.ones(self.n_vars)),
                 (np.maximum(low, -INFINITY), np.minimum(high, INFINITY)),
-                integer=True, mip_rel_gap=0.0, mip_abs_gap=0.0,
+                integer=True, mip_rel_gap=0.0, mip_abs_gap=0.0, dual_feasibility_tolerance=TOLERANCE,
             )
         return self._highs
 
