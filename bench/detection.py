@@ -112,7 +112,8 @@ def audit(label: str, kind: str, out: Path, reuse: bool, extra: dict[str, Any]) 
     path = out / label.replace(" ", "-").replace(",", "") / "results.json"
     if reuse and path.exists():
         return json.loads(path.read_text())
-    config = AuditConfig(model=f"organism:{kind}", out=str(path.parent), report=False, **extra)
+    # overwrite: a re-run replaces the earlier audit's results and keeps its answer cache
+    config = AuditConfig(model=f"organism:{kind}", out=str(path.parent), report=False, overwrite=True, **extra)
     return run_audit(config, log=lambda message: None, progress=False).model_dump(mode="json")
 
 
