@@ -508,8 +508,9 @@ def build_verdict(
     if not info["informative"]:
         verdict["advice"] = (
             "The stated answers carry no information, so no answer-level check can say anything about lying. "
-            "Try few-shot framings (--template with worked examples), the model's chat template, other answer "
-            "words (--yes/--no), or calibrating P(yes) against the trusted split before auditing."
+            "Try solved examples in front of each question (--shots K), the model's chat template (--chat on), "
+            "other framings (--template) or answer words (--yes/--no), or calibrating P(yes) against the trusted "
+            "split before auditing."
         )
     return verdict, scores
 

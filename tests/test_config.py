@@ -208,3 +208,11 @@ def test_the_readmes_table_of_options_is_the_settings():
     readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
     table = re.search(r"^\| option \| environment variable .*?(?=\n\n)", readme, re.S | re.M)
     assert table is not None and table.group(0) == readme_table(), "README's options table, regenerated:\n" + readme_table()
+
+
+def test_the_suite_option_names_every_built_in_suite():
+    from consistency.config import RunSettings
+    from consistency.generators import BUILTIN
+
+    help_text = RunSettings.model_fields["suite"].description or ""
+    assert all(f"{name}" in help_text for name in BUILTIN), help_text
