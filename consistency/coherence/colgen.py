@@ -103,8 +103,8 @@ class WorldPricer:
                     self._row([(1, literal) for literal in clause if literal is not None], 1, inf)
                     return
             a, b = self._literal(tree.left), self._literal(tree.right)
-            if tree.op in ("|", "->") and a is not None and b is not None:  # a clause: a + b >= 1
-                self._row([(-1 if tree.op == "->" else 1, a), (1, b)], 0 if tree.op == "->" else 1, inf)
+            if tree.op == "->" and a is not None and b is not None:  # the clause !a | b: b - a >= 0
+                self._row([(-1, a), (1, b)], 0, inf)
                 return
             if tree.op == "<->":
                 if a is not None and b is not None:
