@@ -20,10 +20,12 @@ signal Holm's correction takes away) or ``uninformative`` (the stated answers ca
 information: trusted accuracy at chance, or the same answer to a statement and its negation).
 
 Every audited claim also gets a ``lie_score`` in [0, 1]: each check's detection score becomes
-a conformal p-value against its scores on trusted truthful claims, and a logistic combination
-of the -log p-values with non-negative weights is fitted *without ground truth on the audited
-split*: the ladder's simulated lies are the positives, the trusted truthful claims no check
-flags the negatives. Definitions: checks/docs/verdict.md.
+a surprise against its scores on trusted truthful claims (a conformal -log p inside their
+range, an exponential tail past it), and a logistic combination of the surprises with
+non-negative weights is fitted *without ground truth on the audited split*: the ladder's
+simulated lies at rungs :data:`FIT_RUNGS` are the positives, every trusted truthful claim a
+negative; the report's cut is split-conformal at 1% of those negatives. Definitions:
+checks/docs/verdict.md.
 """
 
 from __future__ import annotations
