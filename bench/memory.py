@@ -109,6 +109,7 @@ def main() -> None:
         print(f"tiny Llama: hidden size {args.hidden_size}, {args.blocks} blocks; one subprocess per size")
         print(f"{'claims':>8} {'hidden kept MB':>15} {'baseline MB':>12} {'peak MB':>8} {'growth MB':>10} "
               f"{'of which elicit':>16} {'elicit s':>9} {'probe s':>8}")
+        rows = []
         for n in args.sizes:
             # A fresh process per size: ru_maxrss is a high-water mark, never lowered.
             run = subprocess.run([sys.executable, __file__, "--child", model, str(n), "--threads", str(args.threads)],
@@ -119,6 +120,14 @@ def main() -> None:
             print(f"{row['claims']:>8} {row['hidden_kept_mb']:>15} {row['baseline_mb']:>12} {row['peak_mb']:>8} "
                   f"{row['growth_mb']:>10} {row['elicit_growth_mb']:>16} {row['elicit_s']:>9} {row['probe_s']:>8}  "
                   f"probe_auroc={row['probe_auroc']} skipped={row['skipped']}", flush=True)
+            rows.append(row)
+        # What the issue asks: the growth's own growth between sizes against the hidden states
+        # added (flat memory: far below 1; everything-in-memory: above 1).
+        for small, large in zip(rows, rows[1:]):
+            added = large["growth_mb"] - small["growth_mb"]
+            kept = large["hidden_kept_mb"] - small["hidden_kept_mb"]
+            print(f"{small['claims']} -> {large['claims']} claims: growth +{added:.1f} MB for +{kept:.1f} MB of hidden "
+                  f"states kept ({added / kept:.2f}x)")
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ Definitions: checks/docs/probe.md.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Sequence
 
 import numpy as np
@@ -174,11 +175,14 @@ class ProbeCheck:
         rng = context.rng(self.name)
         fits = sweep_layers(
             self._make_probe(context.seed),
-            # read layer by layer: one layer's rows in memory at a time, not every layer's
-            LayerFeatures(layers, lambda layer: self._features(suite, answers, rows.trusted, layer)),
+            # read layer by layer, each once: while a layer's trusted rows are fitted, no other
+            # layer's rows (trusted or audited) are in memory
+            LayerFeatures(layers, lambda layer: self._features(suite, answers, rows.trusted, layer), keep_last=False),
             y_train,
             rng,
-            evaluate=LayerFeatures(layers, lambda layer: self._features(suite, answers, rows.audited, layer)),
+            evaluate=LayerFeatures(
+                layers, lambda layer: self._features(suite, answers, rows.audited, layer), keep_last=False
+            ),
             y_eval=truth_vector(rows.audited),
             folds=self.folds,
             n_boot=self.n_boot,
@@ -276,8 +280,10 @@ class ProbeCheck:
             p.id: float(s) for p, s, said in zip(rows.trusted, trusted_score, stated_train) if not np.isnan(said)
         }
         details["trusted_flagged"] = [p for p, s in details["trusted_scores"].items() if s > threshold]
-        details["layer_readings"] = self._layer_readings(readable, rows, stated, stated_train, honest)
+        # the control's fit before the per-layer score tables are built: its rows and theirs
+        # are the check's two largest allocations, and need not be in memory together
         control = self._negative_control(suite, answers, rows, y_train, stated, layers, context)
+        details["layer_readings"] = self._layer_readings(readable, rows, stated, stated_train, honest)
         if control is not None:
             details["negative_control"] = control
         claim_scores = {p.id: float(s) for p, s in zip(rows.audited, score) if np.isfinite(s)}
@@ -360,16 +366,19 @@ class ProbeCheck:
         decided what to say: it should track the stated answer, not the truth, on lies."""
         if self.site == "last" or self.method == "ccs":
             return None
-        queries = [suite.query(p.id) for p in rows.trusted + rows.audited]
-        if not answers.has_hidden_for(queries, "last"):
+        trusted = [suite.query(p.id) for p in rows.trusted]
+        audited = [suite.query(p.id) for p in rows.audited]
+        if not answers.has_hidden_for(trusted + audited, "last"):
             return None
         top = max(layers)
-        n = len(rows.trusted)
-        X = answers.hidden_matrix(queries, top, "last")
+        # the trusted rows are fitted and let go before the audited rows are read: one split's
+        # rows (and the fit's float64 copies) in memory at a time
+        X = answers.hidden_matrix(trusted, top, "last")
         probe = self._make_probe(0)
-        key = ("negative-control", estimator_key(probe), digest(X[:n], y_train))
-        fitted = context.fits.memo(key, None, lambda: probe.fit(X[:n], y_train))
-        proba = fitted.predict_proba(X[n:])[:, 1]
+        key = ("negative-control", estimator_key(probe), digest(X, y_train))
+        fitted = context.fits.memo(key, None, partial(probe.fit, X, y_train))
+        del X
+        proba = fitted.predict_proba(answers.hidden_matrix(audited, top, "last"))[:, 1]
         y_audit = truth_vector(rows.audited)
         known, said = ~np.isnan(y_audit), ~np.isnan(stated)
         return {

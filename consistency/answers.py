@@ -129,17 +129,20 @@ class Overlay(Mapping[str, np.ndarray]):
 class LayerFeatures(Mapping[int, np.ndarray]):
     """Feature rows per layer, read only when a layer is asked for.
 
-    The last layer read is kept (a sweep asks for it again to hash and to fit), no other: a
-    sweep over the layers holds one layer's rows at a time instead of every layer's.
+    With ``keep_last`` the last layer read is kept (for a reader that asks for a layer again,
+    to hash it and then to fit), no other; without it nothing is kept. Either way a sweep over
+    the layers holds one layer's rows at a time instead of every layer's.
     """
 
-    def __init__(self, layers: Sequence[int], read: Callable[[int], np.ndarray]):
-        self._layers, self._read = tuple(layers), read
+    def __init__(self, layers: Sequence[int], read: Callable[[int], np.ndarray], keep_last: bool = True):
+        self._layers, self._read, self._keep_last = tuple(layers), read, keep_last
         self._last: tuple[int, np.ndarray] | None = None
 
     def __getitem__(self, layer: int) -> np.ndarray:
         if layer not in self._layers:
             raise KeyError(layer)
+        if not self._keep_last:
+            return self._read(layer)
         if self._last is None or self._last[0] != layer:
             self._last = None  # let the previous layer's rows go before reading the next
             self._last = (layer, self._read(layer))

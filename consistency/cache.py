@@ -66,11 +66,24 @@ class CacheError(UserError):
     """A cache directory that cannot be used (one line, shown to the user as is)."""
 
 
-@dataclass(frozen=True, slots=True)  # one per cached prompt: slots keep 100k of them small
+@dataclass(frozen=True, slots=True)
 class _Entry:
+    """Where one prompt's answer is stored."""
+
     shard: str
     row: int
     hidden_row: int  # row in the shard's hidden-state arrays, -1 when none were stored
+
+
+# The index holds one entry per cached prompt, so it stores each as a single int: the shard's
+# number, the row and the hidden-state row + 1 packed in bit fields (about 120 bytes a prompt
+# with its key, against 240 for a key string and an _Entry with its two ints).
+_ROW_BITS = 26  # rows per shard below 2**26
+
+
+def _key_number(key: str) -> int:
+    """A hex key as the int the index is keyed by (an int is half the size of its hex string)."""
+    return int(key, 16)
 
 
 def _sha256(path: Path) -> str:
@@ -92,7 +105,9 @@ class AnswerCache:
             self.path.mkdir(parents=True, exist_ok=True)
         except OSError as error:
             raise CacheError(f"cannot create the cache directory {self.path}: {error.strerror}") from None
-        self._entries: dict[str, _Entry] = {}
+        self._entries: dict[int, int] = {}  # key number -> packed entry (see _pack)
+        self._shard_names: list[str] = []  # an entry's shard, by number
+        self._shard_numbers: dict[str, int] = {}
         self._open: OrderedDict[str, Any] = OrderedDict()  # shard name -> safe_open handle
         self._load()
 
@@ -168,11 +183,28 @@ class AnswerCache:
         self._add(name, keys, hidden_rows)
 
     def _add(self, shard: str, keys: Sequence[str], hidden_rows: Sequence[int]) -> None:
+        if len(keys) >= 1 << _ROW_BITS:
+            raise self._refuse(f"holds {shard}, with {len(keys)} rows (at most {(1 << _ROW_BITS) - 1} per shard)")
+        number = self._shard_numbers.setdefault(shard, len(self._shard_names))
+        if number == len(self._shard_names):
+            self._shard_names.append(shard)
         for row, (key, hidden_row) in enumerate(zip(keys, hidden_rows)):
-            previous = self._entries.get(key)
+            key_number = _key_number(key)
+            previous = self._entries.get(key_number)
             # A later entry wins unless it would drop hidden states an earlier one has.
-            if previous is None or hidden_row >= 0 or previous.hidden_row < 0:
-                self._entries[key] = _Entry(shard, row, hidden_row)
+            if previous is None or hidden_row >= 0 or self._unpack(previous).hidden_row < 0:
+                self._entries[key_number] = (number << 2 * _ROW_BITS) | (row << _ROW_BITS) | (hidden_row + 1)
+
+    def _unpack(self, packed: int) -> _Entry:
+        mask = (1 << _ROW_BITS) - 1
+        return _Entry(self._shard_names[packed >> 2 * _ROW_BITS], (packed >> _ROW_BITS) & mask, (packed & mask) - 1)
+
+    def _lookup(self, prompt: Prompt) -> _Entry | None:
+        packed = self._entries.get(_key_number(self.key(prompt)))
+        return None if packed is None else self._unpack(packed)
+
+    def _packed(self, prompt: Prompt) -> int:
+        return self._entries[_key_number(self.key(prompt))]
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -181,7 +213,7 @@ class AnswerCache:
         """The prompts with no usable entry (none, or one without the hidden states wanted)."""
         out = []
         for prompt in prompts:
-            entry = self._entries.get(self.key(prompt))
+            entry = self._lookup(prompt)
             if entry is None or (prompt.want_hidden and entry.hidden_row < 0):
                 out.append(prompt)
         return out
@@ -190,7 +222,7 @@ class AnswerCache:
         """The cached answers of ``prompts`` (all must be cached; see :meth:`missing`)."""
         wanted: dict[str, list[tuple[int, Prompt, _Entry]]] = {}
         for i, prompt in enumerate(prompts):
-            entry = self._entries[self.key(prompt)]
+            entry = self._unpack(self._packed(prompt))
             wanted.setdefault(entry.shard, []).append((i, prompt, entry))
         out: list[PromptAnswer | None] = [None] * len(prompts)
         for name, items in wanted.items():
@@ -213,7 +245,7 @@ class AnswerCache:
         out = [0.0] * len(prompts)
         by_shard: dict[str, list[tuple[int, int]]] = {}
         for i, prompt in enumerate(prompts):
-            entry = self._entries[self.key(prompt)]
+            entry = self._unpack(self._packed(prompt))
             by_shard.setdefault(entry.shard, []).append((i, entry.row))
         for name, items in by_shard.items():
             column = self._shard(name).get_tensor("p_yes")
@@ -224,11 +256,11 @@ class AnswerCache:
     def hidden_tables(self, prompts: Iterable[Prompt]) -> dict[str, "HiddenTable"]:
         """Per site, the hidden states of those ``prompts`` that want them (all must be cached
         with them), read from the shards only when asked."""
-        where = {p.text: self._entries[self.key(p)] for p in prompts if p.want_hidden}
-        where = {text: entry for text, entry in where.items() if entry.hidden_row >= 0}
+        where = {p.text: self._packed(p) for p in prompts if p.want_hidden}
+        where = {text: packed for text, packed in where.items() if self._unpack(packed).hidden_row >= 0}
         if not where:
             return {}
-        first = next(iter(where.values())).shard
+        first = self._unpack(next(iter(where.values()))).shard
         sites = [k for k in self._shard(first).keys() if k != "p_yes"]  # noqa: SIM118 (a safetensors handle, not a dict)
         return {site: HiddenTable(self, site, where) for site in sites}
 
@@ -245,8 +277,22 @@ class AnswerCache:
         self._open[name] = handle
         return handle
 
-    def _read_hidden(self, name: str, site: str, index: Any) -> np.ndarray:
-        states = np.asarray(self._shard(name).get_slice(site)[index], dtype=np.float32)
+    def _read_hidden(self, name: str, site: str, index: Any, *, bulk: bool = False) -> np.ndarray:
+        """Hidden states of shard ``name`` at ``site``, ``index`` into its (rows, layers, hidden) array.
+
+        A ``bulk`` read (one layer of every row) goes through a handle closed right after: it
+        touches every page of the site's array (rows are row-major, a layer strided through
+        them), and a kept handle would keep those pages mapped, so resident memory would grow
+        with every shard kept open (up to ``OPEN_SHARDS`` whole arrays) instead of one layer.
+        """
+        if bulk:
+            try:
+                with safe_open(str(self.path / name), framework="np") as shard:
+                    states = np.array(shard.get_slice(site)[index], dtype=np.float32)  # a copy: unmapped next
+            except (SafetensorError, OSError) as error:
+                raise self._refuse(f"lost {name} while the audit read it ({error})") from None
+        else:
+            states = np.asarray(self._shard(name).get_slice(site)[index], dtype=np.float32)
         if not np.isfinite(states).all():
             raise self._refuse(f"holds {name}, whose hidden states are not all finite")
         return states
@@ -297,11 +343,11 @@ class AnswerCache:
 class HiddenTable(Mapping[str, np.ndarray]):
     """One site's hidden states, prompt text -> (layers, hidden_size) float32, read on demand."""
 
-    def __init__(self, cache: AnswerCache, site: str, where: Mapping[str, _Entry]):
+    def __init__(self, cache: AnswerCache, site: str, where: Mapping[str, int]):
         self._cache, self.site, self._where = cache, site, where
 
     def __getitem__(self, prompt: str) -> np.ndarray:
-        entry = self._where[prompt]
+        entry = self._cache._unpack(self._where[prompt])
         return self._cache._read_hidden(entry.shard, self.site, entry.hidden_row)
 
     def __iter__(self) -> Iterator[str]:
@@ -321,13 +367,13 @@ class HiddenTable(Mapping[str, np.ndarray]):
         """
         by_shard: dict[str, tuple[list[int], list[int]]] = {}
         for i, prompt in enumerate(prompts):
-            entry = self._where[prompt]
+            entry = self._cache._unpack(self._where[prompt])
             at, rows = by_shard.setdefault(entry.shard, ([], []))
             at.append(i)
             rows.append(entry.hidden_row)
         out: np.ndarray | None = None
         for name, (at, rows) in by_shard.items():
-            column = self._cache._read_hidden(name, self.site, (slice(None), index))
+            column = self._cache._read_hidden(name, self.site, (slice(None), index), bulk=True)
             if out is None:
                 out = np.empty((len(prompts), column.shape[-1]), dtype=np.float32)
             out[at] = column[rows]

@@ -23,6 +23,7 @@ from tqdm.auto import tqdm
 from consistency.adapters.base import Adapter, Prompt
 from consistency.answers import Answers
 from consistency.cache import AnswerCache, CacheError
+from consistency.memory import release_freed_memory
 from consistency.suite import Query
 
 log = logging.getLogger(__name__)
@@ -80,6 +81,8 @@ def elicit(
                 if store is None:
                     for site, states in answer.hidden.items():
                         held.setdefault(site, {})[prompt.text] = states
+            del answered  # the chunk's hidden states are in the cache now (or in ``held``)
+            release_freed_memory()
     hidden: Mapping[str, Mapping[str, np.ndarray]] = held
     if store is not None:
         done = [p for p in prompts if p.text not in p_yes]

@@ -35,7 +35,9 @@ class MassMeanProbe(LinearProbeEstimator):
         else:
             mu_true, mu_false = X[y].mean(axis=0), X[~y].mean(axis=0)
             theta = mu_true - mu_false
-            within = np.where(y[:, None], X - mu_true, X - mu_false)  # rows centred on their class mean
+            # rows centred on their class mean, in one array (not three as np.where would take)
+            within = np.subtract(X, mu_false)
+            np.subtract(X, mu_true, out=within, where=y[:, None])
             spread = float(np.mean((within @ theta) ** 2))
             self.coef_ = theta * (float(theta @ theta) / spread) if spread > 0 else theta
             midpoint = (mu_true + mu_false) / 2

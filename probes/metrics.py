@@ -9,6 +9,9 @@ from sklearn.model_selection import StratifiedKFold
 
 from probes.base import Probe
 
+# Elements per block of bootstrap resamples (resamples x rows): a few MB per array, whatever n.
+BOOTSTRAP_BLOCK = 1 << 18
+
 
 def finite(value: float) -> float | None:
     """``value`` as a float, or None when it is NaN or infinite (JSON has no NaN)."""
@@ -37,26 +40,41 @@ def bootstrap_auroc_ci(
     dropped and the interval is not biased towards balanced subsets. A resample is a vector of
     multiplicities per row; its AUROC is sum_i c_i * (#negatives below pos_i + half the ties),
     counted with cumulative sums over the sorted negatives: O(n_boot * n), no sorting per draw.
+
+    The draws come from ``rng`` in one call per class (the stream, and so the interval, does
+    not depend on the blocking); the multiplicities and sums are then taken a block of
+    resamples at a time, so memory holds the draws as 4-byte integers and one block's arrays,
+    not half a dozen n_boot x n arrays of 8-byte ones.
     """
     scores = np.asarray(scores, dtype=np.float64)
     labels = np.asarray(labels).astype(bool)
     pos, neg = scores[labels], np.sort(scores[~labels])
     if len(pos) == 0 or len(neg) == 0:
         return float("nan"), float("nan")
-    c_pos, c_neg = _resample_counts(len(pos), n_boot, rng), _resample_counts(len(neg), n_boot, rng)
-    below = np.concatenate([np.zeros((n_boot, 1)), np.cumsum(c_neg, axis=1)], axis=1)
-    lower = below[:, np.searchsorted(neg, pos, side="left")]  # resampled negatives < pos_i
-    upper = below[:, np.searchsorted(neg, pos, side="right")]  # resampled negatives <= pos_i
-    values = np.sum(c_pos * (lower + upper) / 2, axis=1) / (len(pos) * len(neg))
+    pos_draws, neg_draws = _draws(len(pos), n_boot, rng), _draws(len(neg), n_boot, rng)
+    lower_at = np.searchsorted(neg, pos, side="left")  # resampled negatives < pos_i
+    upper_at = np.searchsorted(neg, pos, side="right")  # resampled negatives <= pos_i
+    values = np.empty(n_boot)
+    step = max(1, BOOTSTRAP_BLOCK // max(len(pos), len(neg)))
+    for start in range(0, n_boot, step):
+        block = slice(start, start + step)
+        c_pos, c_neg = _counts(pos_draws[block], len(pos)), _counts(neg_draws[block], len(neg))
+        below = np.concatenate([np.zeros((len(c_neg), 1)), np.cumsum(c_neg, axis=1)], axis=1)
+        values[block] = np.sum(c_pos * (below[:, lower_at] + below[:, upper_at]) / 2, axis=1) / (len(pos) * len(neg))
     tail = (1 - level) / 2
     low, high = np.quantile(values, [tail, 1 - tail])
     return float(low), float(high)
 
 
-def _resample_counts(n: int, n_boot: int, rng: np.random.Generator) -> np.ndarray:
-    """How often each of ``n`` rows is drawn in each of ``n_boot`` resamples with replacement."""
-    draws = rng.integers(0, n, (n_boot, n)) + n * np.arange(n_boot)[:, None]
-    return np.bincount(draws.ravel(), minlength=n_boot * n).reshape(n_boot, n)
+def _draws(n: int, n_boot: int, rng: np.random.Generator) -> np.ndarray:
+    """Row indices drawn with replacement, ``n`` per resample: (n_boot, n), as int32."""
+    return rng.integers(0, n, (n_boot, n)).astype(np.int32)
+
+
+def _counts(draws: np.ndarray, n: int) -> np.ndarray:
+    """How often each of ``n`` rows is drawn in each resample (one per row of ``draws``)."""
+    offsets = n * np.arange(len(draws))[:, None]
+    return np.bincount((draws + offsets).ravel(), minlength=len(draws) * n).reshape(len(draws), n)
 
 
 def stratified_folds(labels: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
@@ -109,11 +127,23 @@ def out_of_fold(
     else:
         folds = grouped_folds(y, groups, min(k, len(np.unique(groups))), rng)
         k = int(folds.max()) + 1
-    probes = [clone(probe).fit(X[folds != fold], y[folds != fold]) for fold in range(k)]
+    probes = [clone(probe).fit(_float64_rows(X, folds != fold), y[folds != fold]) for fold in range(k)]
     out = np.empty(len(y), dtype=np.float64)
     for fold, fitted in enumerate(probes):
         out[folds == fold] = fitted.predict_proba(X[folds == fold])[:, 1]
     return out, probes
+
+
+def _float64_rows(X: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """``X[mask]`` as float64 (every probe fits in float64), converted a block of rows at a time:
+    ``X[mask]`` of float32 features would first copy nearly every row in float32 beside it."""
+    if X.dtype == np.float64:
+        return X[mask]
+    at = np.flatnonzero(mask)
+    out = np.empty((len(at), *X.shape[1:]), dtype=np.float64)
+    for start in range(0, len(at), 4096):
+        out[start : start + 4096] = X[at[start : start + 4096]]
+    return out
 
 
 def calibrated_threshold(null_scores: np.ndarray, fpr: float) -> float:

@@ -64,25 +64,31 @@ def sweep_layers(
     ``train`` (layer -> feature rows).
 
     ``evaluate`` holds the audited rows per layer; ``y_eval`` their truth (NaN where unknown).
+    Each mapping is read once per layer, in turn, so a mapping that reads a layer when asked
+    (:class:`~consistency.answers.LayerFeatures`) need hold only one layer's rows.
     With a ``cache``, each layer's cross-fit is remembered by the probe's class and parameters
     and its training rows and labels, and its evaluation by the evaluated rows. With ``groups``
     (a group label per training row), rows of one group share a cross-fitting fold.
     """
     cache = cache if cache is not None else FitCache()
     fits = []
-    for layer, X in train.items():
+    for layer in train:
+        X = train[layer]
         fit_key = ("sweep", estimator_key(probe), digest(X, y_train), folds, n_boot) + (
             () if groups is None else (digest(groups),)
         )
         oof, probes, cv_auroc, cv_ci = cache.memo(
             fit_key, rng, partial(_cross_fit, probe, X, y_train, folds, rng, n_boot, groups)
         )
+        del X  # fitted: the audited rows are read without the trusted ones beside them
         fit = LayerFit(layer, probes, oof, cv_auroc, cv_ci)
         if evaluate is not None:
-            eval_key = (fit_key, digest(evaluate[layer], y_eval if y_eval is not None else "none"))
+            X_eval = evaluate[layer]
+            eval_key = (fit_key, digest(X_eval, y_eval if y_eval is not None else "none"))
             fit.eval_proba, fit.eval_auroc, fit.eval_ci = cache.memo(
-                eval_key, rng, partial(_evaluate, probes, evaluate[layer], y_eval, rng, n_boot)
+                eval_key, rng, partial(_evaluate, probes, X_eval, y_eval, rng, n_boot)
             )
+            del X_eval
         fits.append(fit)
     return fits
 

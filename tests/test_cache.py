@@ -407,3 +407,38 @@ def test_layer_features_hold_one_layer_at_a_time():
     assert reads == [0, 2, 5]
     with pytest.raises(KeyError):
         features[1]
+    once = LayerFeatures((0, 2), read, keep_last=False)
+    once[2], once[2]
+    assert reads[3:] == [2, 2]  # nothing kept: read again
+
+
+def test_a_sweep_reads_each_layer_once_from_each_mapping():
+    from consistency.answers import LayerFeatures
+    from probes.mass_mean import MassMeanProbe
+    from probes.sweep import sweep_layers
+
+    rng = np.random.default_rng(0)
+    y = np.arange(40) % 2
+    reads: list[tuple[str, int]] = []
+
+    def reader(split: str):
+        def read(layer: int) -> np.ndarray:
+            reads.append((split, layer))
+            return rng.normal(size=(40, 3)) + y[:, None] * layer
+        return read
+
+    sweep_layers(MassMeanProbe(), LayerFeatures((1, 2), reader("trusted"), keep_last=False), y,
+                 np.random.default_rng(1), evaluate=LayerFeatures((1, 2), reader("audited"), keep_last=False),
+                 y_eval=y.astype(float), n_boot=10)
+    assert reads == [("trusted", 1), ("audited", 1), ("trusted", 2), ("audited", 2)]
+
+
+def test_the_engine_hands_freed_memory_back_after_every_chunk(monkeypatch, tmp_path, suite):
+    import consistency.engine as engine
+
+    calls: list[int] = []
+    monkeypatch.setattr(engine, "release_freed_memory", lambda: calls.append(1))
+    adapter = ScriptedAdapter(suite)
+    queries = [suite.query(pid) for pid in suite.propositions][:10]
+    engine.elicit(adapter, queries, queries, cache=AnswerCache(tmp_path, adapter.fingerprint), chunk_size=4)
+    assert len(calls) == 3  # chunks of 4, 4 and 2 prompts

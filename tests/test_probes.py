@@ -251,6 +251,51 @@ def test_bootstrap_counts_give_the_auroc_of_each_expanded_resample():
     assert (low, high) == pytest.approx(tuple(np.quantile(values, [0.025, 0.975])))
 
 
+def test_bootstrap_blocks_leave_the_interval_and_the_stream_unchanged(monkeypatch):
+    import probes.metrics as metrics
+
+    def one_block(scores, labels, rng, n_boot):
+        # the interval as computed before blocking: every resample's arrays at once
+        pos, neg = scores[labels], np.sort(scores[~labels])
+        c_pos = metrics._counts(rng.integers(0, len(pos), (n_boot, len(pos))), len(pos))
+        c_neg = metrics._counts(rng.integers(0, len(neg), (n_boot, len(neg))), len(neg))
+        below = np.concatenate([np.zeros((n_boot, 1)), np.cumsum(c_neg, axis=1)], axis=1)
+        lower = below[:, np.searchsorted(neg, pos, side="left")]
+        upper = below[:, np.searchsorted(neg, pos, side="right")]
+        values = np.sum(c_pos * (lower + upper) / 2, axis=1) / (len(pos) * len(neg))
+        tail = (1 - 0.95) / 2
+        return tuple(float(v) for v in np.quantile(values, [tail, 1 - tail]))
+
+    monkeypatch.setattr(metrics, "BOOTSTRAP_BLOCK", 64)  # blocks of one or two resamples
+    rng = np.random.default_rng(0)
+    for trial in range(20):
+        n = int(rng.integers(5, 90))
+        labels = rng.random(n) < 0.4
+        labels[:2] = [True, False]
+        scores = np.round(labels + rng.normal(size=n), 1)  # ties
+        blocked, whole = np.random.default_rng(trial), np.random.default_rng(trial)
+        assert bootstrap_auroc_ci(scores, labels, blocked, n_boot=37) == one_block(scores, labels, whole, 37)
+        assert blocked.integers(1 << 40) == whole.integers(1 << 40)  # the generator left where it was
+
+
+def test_out_of_fold_fits_float32_rows_exactly_as_float64_ones():
+    X, y, _ = planted(300)
+    X32 = X.astype(np.float32)
+    for probe in (MassMeanProbe(), LogisticProbe(l2=0.5)):
+        oof32, _ = out_of_fold(probe, X32, y, 5, np.random.default_rng(3))
+        oof64, _ = out_of_fold(probe, X32.astype(np.float64), y, 5, np.random.default_rng(3))
+        np.testing.assert_array_equal(oof32, oof64)
+
+
+def test_mass_mean_spread_is_each_row_centred_on_its_own_class_mean():
+    X, y, _ = planted(200, d=5)
+    probe = MassMeanProbe().fit(X, y)
+    yes = y.astype(bool)
+    theta = X[yes].mean(axis=0) - X[~yes].mean(axis=0)
+    within = np.where(yes[:, None], X - X[yes].mean(axis=0), X - X[~yes].mean(axis=0))
+    np.testing.assert_array_equal(probe.coef_, theta * (theta @ theta) / np.mean((within @ theta) ** 2))
+
+
 def test_out_of_fold_predictions_never_come_from_a_probe_that_saw_the_row():
     seen: list[set] = []
 
