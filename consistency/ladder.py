@@ -37,7 +37,7 @@ when their changes do not overlap.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from statistics import median
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
@@ -479,7 +479,8 @@ class _Reruns:
 
     def __init__(self, ladder: Ladder, context: RunContext, checks: Sequence[Check]):
         self.ladder = ladder
-        self.context = context
+        # the ladder reads claim scores and conflicts only: the checks may skip their metrics
+        self.context = replace(context, scores_only=True)
         self.reuse = context.fits.enabled
         self.asked = {c.name: frozenset(q.prompt for q in c.queries(ladder.suite)) for c in checks}
         # withdrawing explanations (L6) changes a local suite only where there are some
