@@ -1,4 +1,5 @@
-"""A scores-only run (the ladder's re-runs) reports exactly the scores and conflicts a full run does."""
+"""The ladder's re-runs made cheap, not different: a scores-only run reports exactly the scores and
+conflicts a full run does, and the hidden states it reads from memory are the table's own."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ from checks.probe import ProbeCheck
 from checks.w2s_copies import W2SCopies
 from consistency.fitcache import FitCache
 from consistency.config import LadderSettings
-from consistency.ladder import Ladder, detection_scores, reading_scores, run_ladder
+from consistency.answers import Overlay, layer_matrix
+from consistency.ladder import Ladder, _KeptLayers, detection_scores, reading_scores, run_ladder
 from probes.metrics import bootstrap_auroc_ci, skip_bootstrap
 from probes.sweep import sweep_layers
 from probes.logistic import LogisticProbe
@@ -130,3 +132,18 @@ def test_the_ladder_asks_for_scores_only_and_shares_the_fits():
     run_ladder(suite, answers, [check], results, context, LadderSettings(ladder_targets=4))
     assert check.contexts and all(c.scores_only and c.fits is context.fits for c in check.contexts)
     assert not context.scores_only  # the audit's own context is left as it was
+
+
+def test_kept_layers_read_the_rows_the_table_holds_within_their_budget():
+    rng = np.random.default_rng(0)
+    table = {f"prompt {i}": rng.normal(size=(3, 4)).astype(np.float32) for i in range(10)}
+    asked = ["prompt 7", "prompt 2", "prompt 2", "prompt 9"]
+    for budget, kept in ((1 << 20, 2), (10 * 4 * 4, 1), (0, 0)):  # every layer, one, none
+        columns = _KeptLayers(table, budget)
+        for index in (0, 2, 0):
+            assert np.array_equal(columns.layer_rows(asked, index), layer_matrix(table, asked, index))
+        assert len(columns.layers) == kept
+    # an L5 liar's moved states overlay the kept layers
+    moved = Overlay(_KeptLayers(table, 1 << 20), {"prompt 2": np.ones((3, 4), dtype=np.float32)})
+    assert np.array_equal(moved.layer_rows(asked, 1)[1:3], np.ones((2, 4)))
+    assert np.array_equal(moved.layer_rows(asked, 1)[[0, 3]], layer_matrix(table, ["prompt 7", "prompt 9"], 1))
