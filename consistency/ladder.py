@@ -540,6 +540,9 @@ class _Reruns:
         self.explained = frozenset(e.proposition for e in ladder.suite.explanations)
         self.cache: dict[tuple, CheckResult] = {}
         self.inputs: set[tuple] = set()
+        # id(result) -> (result, its detection scores, its readings): a result met again (a
+        # rung that changed nothing the check reads) is not scored again
+        self.scored: dict[int, tuple[CheckResult, dict[str, float], dict[str, Mapping[str, float]]]] = {}
 
     @property
     def runs(self) -> int:
@@ -560,6 +563,14 @@ class _Reruns:
             keep = frozenset().union(*(self.ladder.footprint(lie) for lie in batch))
             scope = (keep, frozenset(p for lie in batch if lie.judging for p in lie.values) & self.explained)
         return (check.name, scope, beliefs, hidden)
+
+    def scores(self, result: CheckResult) -> tuple[dict[str, float], dict[str, Mapping[str, float]]]:
+        """A re-run's detection scores and readings (:func:`detection_scores`, :func:`reading_scores`)."""
+        found = self.scored.get(id(result))
+        if found is None:  # the entry holds the result, so its id stays its own
+            detection = detection_scores(result, self.ladder.suite)
+            found = self.scored[id(result)] = (result, detection, reading_scores(result, detection))
+        return found[1], found[2]
 
     def result(self, check: Check, batch: list[Lie]) -> CheckResult:
         key = self._input(check, batch)
@@ -648,11 +659,10 @@ def run_ladder(
             base, cut = base_scores[check.name], thresholds[check.name]
             caught[check.name] = 0
             for batch in plans[check.local]:
-                rerun = reruns.result(check, batch)
-                scores = detection_scores(rerun, suite)
+                scores, readings = reruns.scores(reruns.result(check, batch))
                 if lie_scores is not None:
                     by_check = lie_scores.setdefault(level.key, {})
-                    for column, column_scores in reading_scores(rerun, scores).items():
+                    for column, column_scores in readings.items():
                         by_check.setdefault(f"{check.name}{column}", {}).update(
                             (lie.target, column_scores[lie.target]) for lie in batch if lie.target in column_scores)
                 caught[check.name] += sum(any(base[p] <= cut < scores[p] for p in lie.values) for lie in batch)
