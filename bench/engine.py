@@ -42,9 +42,12 @@ from tests.tiny_models import build_tokenizer  # noqa: E402
 H100_BF16_DENSE = 989e12
 # (hidden, intermediate, layers, heads, kv heads, vocab)
 SHAPES = {
+    "tiny": (64, 128, 4, 4, 2, 2048),  # for checking that a benchmark runs end to end
     "cpu": (256, 768, 10, 8, 8, 2048),  # ~9.6M parameters
     "cuda": (2048, 5632, 22, 32, 4, 32000),  # TinyLlama-1.1B
+    "8b": (4096, 14336, 32, 32, 8, 128256),  # Llama-3-8B
 }
+SHAPES["1.1b"] = SHAPES["cuda"]
 MIN_TOKENS, MAX_TOKENS = 32, 64
 
 SUBJECTS = ["the old bridge", "a red fox", "the council", "every river", "the northern city", "a small bakery",
@@ -69,11 +72,11 @@ def make_statements(n: int, rng: random.Random) -> list[str]:
     return out
 
 
-def build_model(directory: Path, device: str, statements: list[str]) -> int:
-    """Write a random-init Llama of the device's shape and a BPE tokenizer; return N (see above)."""
+def build_model(directory: Path, device: str, statements: list[str], shape: str | None = None) -> int:
+    """Write a random-init Llama of ``shape`` (default: the device's) and a BPE tokenizer; return N (see above)."""
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    hidden, intermediate, layers, heads, kv_heads, vocab = SHAPES[device]
+    hidden, intermediate, layers, heads, kv_heads, vocab = SHAPES[shape or device]
     corpus = [f"Question: Is it true that {s}?\nAnswer: {('Yes', 'No')[i % 2]}" for i, s in enumerate(statements)]
     tokenizer = build_tokenizer(directory, corpus, vocab_size=min(vocab, 2048))
     config = LlamaConfig(vocab_size=vocab, hidden_size=hidden, intermediate_size=intermediate,
@@ -83,15 +86,24 @@ def build_model(directory: Path, device: str, statements: list[str]) -> int:
     dtype = torch.bfloat16 if device == "cuda" else torch.float32
     torch.manual_seed(0)
     # Built on the target device in the target dtype: a 1.1B CPU init in float32 would take
-    # longer than the benchmark.
-    with torch.device(device):
-        model = LlamaForCausalLM(config).to(dtype)
+    # longer than the benchmark, and an 8B one in float32 would need 32 GB.
+    default_dtype = torch.get_default_dtype()
+    torch.set_default_dtype(dtype)
+    try:
+        with torch.device(device):
+            model = LlamaForCausalLM(config)
+    finally:
+        torch.set_default_dtype(default_dtype)
     model.save_pretrained(str(directory))
-    return sum(p.numel() for p in model.model.layers.parameters())
+    n_body = sum(p.numel() for p in model.model.layers.parameters())
+    del model
+    if device == "cuda":
+        torch.cuda.empty_cache()  # the adapter loads its own copy from the directory
+    return n_body
 
 
-def claims(adapter: HFAdapter, n: int, seed: int) -> list[Query]:
-    """``n`` claims whose prompts have 32-64 tokens."""
+def claims(adapter: HFAdapter, n: int, seed: int, min_tokens: int = MIN_TOKENS, max_tokens: int = MAX_TOKENS) -> list[Query]:
+    """``n`` claims whose prompts have ``min_tokens``-``max_tokens`` tokens (default 32-64)."""
     rng = random.Random(seed)
     kept: dict[str, None] = {}  # distinct claims: the engine would deduplicate repeats
     while len(kept) < n:
@@ -99,7 +111,7 @@ def claims(adapter: HFAdapter, n: int, seed: int) -> list[Query]:
         suite = Suite("bench", {f"s{i}": Proposition(f"s{i}", text) for i, text in enumerate(batch)})
         prompts = [suite.query(pid).prompt for pid in suite.propositions]
         lengths = [len(ids) for ids in adapter.tokenizer(prompts)["input_ids"]]
-        kept.update((text, None) for text, length in zip(batch, lengths) if MIN_TOKENS <= length <= MAX_TOKENS)
+        kept.update((text, None) for text, length in zip(batch, lengths) if min_tokens <= length <= max_tokens)
     suite = Suite("bench", {f"s{i}": Proposition(f"s{i}", text) for i, text in enumerate(list(kept)[:n])})
     return [suite.query(pid) for pid in suite.propositions]
 
@@ -145,6 +157,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--model", help="a checkpoint to measure instead of the random-init shape")
     parser.add_argument("--layers", default="auto", help="layers to capture: auto or comma-separated numbers")
     parser.add_argument("--chat", choices=["auto", "on", "off"], default="off", help="chat template (with --model)")
+    parser.add_argument("--compile", action="store_true", help="the engine's compiled forward (--compile)")
     args = parser.parse_args(argv)
     if args.device == "cuda" and not torch.cuda.is_available():
         parser.error("--device cuda: torch sees no CUDA device")
@@ -158,12 +171,13 @@ def main(argv: list[str] | None = None) -> None:
     layers = "auto" if args.layers == "auto" else [int(x) for x in args.layers.split(",")]
     with tempfile.TemporaryDirectory() as tmp:
         if args.model:
-            adapter = HFAdapter(args.model, device=args.device, batch_size=batch_size, layers=layers, chat=args.chat)
+            adapter = HFAdapter(args.model, device=args.device, batch_size=batch_size, layers=layers, chat=args.chat,
+                                compile=args.compile)
             n_body = sum(p.numel() for p in adapter._blocks.parameters())
         else:
             statements = make_statements(2000, random.Random(args.seed + 1))
             n_body = build_model(Path(tmp), args.device, statements)
-            adapter = HFAdapter(tmp, device=args.device, batch_size=batch_size, layers=layers)
+            adapter = HFAdapter(tmp, device=args.device, batch_size=batch_size, layers=layers, compile=args.compile)
         queries = claims(adapter, n_engine, args.seed)
         config = adapter.model.config
         tokens = [len(ids) for ids in adapter.tokenizer([q.prompt for q in queries])["input_ids"]]

@@ -105,6 +105,7 @@ def build_adapter(
         # accelerate names GPUs by index: "0" -> 0
         max_memory={int(k) if k.isdigit() else k: v for k, v in settings.max_memory.items()} or None,
         load_in=settings.load_in,
+        compile=settings.compile,
     )
     if settings.backend == "ray":
         from consistency.engine_ray import RayAdapterPool  # imports ray: only when asked for

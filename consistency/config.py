@@ -247,6 +247,10 @@ class ElicitationSettings(Settings):
     load_in: Literal["8bit", "4bit"] | None = Field(
         None, description="quantise the weights to 8 or 4 bits with bitsandbytes (CUDA only)"
     )
+    compile: Annotated[bool, Flag("--compile")] = Field(
+        False, description="compile the forward pass (torch.compile, a graph per length bucket): faster on a GPU "
+                           "for large audits, after minutes of compiling"
+    )
     backend: Literal["local", "ray"] = Field(
         "local", description="run the model in this process (local) or on a Ray actor pool, one replica per GPU"
     )

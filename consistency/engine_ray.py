@@ -56,9 +56,8 @@ class _Replica:
                 "gguf": a.gguf, "gguf_sha256": a.gguf_sha256, "device": str(a.device)}
 
     def order(self, prompts: list[Prompt]) -> list[int]:
-        """The order the adapter batches ``prompts`` in: longest in tokens first."""
-        encoded = self.adapter._encode(prompts)
-        return sorted(range(len(prompts)), key=lambda i: len(encoded[i].ids), reverse=True)
+        """The order the adapter batches ``prompts`` in (longest in tokens first)."""
+        return self.adapter.batch_order(self.adapter._encode(prompts))
 
     def answer(self, prompts: list[Prompt]) -> list[PromptAnswer]:
         return self.adapter.answer(prompts)

@@ -28,6 +28,7 @@ SAMPLES: dict[str, tuple[str | None, object]] = {
     "device_map": ("auto", "auto"),
     "max_memory": ("0=20GiB,cpu=64GiB", {"0": "20GiB", "cpu": "64GiB"}),
     "load_in": ("8bit", "8bit"),
+    "compile": (None, True),
     "backend": ("ray", "ray"),
     "ray_address": ("10.0.0.1:6379", "10.0.0.1:6379"),
     "ray_workers": ("4", 4),

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from consistency.adapters.base import AdapterError, Prompt
-from consistency.adapters.hf import HFAdapter, _choose_layers
+from consistency.adapters.hf import LENGTH_BUCKETS, HFAdapter, _choose_layers, bucket_width
 from consistency.cache import AnswerCache
 from consistency.engine import elicit, unique_prompts
 from consistency.suite import Conditional, Proposition, Suite
@@ -150,6 +150,120 @@ def test_no_prompts_no_work(adapter):
     assert adapter.answer([]) == []
 
 
+# ----- less work for the same numbers: shared prefixes, the head at one position ----------
+def tokens_through(adapter: HFAdapter) -> list[int]:
+    """Token positions that go through the model's embeddings, per forward pass (appended)."""
+    seen: list[int] = []
+    adapter.model.get_input_embeddings().register_forward_hook(lambda module, args, out: seen.append(args[0].numel()))
+    return seen
+
+
+def test_a_shared_prefix_is_computed_once_and_changes_no_number(model_dir, prompts):
+    context = "Background: " + ". ".join(STATEMENTS) + ".\n"
+    asked = [Prompt(context + p.text, len(context) + p.statement_end, want_hidden=True) for p in prompts]
+    sharing = HFAdapter(model_dir, device="cpu", dtype="float32", batch_size=8)
+    plain = HFAdapter(model_dir, device="cpu", dtype="float32", batch_size=8)
+    plain.share_prefix = False
+    shared_tokens, plain_tokens = tokens_through(sharing), tokens_through(plain)
+    got, expected = sharing.answer(asked), plain.answer(asked)
+    # Each batch of 8 embeds the context once instead of 8 times.
+    assert sum(shared_tokens) < 0.5 * sum(plain_tokens)
+    assert len(shared_tokens) == 2 * len(plain_tokens)  # one prefix pass per batch
+    np.testing.assert_allclose([a.p_yes for a in got], [a.p_yes for a in expected], atol=1e-5, rtol=0)
+    for g, e in zip(got, expected):
+        for site in ("last", "statement_end"):
+            np.testing.assert_allclose(g.hidden[site], e.hidden[site], atol=1e-4, rtol=1e-4)
+    alone = plain.answer(asked[:1])[0]
+    assert got[0].p_yes == pytest.approx(alone.p_yes, abs=1e-5)
+
+
+def test_a_shared_prefix_stops_before_any_statement_ends(adapter, suite):
+    # The first prompt's statement is the start of the second's: the batch shares them both up to
+    # that statement's last token, which must still be computed (and read) in the batch.
+    short = Prompt("Question: Is it true that cats have fur", len("Question: Is it true that cats have fur"), True)
+    longer = Prompt(short.text + " and whiskers?\nAnswer:", short.statement_end + len(" and whiskers"), True)
+    assert adapter._shared_prefix(adapter._encode([short, longer])) >= 4
+    together = adapter.answer([short, longer])
+    for prompt, answer in zip([short, longer], together):
+        alone = adapter.answer([prompt])[0]
+        assert answer.p_yes == pytest.approx(alone.p_yes, abs=1e-5)
+        for site in ("last", "statement_end"):
+            np.testing.assert_allclose(answer.hidden[site], alone.hidden[site], atol=1e-5, rtol=1e-5)
+
+
+def test_the_head_runs_on_the_answer_position_only(adapter, prompts):
+    shapes: list[tuple[int, ...]] = []
+    handle = adapter.model.get_output_embeddings().register_forward_hook(
+        lambda module, args, out: shapes.append(tuple(args[0].shape))
+    )
+    try:
+        adapter.answer(prompts[:6])
+    finally:
+        handle.remove()
+    hidden = adapter.model.config.hidden_size
+    assert shapes and all(shape[-2:] == (1, hidden) for shape in shapes)  # one position per prompt
+    assert sum(shape[0] for shape in shapes) == 6
+
+
+# ----- the compiled forward (--compile) ------------------------------------------------
+class CountingBackend:
+    """A torch.compile backend that runs the captured graph as is and counts the graphs captured."""
+
+    def __init__(self):
+        self.graphs = 0
+
+    def __call__(self, graph, example_inputs):
+        self.graphs += 1
+        return graph.forward
+
+
+def test_compiled_answers_equal_the_uncompiled_in_few_graphs(model_dir, prompts, batched):
+    backend = CountingBackend()
+    compiled = HFAdapter(model_dir, device="cpu", dtype="float32", batch_size=4, compile=True, compile_backend=backend)
+    widths = {len(e.ids) for e in compiled._encode(prompts)}
+    assert len(widths) > 5  # many batch widths...
+    got = compiled.answer(prompts)
+    buckets = {bucket_width(w) for w in widths}
+    # ...but one graph per bucket, every batch padded to the full batch size
+    assert compiled.compiled_shapes == {(4, width) for width in buckets} and len(buckets) < len(widths)
+    assert backend.graphs == len(buckets)
+    np.testing.assert_allclose([a.p_yes for a in got], [a.p_yes for a in batched], atol=1e-4, rtol=0)
+    for g, b in zip(got, batched):
+        assert set(g.hidden) == set(b.hidden)
+        for site in b.hidden:
+            np.testing.assert_allclose(g.hidden[site], b.hidden[site], atol=1e-4, rtol=1e-4)
+    compiled.answer(prompts[:3])  # a smaller call: same shapes, no new graph
+    assert backend.graphs == len(buckets)
+    assert bucket_width(1) == LENGTH_BUCKETS[0] and bucket_width(33) == 48
+    assert bucket_width(LENGTH_BUCKETS[-1] + 1) == 2 * LENGTH_BUCKETS[-1]
+
+
+@pytest.mark.slow
+def test_compiled_with_inductor_equals_the_uncompiled_in_float32(model_dir, prompts, batched):
+    compiled = HFAdapter(model_dir, device="cpu", dtype="float32", batch_size=4, compile=True)
+    got = compiled.answer(prompts)
+    np.testing.assert_allclose([a.p_yes for a in got], [a.p_yes for a in batched], atol=1e-4, rtol=0)
+    for g, b in zip(got, batched):
+        np.testing.assert_allclose(g.hidden["last"], b.hidden["last"], atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize(("dtype", "tolerance"), [("float32", 1e-4), ("bfloat16", 1e-2)])
+def test_compiled_equals_the_uncompiled_on_gpu(model_dir, prompts, dtype, tolerance):
+    plain = HFAdapter(model_dir, device="cuda", dtype=dtype, batch_size=16)
+    compiled = HFAdapter(model_dir, device="cuda", dtype=dtype, batch_size=16, compile=True)
+    expected, got = plain.answer(prompts), compiled.answer(prompts)
+    np.testing.assert_allclose([a.p_yes for a in got], [a.p_yes for a in expected], atol=tolerance, rtol=0)
+    assert len(compiled.compiled_shapes) <= len(LENGTH_BUCKETS)
+
+
+def test_compile_with_a_device_map_is_a_one_line_error(model_dir):
+    with pytest.raises(AdapterError, match="--compile cannot be combined with --device-map") as error:
+        HFAdapter(model_dir, device="cpu", compile=True, device_map="auto")
+    assert "\n" not in str(error.value)
+
+
 # ----- batch size ----------------------------------------------------------------------
 def test_auto_batch_size_halves_on_out_of_memory(model_dir, prompts, batched, monkeypatch):
     adapter = HFAdapter(model_dir, device="cpu", dtype="float32", batch_size="auto")
@@ -167,8 +281,8 @@ def test_auto_batch_size_halves_on_out_of_memory(model_dir, prompts, batched, mo
     progress = []
     got = [a.p_yes for a in adapter.answer(prompts, progress=progress.append)]
     np.testing.assert_allclose(got, expected, atol=1e-6)
-    # The CPU's auto start of 32, halved until a batch fits, then kept.
-    assert seen[:4] == [32, 16, 8, 4] and set(seen[4:]) <= {4, 3}
+    # The CPU's auto start of 16, halved until a batch fits, then kept.
+    assert seen[:3] == [16, 8, 4] and set(seen[3:]) <= {4, 3}
     assert adapter.batch_size == 4 and sum(progress) == len(prompts)
 
 
@@ -340,3 +454,17 @@ def test_trailing_eos_from_the_tokenizer_is_not_where_the_model_answers(model_di
     for answer, (p_yes, states) in zip(adapter.answer(prompts[:4]), references[:4]):
         assert answer.p_yes == pytest.approx(p_yes, abs=1e-4)
         np.testing.assert_allclose(answer.hidden["last"], states[:, -1], atol=1e-4, rtol=1e-4)
+
+
+def test_the_compile_option_reaches_the_adapter(model_dir, suite, clean_compile_env):
+    from consistency.audit import build_adapter
+    from consistency.config import AuditConfig
+
+    adapter = build_adapter(str(model_dir), AuditConfig(compile=True, device="cpu"), suite)
+    assert adapter.compiled is not None  # type: ignore[attr-defined]
+    assert build_adapter(str(model_dir), AuditConfig(device="cpu"), suite).compiled is None  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def clean_compile_env(monkeypatch):
+    monkeypatch.delenv("CONSISTENCY_COMPILE", raising=False)
