@@ -18,6 +18,12 @@ AndChecker, OrChecker, AndOrChecker); lines of other shapes are counted and skip
 
 ``--keep-last-per-text`` writes the answers the way the audit read them before answers were
 kept per proposition (one answer per distinct text, the last one read): the before figure.
+
+The summary on stderr counts tuples per checker file, propositions, distinct texts and the texts
+answered differently in different tuples. The GPT-4o set measured for issue 12 is
+``src/data/forecasts/BasicForecaster_gpt4o_2024-08-06_tuples_newsapi/`` (300 tuples in each of
+the four files above, 1,200 in all); the repository has no licence, so its files are never
+committed here: pass the paths of a local copy.
 """
 
 from __future__ import annotations
@@ -82,6 +88,15 @@ def _substitute(template: str, tuple_id: str, components: Iterable[str]) -> str:
     return "".join(out).rstrip()
 
 
+def tuples_per_source(suite: Suite) -> dict[str, int]:
+    """Converted tuples per source file (its stem), in the order the files were read."""
+    seen: dict[str, set[str]] = {}
+    for relation in suite.relations:
+        stem = relation.source.rsplit(":", 1)[0]
+        seen.setdefault(stem, set()).add(relation.id.rsplit(".", 1)[0])
+    return {stem: len(ids) for stem, ids in seen.items()}
+
+
 def keep_last_per_text(suite: Suite, answers: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Every proposition answered with the last answer read for its text: how answers keyed by
     prompt text collapsed before (the before figure)."""
@@ -114,9 +129,10 @@ def main(argv: list[str] | None = None) -> int:
     for a in answers:
         texts.setdefault(suite.propositions[a["proposition"]].text, set()).add(a["credence"])
     differing = sum(len(values) > 1 for values in texts.values())
-    print(f"{counts['tuples']} tuples ({counts['skipped']} of other shapes skipped), {len(suite.propositions)} "
-          f"propositions, {len(texts)} distinct texts, {differing} answered differently in different tuples",
-          file=sys.stderr)
+    per_source = ", ".join(f"{stem} {n}" for stem, n in tuples_per_source(suite).items())
+    print(f"{counts['tuples']} tuples ({per_source}; {counts['skipped']} of other shapes skipped), "
+          f"{len(suite.propositions)} propositions, {len(texts)} distinct texts, {differing} answered "
+          f"differently in different tuples", file=sys.stderr)
     return 0
 
 

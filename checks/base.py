@@ -35,6 +35,11 @@ class RunContext:
     # fits keyed on their training data, shared by every run of the checks in one audit (the
     # ladder's re-runs on simulated liars mostly see the training data the first run saw)
     fits: FitCache = field(default_factory=FitCache, repr=False, compare=False)
+    # True when the caller reads only the claim scores, each conflict's claims and severity, and
+    # ``details["layer_readings"]`` (the liar ladder's re-runs, consistency/ladder.py): a check
+    # may then leave out its metrics, certificates' tables and other details. What it does
+    # report must be exactly what a full run reports.
+    scores_only: bool = False
 
     def rng(self, salt: str = "") -> np.random.Generator:
         # crc32, not hash(): str hashes are salted per process and would break reproducibility

@@ -86,6 +86,10 @@ class CrossExamination:
                         certificate=_certificate(prop.phrasings, readings, answers, spread, arb),
                     )
                 )
+        if context.scores_only and not answers.per_query:
+            # A model's own answers are one per prompt (``per_query`` holds recorded answers
+            # only), so no prompt was answered differently: the rest is metrics
+            return result
         asked_twice, answered_differently = self._asked_twice(suite, answers, result)
         result.metrics = {
             "flip_rate": flips / examined if examined else float("nan"),

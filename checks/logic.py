@@ -80,11 +80,12 @@ class LogicCheck:
         repairs = [a.repair for a in kept]
         booleans = [a.boolean for a in kept]
 
-        describe = _Describer(suite)
+        # a scores-only run (the ladder's re-runs) words no certificate: its conflicts are read
+        # for their claims and severity alone
+        describe = None if context.scores_only else _Describer(suite)
         rows = []
         for index, assessment in enumerate(kept):
             component, repair, boolean = assessment.component, assessment.repair, assessment.boolean
-            repaired = repair.repaired(component)
             for claim, d in zip(component.claims, repair.deviation):
                 result.claim_scores[claim.id] = float(min(1.0, abs(d)))
             for i in boolean.flips:
@@ -94,9 +95,11 @@ class LogicCheck:
             for core in boolean.cores:
                 result.conflicts.append(self._core_conflict(core, boolean, describe))
             if repair.r1 > INCOHERENT:
-                result.conflicts.append(self._dutch_book(component, assessment.worlds, repair, repaired, describe))
-            if repair.r1 > INCOHERENT or not boolean.satisfiable:
+                result.conflicts.append(self._dutch_book(component, assessment.worlds, repair, describe))
+            if describe is not None and (repair.r1 > INCOHERENT or not boolean.satisfiable):
                 rows.append(_component_row(index, component, repair, boolean))
+        if context.scores_only:  # no metrics, views or details either
+            return result
 
         r1s = [r.r1 for r in repairs]
         views = relation_views(suite, {c.id: c.credence for c in claims})
@@ -130,8 +133,13 @@ class LogicCheck:
         return result
 
     # ----- certificates -----------------------------------------------------------------
-    def _core_conflict(self, core: Core, boolean: BooleanResult, describe: "_Describer") -> Conflict:
+    def _core_conflict(self, core: Core, boolean: BooleanResult, describe: "_Describer | None") -> Conflict:
+        """An unsatisfiable core as a conflict; without ``describe`` (a scores-only run) its claims
+        and severity alone."""
         literals = [boolean.literals[i] for i in core.literals]
+        severity = min(abs(2 * lit.claim.credence - 1) for lit in literals)
+        if describe is None:
+            return Conflict(self.name, [lit.claim.id for lit in literals], float(severity), {"kind": "unsat-core"})
         answers = [
             {
                 "claim": lit.claim.id,
@@ -144,7 +152,6 @@ class LogicCheck:
         relations = [describe.relation(rid) for rid in core.relations]
         said = "; ".join(f"{a['statement']} is {a['says']} ({a['credence']:.2f})" for a in answers)
         rules = "; ".join(r["in_words"] for r in relations) or "no relation (the answers contradict each other directly)"
-        severity = min(abs(2 * lit.claim.credence - 1) for lit in literals)
         return Conflict(
             self.name,
             [lit.claim.id for lit in literals],
@@ -157,7 +164,14 @@ class LogicCheck:
             },
         )
 
-    def _dutch_book(self, component: Component, worlds: np.ndarray | None, repair: Repair, repaired: list[float | None], describe: "_Describer") -> Conflict:
+    def _dutch_book(self, component: Component, worlds: np.ndarray | None, repair: Repair,
+                    describe: "_Describer | None") -> Conflict:
+        """An incoherent component's Dutch book as a conflict; without ``describe`` (a scores-only
+        run) the claims it blames and its severity alone."""
+        involved = blamed_claims(component, repair)
+        if describe is None:
+            return Conflict(self.name, involved, float(min(1.0, repair.r1)), {"kind": "dutch-book"})
+        repaired = repair.repaired(component)
         table = [
             {
                 "claim": claim.id,
@@ -169,7 +183,6 @@ class LogicCheck:
             }
             for j, (claim, stake, q) in enumerate(zip(component.claims, repair.stakes, repaired))
         ]
-        involved = blamed_claims(component, repair)
         certificate: dict[str, Any] = {
             "kind": "dutch-book",
             "blamed": involved,

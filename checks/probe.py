@@ -66,6 +66,9 @@ class _Rows:
 
     trusted: list[Proposition]
     audited: list[Proposition]
+    # their primary queries (asked for on every read: the ladder re-runs the check hundreds of times)
+    trusted_queries: list[Query]
+    audited_queries: list[Query]
 
 
 @register("probe")
@@ -132,8 +135,11 @@ class ProbeCheck:
             return MassMeanProbe(lda=True)
         return CCSProbe(seed=seed)
 
-    def _features(self, suite: Suite, answers: Answers, props: list[Proposition], layer: int) -> np.ndarray:
-        X = answers.hidden_matrix([suite.query(p.id) for p in props], layer, self.site)
+    def _features(
+        self, suite: Suite, answers: Answers, props: list[Proposition], queries: list[Query], layer: int
+    ) -> np.ndarray:
+        """The rows of ``props`` (whose primary queries are ``queries``) at ``layer``."""
+        X = answers.hidden_matrix(queries, layer, self.site)
         if self.method != "ccs":
             return X
         negated = answers.hidden_matrix([self._contrast(suite, p.id) for p in props], layer, self.site)
@@ -142,13 +148,17 @@ class ProbeCheck:
     def _rows(self, suite: Suite, answers: Answers) -> _Rows:
         """Statements whose hidden states (and contrast halves, for CCS) were captured."""
 
-        def readable(prop: Proposition) -> bool:
-            wanted = [suite.query(prop.id)] + ([self._contrast(suite, prop.id)] if self.method == "ccs" else [])
-            return answers.has_hidden_for(wanted, self.site)
+        table = answers.hidden.get(self.site, {})
 
-        trusted = [p for p in suite.split("train") if p.truth is not None and readable(p)]
-        audited = [p for p in suite.split("test") if readable(p)]
-        return _Rows(trusted, audited)
+        def readable(prop: Proposition) -> Query | None:
+            query = suite.query(prop.id)
+            if query.prompt not in table or (self.method == "ccs" and self._contrast(suite, prop.id).prompt not in table):
+                return None
+            return query
+
+        trusted = [(p, q) for p in suite.split("train") if p.truth is not None and (q := readable(p)) is not None]
+        audited = [(p, q) for p in suite.split("test") if (q := readable(p)) is not None]
+        return _Rows([p for p, _ in trusted], [p for p, _ in audited], [q for _, q in trusted], [q for _, q in audited])
 
     # ----- the check --------------------------------------------------------------------
     def run(self, suite: Suite, answers: Answers, context: RunContext) -> CheckResult:
@@ -175,15 +185,18 @@ class ProbeCheck:
         fits = sweep_layers(
             self._make_probe(context.seed),
             # read layer by layer: one layer's rows in memory at a time, not every layer's
-            LayerFeatures(layers, lambda layer: self._features(suite, answers, rows.trusted, layer)),
+            LayerFeatures(layers, lambda layer: self._features(suite, answers, rows.trusted, rows.trusted_queries, layer)),
             y_train,
             rng,
-            evaluate=LayerFeatures(layers, lambda layer: self._features(suite, answers, rows.audited, layer)),
+            evaluate=LayerFeatures(
+                layers, lambda layer: self._features(suite, answers, rows.audited, rows.audited_queries, layer)
+            ),
             y_eval=truth_vector(rows.audited),
             folds=self.folds,
             n_boot=self.n_boot,
             cache=context.fits,
             groups=related_groups(suite, [p.id for p in rows.trusted]) if self.group_related else None,
+            interval=not context.scores_only,
         )
         by_layer = {fit.layer: fit for fit in fits}
         # The embedding layer is the sanity check, never the reading: at the statement's last
@@ -226,8 +239,7 @@ class ProbeCheck:
             per_layer[layer] = proba
         reading = np.mean(list(per_layer.values()), axis=0)
 
-        train_queries = [suite.query(p.id) for p in rows.trusted]
-        audit_queries = [suite.query(p.id) for p in rows.audited]
+        train_queries, audit_queries = rows.trusted_queries, rows.audited_queries
         stated_train = stated_beliefs(answers, train_queries)
         stated = stated_beliefs(answers, audit_queries)
 
@@ -243,6 +255,11 @@ class ProbeCheck:
             conflicts.append(
                 self._conflict(rows.audited[i], audit_queries[i], stated[i], reading[i], score[i], per_layer, int(i), threshold)
             )
+
+        claim_scores = {p.id: s for p, s, ok in zip(rows.audited, score.tolist(), np.isfinite(score)) if ok}
+        layer_readings = self._layer_readings(readable, rows, stated, stated_train, honest)
+        if context.scores_only:  # the ladder's re-runs: no metrics, no negative control
+            return CheckResult(self.name, {}, conflicts, claim_scores, {"layer_readings": layer_readings})
 
         y_audit = truth_vector(rows.audited)
         known = ~np.isnan(y_audit)
@@ -276,11 +293,10 @@ class ProbeCheck:
             p.id: float(s) for p, s, said in zip(rows.trusted, trusted_score, stated_train) if not np.isnan(said)
         }
         details["trusted_flagged"] = [p for p, s in details["trusted_scores"].items() if s > threshold]
-        details["layer_readings"] = self._layer_readings(readable, rows, stated, stated_train, honest)
+        details["layer_readings"] = layer_readings
         control = self._negative_control(suite, answers, rows, y_train, stated, layers, context)
         if control is not None:
             details["negative_control"] = control
-        claim_scores = {p.id: float(s) for p, s in zip(rows.audited, score) if np.isfinite(s)}
         return CheckResult(self.name, metrics, conflicts, claim_scores, details)
 
     def _layer_readings(
@@ -295,6 +311,9 @@ class ProbeCheck:
         ones it moved cannot be learnt from the trusted split, where it does not lie.
         """
         out: dict[str, dict[str, Any]] = {}
+        # the answered claims' ids, once (the ladder reads these scores hundreds of times)
+        audited_ids = [p.id for p, said in zip(rows.audited, np.isnan(stated)) if not said]
+        trusted_ids = [p.id for p, said in zip(rows.trusted, np.isnan(stated_train)) if not said]
         for fit in fits:
             if not fit.cv_ci[0] > 0.5 or fit.eval_proba is None:
                 continue
@@ -303,10 +322,8 @@ class ProbeCheck:
             audited = against_stated(fit.eval_proba, np.nan_to_num(stated, nan=0.5))
             out[str(fit.layer)] = {
                 "threshold": cut,
-                "scores": {p.id: float(s) for p, s, said in zip(rows.audited, audited, stated) if not np.isnan(said)},
-                "trusted_scores": {
-                    p.id: float(s) for p, s, said in zip(rows.trusted, trusted, stated_train) if not np.isnan(said)
-                },
+                "scores": dict(zip(audited_ids, audited[~np.isnan(stated)].tolist())),
+                "trusted_scores": dict(zip(trusted_ids, trusted[~np.isnan(stated_train)].tolist())),
             }
         return out
 
@@ -360,7 +377,7 @@ class ProbeCheck:
         decided what to say: it should track the stated answer, not the truth, on lies."""
         if self.site == "last" or self.method == "ccs":
             return None
-        queries = [suite.query(p.id) for p in rows.trusted + rows.audited]
+        queries = rows.trusted_queries + rows.audited_queries
         if not answers.has_hidden_for(queries, "last"):
             return None
         top = max(layers)

@@ -112,8 +112,6 @@ class W2SCopies:
         head: AuxConfidenceHead = clone(self._template).set_params(seed=seed)
         return head if aux_max is None else head.set_params(aux_max=aux_max)
 
-    def _features(self, suite: Suite, answers: Answers, props: list[Proposition], layer: int) -> np.ndarray:
-        return answers.hidden_matrix([suite.query(p.id) for p in props], layer, self.site)
 
     # ----- the check --------------------------------------------------------------------
     def run(self, suite: Suite, answers: Answers, context: RunContext) -> CheckResult:
@@ -123,11 +121,13 @@ class W2SCopies:
         layers = captured_layers(self.layers, answers, context)
         weak = weak_labels(suite, self.weak_source, self.weak_noise, self.weak_answers, context.seed)  # type: ignore[arg-type]
 
-        def readable(prop: Proposition) -> bool:
-            return answers.has_hidden_for([suite.query(prop.id)], self.site)
-
-        trusted = [p for p in suite.split("train") if p.id in weak and readable(p)]
-        audited = [p for p in suite.split("test") if readable(p)]
+        table = answers.hidden.get(self.site, {})
+        # each statement's primary query, once: the ladder re-runs the check hundreds of times
+        asked = {p.id: suite.query(p.id) for p in suite.propositions.values()}
+        trusted = [p for p in suite.split("train") if p.id in weak and asked[p.id].prompt in table]
+        audited = [p for p in suite.split("test") if asked[p.id].prompt in table]
+        trusted_queries = [asked[p.id] for p in trusted]
+        audited_queries = [asked[p.id] for p in audited]
         y_weak = np.array([weak[p.id] for p in trusted], dtype=np.float64)
         n_true = int(np.sum(y_weak > 0.5))
         if min(n_true, len(y_weak) - n_true) < MIN_PER_CLASS:
@@ -147,8 +147,8 @@ class W2SCopies:
         rng = context.rng(self.name)
         # read layer by layer (the answers may read them from the cache's shards): one layer's
         # rows in memory at a time, not every captured layer's
-        train_X = LayerFeatures(layers, lambda layer: self._features(suite, answers, trusted, layer))
-        audit_X = LayerFeatures(layers, lambda layer: self._features(suite, answers, audited, layer))
+        train_X = LayerFeatures(layers, lambda layer: answers.hidden_matrix(trusted_queries, layer, self.site))
+        audit_X = LayerFeatures(layers, lambda layer: answers.hidden_matrix(audited_queries, layer, self.site))
         # the layer choice and the copies' training read only the trusted rows, so the ladder's
         # re-runs on liars' answers find them in the fit cache unless a liar moved those rows
         trained_on = digest(y_weak, *train_X, *[digest(X) for X in train_X.values()])
@@ -163,14 +163,18 @@ class W2SCopies:
             rng,
             lambda: self._train_copies(chosen, train_X, y_weak, y_truth_train, rng),
         )
-        copies = [
-            _Copy(seed, layer, rows, head.p_true(audit_X[layer]), head.p_true(train_X[layer]),
-                  ceiling.p_true(audit_X[layer]) if ceiling is not None else None)
-            for seed, layer, rows, head, ceiling in fitted
-        ]
+        # read layer by layer (copies cycle through the chosen layers); the ceilings only feed metrics
+        read: dict[int, _Copy] = {}
+        for layer in dict.fromkeys(layer for _, layer, _, _, _ in fitted):
+            audit_rows, train_rows = audit_X[layer], train_X[layer]
+            for k, (seed, at, rows, head, ceiling) in enumerate(fitted):
+                if at == layer:
+                    read[k] = _Copy(seed, layer, rows, head.p_true(audit_rows), head.p_true(train_rows),
+                                    None if ceiling is None or context.scores_only else ceiling.p_true(audit_rows))
+        copies = [read[k] for k in range(len(fitted))]
 
-        stated_train = stated_beliefs(answers, [suite.query(p.id) for p in trusted])
-        stated = stated_beliefs(answers, [suite.query(p.id) for p in audited])
+        stated_train = stated_beliefs(answers, trusted_queries)
+        stated = stated_beliefs(answers, audited_queries)
         consensus = np.mean([c.audit for c in copies], axis=0)
         statistic = self._statistic(np.stack([c.audit for c in copies]), stated)
 
@@ -190,6 +194,9 @@ class W2SCopies:
         ]
         answered_rows = ~np.isnan(stated)
         score = against_stated(consensus, np.nan_to_num(stated, nan=0.5))
+        claim_scores = {p.id: s for p, s, ok in zip(audited, score.tolist(), answered_rows) if ok}
+        if context.scores_only:  # the ladder's re-runs: no metrics, no details
+            return CheckResult(self.name, {}, conflicts, claim_scores)
         metrics, per_copy, weak_on = self._metrics(copies, audited, trusted, weak, y_weak, y_truth_train, consensus)
         metrics.update(
             {
@@ -218,7 +225,6 @@ class W2SCopies:
         trusted_score = against_stated(oob_consensus, np.nan_to_num(stated_train, nan=0.5))
         details["trusted_scores"] = {p.id: float(trusted_score[i]) for i, p in enumerate(trusted) if seen[i]}
         details["trusted_flagged"] = [p.id for i, p in enumerate(trusted) if seen[i] and trusted_statistic[i] > threshold]
-        claim_scores = {p.id: float(s) for p, s, ok in zip(audited, score, answered_rows) if ok}
         return CheckResult(self.name, metrics, conflicts, claim_scores, details)
 
     def _choose_layers(

@@ -45,9 +45,9 @@ when their changes do not overlap.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from statistics import median
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 import networkx as nx
 import numpy as np
@@ -102,6 +102,8 @@ class Lie:
     hidden: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)  # site -> prompt -> states
     feasible: bool = True  # False when no consistent repair exists and the liar fell back a rung
     judging: bool = False  # True from L6: it also lies as an evaluator of its own answers
+    # check name -> the changed answers that check asks for, as the re-runs' keys hold them
+    read: dict[str, frozenset[tuple[str, float]]] = field(default_factory=dict, repr=False, compare=False)
 
 
 # ----- detection -------------------------------------------------------------------------
@@ -118,15 +120,21 @@ def claim_propositions(ref: str, suite: Suite) -> set[str]:
 
 def detection_scores(result: CheckResult, suite: Suite) -> dict[str, float]:
     """Per proposition: max(the check's claim score, the severity of its strongest conflict on it)."""
-    scores = {p: 0.0 for p in suite.propositions}
+    scores = dict.fromkeys(suite.propositions, 0.0)
     for pid, score in result.claim_scores.items():
         if pid in scores and score is not None and score == score:  # None and NaN carry no evidence
             scores[pid] = max(scores[pid], float(score))
+    if not result.conflicts:
+        return scores
+    # a conditional's claim is about both ends (claim_propositions, without a scan per reference)
+    ends = {c.id: (c.given, c.then) for c in suite.conditionals}
     for conflict in result.conflicts:
+        severity = float(conflict.severity)
         for ref in conflict.claims:
-            for pid in claim_propositions(ref, suite):
-                if pid in scores:
-                    scores[pid] = max(scores[pid], float(conflict.severity))
+            pid = proposition_of(ref)
+            for about in ends.get(pid, (pid,)):
+                if about in scores:
+                    scores[about] = max(scores[about], severity)
     return scores
 
 
@@ -292,6 +300,49 @@ class _HiddenMover:
         return moved
 
 
+class _KeptLayers(Mapping[str, np.ndarray]):
+    """A hidden-state table whose layers, once read, are kept whole in memory.
+
+    The ladder's re-runs read the same rows of the same layers hundreds of times (the probe and
+    the weak-to-strong copies, every layer, every batch): a layer is read once, every row of
+    it, and each read after that picks its rows from memory. Kept only while the layers kept
+    stay within ``budget`` bytes; past it a read goes to the table as before, so memory stays
+    bounded however many claims there are. Rows are the table's own (float32), unchanged.
+    """
+
+    def __init__(self, table: Mapping[str, np.ndarray], budget: int):
+        self.table, self.budget = table, budget
+        self.row_of = {prompt: i for i, prompt in enumerate(table)}
+        self.layers: dict[int, np.ndarray] = {}
+
+    def __getitem__(self, prompt: str) -> np.ndarray:
+        return self.table[prompt]
+
+    def __contains__(self, prompt: object) -> bool:
+        return prompt in self.row_of
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.row_of)
+
+    def __len__(self) -> int:
+        return len(self.row_of)
+
+    def layer_rows(self, prompts: Sequence[str], index: int) -> np.ndarray:
+        layer = self.layers.get(index)
+        if layer is None:
+            kept = sum(array.nbytes for array in self.layers.values())
+            width = self.table[next(iter(self.row_of))].shape[-1] if self.row_of else 0
+            if kept + len(self.row_of) * width * 4 > self.budget:
+                return layer_matrix(self.table, prompts, index)
+            layer = self.layers[index] = layer_matrix(self.table, list(self.row_of), index)
+        return layer[[self.row_of[p] for p in prompts]]
+
+
+# Bytes of hidden states the ladder keeps in memory per site (see _KeptLayers): every layer of
+# the bundled organisms (about 4 MB a site), a few layers of a 100k-claim audit of a small model.
+KEPT_LAYER_BYTES = 256 << 20
+
+
 # ----- the ladder ------------------------------------------------------------------------
 
 
@@ -300,7 +351,9 @@ class Ladder:
 
     def __init__(self, suite: Suite, answers: Answers, checks: Sequence[Check], timeout_ms: int = 10_000):
         self.suite = suite
-        self.answers = answers
+        # the liars' answers share the model's hidden states: each layer read once for all re-runs
+        self.answers = replace(answers, hidden={site: _KeptLayers(table, KEPT_LAYER_BYTES)
+                                                for site, table in answers.hidden.items()})
         self._then = {c.id: c.then for c in suite.conditionals}
         self.queries: dict[str, list[Query]] = {p: [] for p in suite.propositions}
         # Per proposition: two propositions with the same text (recorded answers) each keep theirs.
@@ -490,13 +543,17 @@ class _Reruns:
 
     def __init__(self, ladder: Ladder, context: RunContext, checks: Sequence[Check]):
         self.ladder = ladder
-        self.context = context
+        # the ladder reads claim scores and conflicts only: the checks may skip their metrics
+        self.context = replace(context, scores_only=True)
         self.reuse = context.fits.enabled
         self.asked = {c.name: frozenset(q.prompt for q in c.queries(ladder.suite)) for c in checks}
         # withdrawing explanations (L6) changes a local suite only where there are some
         self.explained = frozenset(e.proposition for e in ladder.suite.explanations)
         self.cache: dict[tuple, CheckResult] = {}
         self.inputs: set[tuple] = set()
+        # id(result) -> (result, its detection scores, its readings): a result met again (a
+        # rung that changed nothing the check reads) is not scored again
+        self.scored: dict[int, tuple[CheckResult, dict[str, float], dict[str, Mapping[str, float]]]] = {}
 
     @property
     def runs(self) -> int:
@@ -506,7 +563,10 @@ class _Reruns:
         """What ``check`` reads of the liars in ``batch``: its own questions' changed answers
         (and moved states), and for a local check the part of the suite it is run on."""
         asked = self.asked[check.name]
-        beliefs = frozenset((q.prompt, round(b, 12)) for lie in batch for q, b in lie.beliefs.items() if q.prompt in asked)
+        for lie in batch:  # once per lie and check: a lie is met in a batch of every check
+            if check.name not in lie.read:
+                lie.read[check.name] = frozenset((q.prompt, round(b, 12)) for q, b in lie.beliefs.items() if q.prompt in asked)
+        beliefs = frozenset().union(*(lie.read[check.name] for lie in batch))
         hidden = (frozenset((s, p) for lie in batch for s, t in lie.hidden.items() for p in t if p in asked)
                   if check.needs_hidden else None)
         scope = None
@@ -514,6 +574,14 @@ class _Reruns:
             keep = frozenset().union(*(self.ladder.footprint(lie) for lie in batch))
             scope = (keep, frozenset(p for lie in batch if lie.judging for p in lie.values) & self.explained)
         return (check.name, scope, beliefs, hidden)
+
+    def scores(self, result: CheckResult) -> tuple[dict[str, float], dict[str, Mapping[str, float]]]:
+        """A re-run's detection scores and readings (:func:`detection_scores`, :func:`reading_scores`)."""
+        found = self.scored.get(id(result))
+        if found is None:  # the entry holds the result, so its id stays its own
+            detection = detection_scores(result, self.ladder.suite)
+            found = self.scored[id(result)] = (result, detection, reading_scores(result, detection))
+        return found[1], found[2]
 
     def result(self, check: Check, batch: list[Lie]) -> CheckResult:
         key = self._input(check, batch)
@@ -604,11 +672,10 @@ def run_ladder(
             base, cut = base_scores[check.name], thresholds[check.name]
             caught[check.name] = 0
             for batch in plans[check.local]:
-                rerun = reruns.result(check, batch)
-                scores = detection_scores(rerun, suite)
+                scores, readings = reruns.scores(reruns.result(check, batch))
                 if lie_scores is not None:
                     by_check = lie_scores.setdefault(level.key, {})
-                    for column, column_scores in reading_scores(rerun, scores).items():
+                    for column, column_scores in readings.items():
                         by_check.setdefault(f"{check.name}{column}", {}).update(
                             (lie.target, column_scores[lie.target]) for lie in batch if lie.target in column_scores)
                 caught[check.name] += sum(any(base[p] <= cut < scores[p] for p in lie.values) for lie in batch)

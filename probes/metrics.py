@@ -53,6 +53,16 @@ def bootstrap_auroc_ci(
     return float(low), float(high)
 
 
+def skip_bootstrap(labels: np.ndarray, rng: np.random.Generator, n_boot: int = 1000) -> None:
+    """Advance ``rng`` exactly as :func:`bootstrap_auroc_ci` on these ``labels`` would, without
+    computing the interval: its draws depend on the class sizes alone, not on the scores."""
+    labels = np.asarray(labels).astype(bool)
+    n_pos, n_neg = int(labels.sum()), int((~labels).sum())
+    if n_pos and n_neg:
+        rng.integers(0, n_pos, (n_boot, n_pos))
+        rng.integers(0, n_neg, (n_boot, n_neg))
+
+
 def _resample_counts(n: int, n_boot: int, rng: np.random.Generator) -> np.ndarray:
     """How often each of ``n`` rows is drawn in each of ``n_boot`` resamples with replacement."""
     draws = rng.integers(0, n, (n_boot, n)) + n * np.arange(n_boot)[:, None]

@@ -18,7 +18,7 @@ import numpy as np
 
 from consistency.fitcache import FitCache, digest
 from probes.base import Probe, estimator_key
-from probes.metrics import auroc, bootstrap_auroc_ci, finite, out_of_fold
+from probes.metrics import auroc, bootstrap_auroc_ci, finite, out_of_fold, skip_bootstrap
 
 EMBEDDING_LAYER = 0
 
@@ -59,6 +59,7 @@ def sweep_layers(
     n_boot: int = 1000,
     cache: FitCache | None = None,
     groups: np.ndarray | None = None,
+    interval: bool = True,
 ) -> list[LayerFit]:
     """Cross-fit and score clones of ``probe`` (an unfitted estimator) at every layer of
     ``train`` (layer -> feature rows).
@@ -66,7 +67,10 @@ def sweep_layers(
     ``evaluate`` holds the audited rows per layer; ``y_eval`` their truth (NaN where unknown).
     With a ``cache``, each layer's cross-fit is remembered by the probe's class and parameters
     and its training rows and labels, and its evaluation by the evaluated rows. With ``groups``
-    (a group label per training row), rows of one group share a cross-fitting fold.
+    (a group label per training row), rows of one group share a cross-fitting fold. With
+    ``interval=False`` the evaluated rows get their readings only (``eval_auroc`` and
+    ``eval_ci`` NaN), and ``rng`` is left where computing them would have left it, so every
+    later layer's cross-fit draws the same folds either way.
     """
     cache = cache if cache is not None else FitCache()
     fits = []
@@ -79,9 +83,11 @@ def sweep_layers(
         )
         fit = LayerFit(layer, probes, oof, cv_auroc, cv_ci)
         if evaluate is not None:
-            eval_key = (fit_key, digest(evaluate[layer], y_eval if y_eval is not None else "none"))
+            eval_key = (fit_key, digest(evaluate[layer], y_eval if y_eval is not None else "none"), interval)
             fit.eval_proba, fit.eval_auroc, fit.eval_ci = cache.memo(
-                eval_key, rng, partial(_evaluate, probes, evaluate[layer], y_eval, rng, n_boot)
+                eval_key, rng,
+                partial(_evaluate, probes, evaluate[layer], y_eval, rng, n_boot) if interval
+                else partial(_read, probes, evaluate[layer], y_eval, rng, n_boot, cache),
             )
         fits.append(fit)
     return fits
@@ -105,6 +111,19 @@ def _evaluate(
         return proba, float("nan"), (float("nan"), float("nan"))
     known = ~np.isnan(y)
     return proba, auroc(proba[known], y[known]), bootstrap_auroc_ci(proba[known], y[known], rng, n_boot)
+
+
+def _read(
+    probes: list[Probe], X: np.ndarray, y: np.ndarray | None, rng: np.random.Generator, n_boot: int, cache: FitCache
+) -> tuple[np.ndarray, float, tuple[float, float]]:
+    """:func:`_evaluate`'s readings alone; ``rng`` advanced past the interval's draws (the same
+    draws from the same state every time, so the cache remembers where they leave it)."""
+    proba = np.mean([probe.predict_proba(X)[:, 1] for probe in probes], axis=0)
+    if y is not None:
+        labels = y[~np.isnan(y)]
+        cache.memo(("bootstrap-draws", int(np.count_nonzero(labels)), len(labels), n_boot), rng,
+                   partial(skip_bootstrap, labels, rng, n_boot))
+    return proba, float("nan"), (float("nan"), float("nan"))
 
 
 def earliest_informative(aurocs: Mapping[int, float], fraction: float = 0.95) -> int | None:

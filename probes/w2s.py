@@ -87,7 +87,9 @@ class AuxConfidenceHead(ProbeEstimator):
         check_is_fitted(self)
         X = check_features(X)
         check_width(X, self.n_features_in_)
-        return expit(self.scaler_.transform(X) @ self.coef_ + self.intercept_)
+        # the scaler's own arithmetic, without its input validation (check_features did that):
+        # the liar ladder reads every copy on every re-run
+        return expit((X - self.scaler_.mean_) / self.scaler_.scale_ @ self.coef_ + self.intercept_)
 
 
 def harden(logits: np.ndarray, balance: float | np.ndarray) -> np.ndarray:

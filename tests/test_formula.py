@@ -102,3 +102,29 @@ def test_to_z3_agrees_with_evaluate():
         assignment = dict(zip(["p1", "p2", "p3"], values))
         substituted = z3.substitute(expr, *[(atoms[n], z3.BoolVal(v)) for n, v in assignment.items()])
         assert z3.is_true(z3.simplify(substituted)) == fm.evaluate(tree, assignment)
+
+
+_SPACES = st.sampled_from(["", " ", "  ", "\t"])
+
+
+@given(
+    st.lists(st.tuples(_SPACES, st.sampled_from(["", "!", "! "]), st.from_regex(r"[A-Za-z0-9_.]{1,4}", fullmatch=True), _SPACES), min_size=1, max_size=3),
+    st.lists(st.sampled_from(["<->", "->", "&", "|"]), min_size=2, max_size=2),
+)
+def test_the_fast_path_builds_the_parsers_tree(operands, operators):
+    """Formulas of up to three (negated) ids and no brackets skip the tokenizer: the tree is the
+    one the recursive-descent parser builds, precedence and associativity included."""
+    parts = ["".join(operand) for operand in operands]
+    text = parts[0] + "".join(op + part for op, part in zip(operators, parts[1:]))
+    fast = fm._parse_simple(text)
+    assert fast is not None and fast == fm._Parser(text).parse()
+
+
+@pytest.mark.parametrize("text", ["!(a & b)", " ! ( a|b ) ", "!(a&b)"])
+def test_the_fast_path_takes_a_negated_pair(text):
+    assert fm._parse_simple(text) == fm._Parser(text).parse()
+
+
+@pytest.mark.parametrize("text", ["a b", "a ->", "!!a", "(a)", "a & (b)", "a -> b -> c -> d", "a-b", "", "a <- b", "!(a & b & c)"])
+def test_other_shapes_and_errors_are_left_to_the_parser(text):
+    assert fm._parse_simple(text) is None

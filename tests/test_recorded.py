@@ -133,3 +133,30 @@ def test_the_ladder_lies_about_each_proposition_that_shares_a_text(tmp_path):
     lie = ladder.lie("t1.P", 2)
     lied = answers.with_beliefs(lie.beliefs)
     assert lied.belief(suite.query("t1.P")) < 0.5 and lied.belief(suite.query("t0.P")) == 0.3
+
+
+def test_the_converter_counts_tuples_per_checker_file(tmp_path, capsys):
+    # Two files: a negation file and an AndOr file (two relations per tuple) with one line of a
+    # shape the converter does not take; the summary counts tuples per file, not relations.
+    from bench.forecasting_tuples import convert, main, tuples_per_source
+
+    neg = tmp_path / "NegChecker.jsonl"
+    neg.write_text("\n".join(TUPLES[:2]) + "\n")
+    andor = tmp_path / "AndOrChecker.jsonl"
+    andor.write_text("\n".join([
+        forecasting_line(P=("Will B happen?", 0.5), Q=("Will C happen?", 0.4),
+                         P_and_Q=("Will B and C happen?", 0.3), P_or_Q=("Will B or C happen?", 0.6)),
+        forecasting_line(P=("Will D happen?", 0.5), Q=("Will E happen?", 0.4), R=("Will F happen?", 0.1)),
+    ]) + "\n")
+    lines = [(str(f), n, raw) for f in (neg, andor)
+             for n, raw in enumerate(f.read_text().splitlines(), start=1)]
+    suite, answers, counts = convert(lines)
+    assert counts == {"tuples": 3, "skipped": 1}
+    assert len(suite.relations) == 4
+    assert tuples_per_source(suite) == {"NegChecker": 2, "AndOrChecker": 1}
+
+    assert main([str(neg), str(andor), "--out", str(tmp_path / "out")]) == 0
+    summary = capsys.readouterr().err
+    assert "3 tuples (NegChecker 2, AndOrChecker 1; 1 of other shapes skipped)" in summary
+    # "Will A happen?" (0.3, 0.6) and "Will A not happen?" (0.8, 0.4)
+    assert "8 propositions, 6 distinct texts, 2 answered differently in different tuples" in summary

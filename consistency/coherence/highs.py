@@ -17,7 +17,9 @@ from highspy import _Highs as Solver  # type: ignore[attr-defined]
 from consistency.coherence.worlds import Payoffs
 
 TOLERANCE = 1e-9  # HiGHS feasibility tolerance: below it a float is read as zero
-BATCH_COLUMNS = 20_000  # LP columns per HiGHS call when many small components are batched
+# LP columns per HiGHS call when many small components are batched: at 100k claims 5,000 solved
+# the batches a third faster than 20,000 (the simplex's work per column grows with the LP)
+BATCH_COLUMNS = 5_000
 INFINITY = highspy.kHighsInf
 
 
@@ -134,6 +136,9 @@ def _solve_lp(cost: np.ndarray, matrix: sp.csc_matrix, rhs: np.ndarray, n_ub: in
         matrix, cost, (np.zeros(n_cols), np.full(n_cols, INFINITY)),
         (np.concatenate([rhs, np.full(n_ub, -INFINITY)]), np.concatenate([rhs, np.zeros(n_ub)])),
         simplex_strategy=1,  # dual simplex ends on a vertex: the exact path's warm start
+        # a block-diagonal LP of tiny components gives presolve nothing to gain: without it the
+        # batches solved ~30% faster, and the basis handed to the exact path is the simplex's own
+        presolve="off",
         # at HiGHS's default 1e-7 a credence of 1e-7 could be left unmatched by a component
         # read as coherent (R1 below TOLERANCE): its distribution must reproduce the credences
         primal_feasibility_tolerance=TOLERANCE, dual_feasibility_tolerance=TOLERANCE,
