@@ -250,8 +250,11 @@ def assess(components: Sequence[Component], max_worlds: int, exact_worlds: int, 
     fits = fits or FitCache(enabled=False)
     out: list[Assessment | RelationsUnsatisfiable | None] = [None] * len(components)
     kept, worlds = [], []
+    relations_of = []
     for i, component in enumerate(components):
-        relations = tuple((c.id, c.tree) for c in component.constraints)
+        # formula trees by token: hashing them node by node was a tenth of the ladder's re-runs
+        relations = tuple((c.id, fits.token(c.tree), c.source) for c in component.constraints)
+        relations_of.append(relations)
         enumerated = fits.memo(("logic-worlds", component.atoms, relations, max_worlds), None,
                                partial(_worlds_or_error, component, max_worlds))
         if isinstance(enumerated, RelationsUnsatisfiable):
@@ -263,7 +266,8 @@ def assess(components: Sequence[Component], max_worlds: int, exact_worlds: int, 
     for i, repair, enumerated in zip(kept, repairs, worlds):
         assert isinstance(repair, Repair)
         component = components[i]
-        boolean = fits.memo(("logic-boolean", component, max_cores), None, partial(analyse, component, enumerated, max_cores))
+        boolean = fits.memo(("logic-boolean", component.atoms, relations_of[i], component.claims, max_cores), None,
+                            partial(analyse, component, enumerated, max_cores))
         out[i] = Assessment(component, enumerated, repair, boolean)
     return out  # type: ignore[return-value]
 

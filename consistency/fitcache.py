@@ -44,11 +44,22 @@ class FitCache:
     def __init__(self, enabled: bool = True) -> None:
         self.enabled = enabled
         self._store: dict[tuple[Hashable, str], tuple[Any, dict[str, Any] | None]] = {}
+        self._tokens: dict[int, tuple[Any, int]] = {}  # id(object) -> (the object, its number)
         self.hits = 0
         self.misses = 0
 
     def __len__(self) -> int:
         return len(self._store)
+
+    def token(self, value: Hashable) -> int:
+        """A small number standing for the immutable object ``value`` in keys: equal numbers
+        mean the very same object. For objects that are slow to hash (formula trees, hashed
+        node by node on every lookup); the cache keeps ``value`` alive, so its number is never
+        another's. Another object equal to it gets another number: a miss, never a wrong hit."""
+        found = self._tokens.get(id(value))
+        if found is None:
+            found = self._tokens[id(value)] = (value, len(self._tokens))
+        return found[1]
 
     def memo(self, key: Hashable, rng: np.random.Generator | None, compute: Callable[[], T]) -> T:
         """``compute()``, or what it returned before for the same ``key`` and ``rng`` state.

@@ -281,8 +281,8 @@ def test_auto_batch_size_halves_on_out_of_memory(model_dir, prompts, batched, mo
     progress = []
     got = [a.p_yes for a in adapter.answer(prompts, progress=progress.append)]
     np.testing.assert_allclose(got, expected, atol=1e-6)
-    # The CPU's auto start of 16, halved until a batch fits, then kept.
-    assert seen[:3] == [16, 8, 4] and set(seen[3:]) <= {4, 3}
+    # The CPU's auto start of 32, halved until a batch fits, then kept.
+    assert seen[:4] == [32, 16, 8, 4] and set(seen[4:]) <= {4, 3}
     assert adapter.batch_size == 4 and sum(progress) == len(prompts)
 
 

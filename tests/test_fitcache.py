@@ -43,6 +43,18 @@ def test_another_generator_state_or_key_is_a_miss():
     assert (cache.hits, cache.misses) == (0, 3)
 
 
+def test_a_token_stands_for_one_object_and_outlives_it_in_the_cache():
+    from consistency import formula as fm
+
+    cache = FitCache()
+    tree = fm.parse("a & !b")
+    number = cache.token(tree)
+    assert cache.token(tree) == number
+    assert cache.token(fm.parse("a & !b")) != number  # equal but another object: a miss, not a wrong hit
+    del tree  # the cache holds it: no later object can take its id and its number
+    assert len({cache.token(fm.parse("c")) for _ in range(3)}) == 3
+
+
 def test_digest_tells_arrays_apart_by_content_shape_and_type():
     x = np.arange(6, dtype=np.float32)
     assert digest(x) == digest(x.copy())

@@ -55,9 +55,10 @@ LoadIn = Literal["8bit", "4bit"]
 AUTO_ALL_BLOCKS = 8
 AUTO_LAYER_COUNT = 6
 # Auto batch sizes start high and halve on out-of-memory. On a GPU, big batches are what
-# fills the matrix units; on a CPU, a batch's activations should stay in cache: SmolLM2-135M
-# answered 13% more claims per CPU-second at 16 than at 32 (and 3% fewer at 64).
-AUTO_BATCH_SIZE = {"cuda": 1024, "cpu": 16}
+# fills the matrix units; on a CPU, throughput flattens beyond a few dozen prompts. (SmolLM2-135M
+# on 2 shared cores: with one thread 16 answered 13% more claims per CPU-second than 32, but
+# with two threads 32 answered 37% more than 16: fewer thread synchronisations per FLOP.)
+AUTO_BATCH_SIZE = {"cuda": 1024, "cpu": 32}
 # Prompts of one batch that open with the same tokens (a chat template's system turn, a
 # framing's first words, shared few-shot examples) have those computed once: one forward pass
 # over the shared prefix, whose keys and values every prompt then attends to. Below a few
