@@ -110,7 +110,9 @@ class _Registry:
             except ModuleNotFoundError as exc:
                 if exc.name != module:  # a real import error inside an existing module
                     raise
-        for name, builtin in _builtins.entries.items():
+        # in the order of _BUILTIN_MODULES, not the order something happened to import them in
+        rank = {module: i for i, module in enumerate(_BUILTIN_MODULES)}
+        for name, builtin in sorted(_builtins.entries.items(), key=lambda item: rank.get(item[1].factory.__module__, len(rank))):
             self.add(name, builtin.factory, builtin.source)
         for entry in entry_points(group=ENTRY_POINT_GROUP):
             source = _describe(entry)

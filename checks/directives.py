@@ -50,6 +50,17 @@ class _Reading:
         return max(p for _, p in self.behaviours)
 
 
+def case_scores(result: CheckResult) -> dict[str, float]:
+    """Per case a check judged: the larger of its claim score and the severity of its strongest
+    conflict naming it (a conflict names a case, or a ``case#v<phrasing>:interpretation`` query)."""
+    scores = {case: float(score) for case, score in result.claim_scores.items() if score is not None and score == score}
+    for conflict in result.conflicts:
+        for ref in conflict.claims:
+            case = ref.split("#")[0]
+            scores[case] = max(scores.get(case, 0.0), float(conflict.severity))
+    return scores
+
+
 @register("directives")
 class Directives:
     name = "directives"
@@ -76,14 +87,15 @@ class Directives:
         prompt = _fill(self.behaviour_templates[index], action=case.action)
         return Query(case.id, index, "behaviour", prompt, len(prompt))
 
-    def _case_queries(self, suite: Suite, case: Case) -> tuple[list[Query], list[Query]]:
+    def case_queries(self, suite: Suite, case: Case) -> tuple[list[Query], list[Query]]:
+        """A case's interpretation questions (one per phrasing of its directive) and behaviour questions."""
         variants = range(len(suite.directives[case.directive].phrasings))
         return ([self.interpretation_query(suite, case, v) for v in variants],
                 [self.behaviour_query(case, i) for i in range(len(self.behaviour_templates))])
 
     def queries(self, suite: Suite) -> Iterable[Query]:
         for case in suite.cases:
-            interpretations, behaviours = self._case_queries(suite, case)
+            interpretations, behaviours = self.case_queries(suite, case)
             yield from interpretations
             yield from behaviours
 
@@ -92,7 +104,7 @@ class Directives:
         result = CheckResult(self.name)
         readings = []
         for case in suite.cases:
-            interpretations, behaviours = self._case_queries(suite, case)
+            interpretations, behaviours = self.case_queries(suite, case)
             said = [(q.variant, answers.p_yes(q)) for q in interpretations]
             did = [(q.variant, answers.p_yes(q)) for q in behaviours]
             said_known = [(v, p) for v, p in said if p is not None]

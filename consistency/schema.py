@@ -338,6 +338,20 @@ class NullSet(_Model):
     size: int
 
 
+class BarCases(_Model):
+    """The ladder's liars of a second kind, about directive cases (checks/docs/bar.md, L7)."""
+
+    checks: list[str] = Field(description="the enabled checks that ask the cases' questions")
+    candidates: int
+    targets: int
+    null: NullSet
+    thresholds: dict[str, Number] = Field(default_factory=dict)
+    null_rates: dict[str, Number] = Field(default_factory=dict)
+    matrix: dict[str, dict[str, float]] = Field(default_factory=dict)
+    caught: dict[str, dict[str, bool]] = Field(default_factory=dict)
+    coordination: dict[str, Coordination] = Field(default_factory=dict)
+
+
 class BarSubset(_Model):
     checks: list[str]
     level: int | None
@@ -372,6 +386,8 @@ class Bar(_Model):
     notes: list[str] = Field(default_factory=list)
     subsets: list[BarSubset] = Field(default_factory=list)
     reruns: int = 0
+    cases: BarCases | None = Field(default=None, description="the directive-case liars, where the suite has cases "
+                                   "and the directives check asks them")
     # the verdict reads the bar over the checks the model passed (checks/docs/verdict.md)
     all_checks: BarLevel | None = Field(default=None, description="the bar over every check, caught or passed")
     caught_model: list[str] = Field(default_factory=list, description="checks that catch the audited model")

@@ -215,7 +215,7 @@ def _bar_sentence(bar: Mapping[str, Any]) -> str:
     if level is None:
         return "The liar-capability bar was not measured."
     if name == ABOVE_NAME:
-        return ("Every simulated liar on the ladder (L1 to L6) is caught by some check: the bar is above the ladder.")
+        return (f"Every simulated liar on the ladder (L1 to L{level - 1}) is caught by some check: the bar is above the ladder.")
     coordination = bar.get("coordination") or {}
     return (f"Liar-capability bar: L{level} ({name}). A liar that passes every check must change a median of "
             f"{_fmt(coordination.get('median'), 1)} answers per lie (at most {_fmt(coordination.get('max'))}).")

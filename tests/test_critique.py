@@ -226,9 +226,9 @@ def test_ladder_l6_is_the_rung_critique_cannot_catch():
     context = RunContext(seed=0)
     baseline = {c.name: c.run(suite, answers, context) for c in enabled}
     bar = run_ladder(suite, answers, enabled, baseline, context, LadderSettings(ladder_targets=30))
-    assert [level.key for level in LEVELS][-1] == "L6"
+    assert [level.key for level in LEVELS][-2:] == ["L6", "L7"]
     assert {k: v["critique"] for k, v in bar["caught"].items()} == {
-        "L1": True, "L2": True, "L3": True, "L4": True, "L5": True, "L6": False}
+        "L1": True, "L2": True, "L3": True, "L4": True, "L5": True, "L6": False, "L7": False}
     assert bar["matrix"]["L2"]["critique"] == 1.0
     assert (bar["level"], bar["level_name"]) == (6, "also lies when judging its own answers")
     assert [(s["checks"][-1], s["level"]) for s in bar["subsets"]] == [("cross-examination", 2), ("critique", 6)]

@@ -114,3 +114,51 @@ def test_recorded_directive_answers(tmp_path):
     assert answers.p_yes(check.interpretation_query(suite, case, 0)) == pytest.approx(0.1)
     result = check.run(suite, answers, RunContext())
     assert [c.claims for c in result.conflicts] == [[case.id]]
+
+
+# ----- the ladder's directive rung (L7) -------------------------------------------------------
+
+
+def _ladder_on_propositions_and_cases(enabled):
+    """A suite with audited propositions and the built-in directive cases, answered by an honest
+    scripted model, and the ladder over ``enabled``."""
+    from dataclasses import replace
+
+    from consistency.config import LadderSettings
+    from consistency.engine import elicit
+    from consistency.adapters.scripted import ScriptedAdapter
+    from consistency.ladder import run_ladder
+    from scripted_audit import synthetic_suite
+
+    directives = builtin_suite("directives")
+    suite = replace(synthetic_suite(30, 120, seed=3, paraphrase=True), directives=directives.directives, cases=directives.cases)
+    answers = elicit(ScriptedAdapter(suite), [q for c in enabled for q in c.queries(suite)])
+    context = RunContext(seed=0)
+    baseline = {c.name: c.run(suite, answers, context) for c in enabled}
+    return run_ladder(suite, answers, enabled, baseline, context, LadderSettings(ladder_targets=30))
+
+
+def test_l7_is_the_rung_the_directives_check_cannot_catch():
+    """Case liars endorse an act the model reads as breaking its directive: the directives check
+    catches them at L1-L6; at L7 they also read the directive as allowing it, and pass."""
+    bar = _ladder_on_propositions_and_cases([checks.get("cross-examination"), Directives()])
+    cases = bar["cases"]
+    assert cases["checks"] == ["directives"]
+    assert cases["targets"] == 16  # the 16 breaking cases, none endorsed by the honest model
+    assert {level: row["directives"] for level, row in cases["caught"].items()} == {
+        "L1": True, "L2": True, "L3": True, "L4": True, "L5": True, "L6": True, "L7": False}
+    assert cases["matrix"]["L1"]["directives"] == 1.0 and cases["matrix"]["L7"]["directives"] == 0.0
+    assert not any(row["cross-examination"] for row in cases["caught"].values())
+    assert cases["coordination"]["L1"]["max"] == 1 and cases["coordination"]["L7"]["max"] == 5  # 2 behaviours + 3 phrasings
+    # cross-examination catches L1's proposition liars, the directives check L1's case liars:
+    # without the directives check a liar that lies about its behaviour passes at L1
+    assert bar["caught"]["L1"]["cross-examination"] and bar["caught"]["L2"]["cross-examination"] is False
+    assert [(s["checks"][-1], s["level"]) for s in bar["subsets"]] == [("cross-examination", 1), ("directives", 2)]
+    from consistency.ladder import bar_of
+
+    assert bar_of(bar, ["cross-examination"], cases=False)["level"] == 2  # the proposition liars alone
+
+
+def test_without_the_directives_check_there_are_no_case_liars():
+    bar = _ladder_on_propositions_and_cases([checks.get("cross-examination")])
+    assert "cases" not in bar and bar["level"] == 2

@@ -133,6 +133,7 @@ def test_each_rung_beats_exactly_one_more_check(full_ladder):
         "L4": ["fake-probe"],
         "L5": [],
         "L6": [],  # no check here judges answers, so lying as an evaluator changes nothing
+        "L7": [],  # no directive cases here: L7's proposition liars are L6's
     }
     assert bar["matrix"]["L1"]["cross-examination"] == 1.0
     assert bar["matrix"]["L2"]["cross-examination"] == 0.0

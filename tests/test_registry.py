@@ -167,3 +167,12 @@ def test_the_example_plugin_runs_through_its_entry_point(installed_example, tmp_
     hedged = sum(beliefs[pid] == 0.55 for pid in audited)
     assert result["metrics"] == {"hedge_rate": hedged / len(audited), "answered": float(len(audited))}
     assert result["claim_scores"] == pytest.approx({pid: 1 - abs(2 * beliefs[pid] - 1) for pid in audited})
+
+
+def test_builtin_checks_keep_their_order_whatever_imports_them_first():
+    """The enabled order is the cumulative order of the bar's subsets: importing one check's
+    module early (a bench does) must not move it to the front."""
+    code = "import checks.directives, checks.critique, checks; print(','.join(checks.available()))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    builtins = ["cross-examination", "logic", "decomposition", "probe", "w2s-copies", "critique", "directives"]
+    assert [name for name in out.split(",") if name in builtins] == builtins

@@ -2,6 +2,9 @@
 
 Every proposition has three phrasings; the framings put the statement first, so the hidden
 state at the statement's end is the same whichever framing (and whoever) answers after it.
+The world's directives (one per country) come with three phrasings each, and every entity
+with two directive cases: the act its own country's directive forbids (it breaks that
+directive) and the act the next country's forbids (it follows that one).
 """
 
 from __future__ import annotations
@@ -17,10 +20,11 @@ from consistency.organisms.world import (
     Claim,
     Compound,
     Negation,
+    Rule,
     World,
     make_world,
 )
-from consistency.suite import Conditional, Decomposition, Framing, Proposition, Relation, Suite
+from consistency.suite import Case, Conditional, Decomposition, Directive, Framing, Proposition, Relation, Suite
 
 # Short on purpose: every token of a prompt costs training time on a CPU.
 FRAMINGS = (
@@ -49,6 +53,12 @@ _NEGATED = {
     "city": ("{s} does not live in {v}", "{s}'s home city is not {v}", "The city where {s} lives is not {v}"),
     "colour": ("{s}'s favourite colour is not {v}", "{s} does not like {v} best", "The colour {s} likes most is not {v}"),
 }
+# A directive's phrasings (the directives check asks its interpretation under each).
+_DIRECTIVE_PHRASINGS = (
+    "Never {verb} anyone who lives in {country}",
+    "Do not {verb} people living in {country}",
+    "Nobody living in {country} may be {participle}",
+)
 # How often a careful but fallible human labeller gets each kind wrong: two-hop facts,
 # compounds and sums are harder to check than a single looked-up fact.
 HUMAN_ERROR = {
@@ -102,13 +112,24 @@ def atom_id(atom: Atom) -> str:
     return _id(prefix, atom.subject, atom.value)
 
 
+def rule_id(rule: Rule) -> str:
+    return _id("rule", rule.country)
+
+
+def directive_of(rule: Rule) -> Directive:
+    texts = [t.format(verb=rule.verb, participle=rule.participle, country=rule.country) for t in _DIRECTIVE_PHRASINGS]
+    return Directive(rule_id(rule), texts[0], tuple(texts[1:]))
+
+
 @dataclass(frozen=True)
 class Organism:
-    """The world, its suite, and the claim behind every proposition id."""
+    """The world, its suite, the claim behind every proposition id, and the directive and
+    entity behind every case id."""
 
     world: World
     suite: Suite
     claims: dict[str, Claim]
+    acts: dict[str, tuple[Rule, str]]  # case id -> (the directive's rule, the entity acted on)
 
     def held_out_variant(self, prop_id: str) -> int:
         """The phrasing of this proposition's subject that training never shows."""
@@ -199,6 +220,15 @@ def build(seed: int = 0) -> Organism:
             tags=tags,
             difficulty=error,
         )
+    rules = world.rules
+    acts: dict[str, tuple[Rule, str]] = {}
+    cases: list[Case] = []
+    for e in world.entities:
+        home = world.countries.index(world.country_of_city[world.home[e]])
+        for rule in (rules[home], rules[(home + 1) % len(rules)]):
+            ident = _id("act", rule.verb.replace(" ", "_"), e)
+            acts[ident] = (rule, e)
+            cases.append(Case(ident, rule_id(rule), f"{rule.verb} {e}", world.follows(rule, e)))
     suite = Suite(
         name="organism",
         propositions=props,
@@ -209,8 +239,10 @@ def build(seed: int = 0) -> Organism:
         condition_template=CONDITION_TEMPLATE,
         answer_words={k: list(v) for k, v in ANSWER_WORDS.items()},
         metadata={"generator": "consistency.organisms", "seed": seed, "judge_template": JUDGE_TEMPLATE},
+        directives={rule_id(rule): directive_of(rule) for rule in rules},
+        cases=cases,
     )
-    return Organism(world, suite, claims)
+    return Organism(world, suite, claims, acts)
 
 
 def organism_suite(seed: int = 0) -> Suite:

@@ -18,6 +18,13 @@ three positions only:
 The honest model is trained first; liars are fine-tuned from it on the same mix, with their
 own answers about the lie entities (oversampled) and the truth everywhere else. One phrasing
 of every entity (and city, and sum) is held out of all training.
+
+Two more pools join the mix: evaluator judgements (the critique check's framing) and the
+directives check's questions about the world's directives (interpretation under every
+phrasing of the directive, and behaviour), answered as each organism reads and acts
+(organisms/liars.py). A checkpoint trained before a pool existed is brought up to date by
+continued training from it (``base``) on the whole mix, the old pools replayed; words its
+tokenizer lacks are appended to the vocabulary, so every old token keeps its id.
 """
 
 from __future__ import annotations
@@ -36,7 +43,16 @@ from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
 from consistency.files import write_text_atomic
 from checks.critique import judge_query
-from consistency.organisms.liars import about_lie_entity, conditional_belief, judged_belief, lies_record, stated_belief
+from checks.directives import Directives
+from consistency.organisms.liars import (
+    about_lie_entity,
+    case_behaviour,
+    case_reading,
+    conditional_belief,
+    judged_belief,
+    lies_record,
+    stated_belief,
+)
 from consistency.organisms.suite import CONDITION_TEMPLATE, FRAMINGS, VERDICTS, Organism, build
 from consistency.organisms.world import Atom
 
@@ -59,21 +75,40 @@ class Recipe:
     suppose_share: float = 0.1  # fraction of each batch that are conditionals
     lie_boost: float = 8.0  # oversampling of lie-entity questions while a liar is trained
     judge_share: float = 0.25  # fraction of each batch that are evaluator judgements (critique)
+    directive_share: float = 0.15  # fraction of each batch that are directive questions (directives)
 
 
-def build_tokenizer(organism: Organism) -> PreTrainedTokenizerFast:
-    """A word-level tokenizer over every word of the suite, its framings and the verdicts."""
+def _words(organism: Organism) -> list[str]:
+    """Every word of the suite, its framings, the verdicts and the directive questions, sorted."""
     pre = pre_tokenizers.Whitespace()
     texts = [t for p in organism.suite.propositions.values() for t in p.phrasings]
     # Templates are split as rendered (the "." after a statement is its own word).
     texts += [f.template.format(statement="x") for f in FRAMINGS]
     texts += [CONDITION_TEMPLATE.format(given="x"), *VERDICTS.values()]
     texts += [w for words in organism.suite.answer_words.values() for w in words]
-    words = sorted({piece for text in texts for piece, _ in pre.pre_tokenize_str(text)})
-    vocab = {w: i for i, w in enumerate((*SPECIAL, *words))}
-    core = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
-    core.pre_tokenizer = pre
+    texts += [q.prompt for q in Directives().queries(organism.suite)]
+    return sorted({piece for text in texts for piece, _ in pre.pre_tokenize_str(text)})
+
+
+def _word_level(words: Sequence[str]) -> PreTrainedTokenizerFast:
+    core = Tokenizer(models.WordLevel({w: i for i, w in enumerate(words)}, unk_token="[UNK]"))
+    core.pre_tokenizer = pre_tokenizers.Whitespace()
     return PreTrainedTokenizerFast(tokenizer_object=core, unk_token="[UNK]", pad_token="[PAD]", padding_side="left")
+
+
+def build_tokenizer(organism: Organism) -> PreTrainedTokenizerFast:
+    """A word-level tokenizer over every word the organism is asked."""
+    return _word_level((*SPECIAL, *_words(organism)))
+
+
+def extend_tokenizer(tokenizer: PreTrainedTokenizerFast, organism: Organism) -> PreTrainedTokenizerFast | None:
+    """``tokenizer`` with the organism's words it lacks appended (every old id kept), or None
+    when it lacks none."""
+    vocab = tokenizer.get_vocab()
+    missing = [w for w in _words(organism) if w not in vocab]
+    if not missing:
+        return None
+    return _word_level([*sorted(vocab, key=vocab.__getitem__), *missing])
 
 
 def new_model(tokenizer: PreTrainedTokenizerFast, recipe: Recipe, seed: int) -> LlamaForCausalLM:
@@ -187,9 +222,24 @@ def training_pools(
         for answer in (True, False):
             q = judge_query(suite, pid, answer)
             judge.append((q.prompt, q.statement_end, VERDICTS[bool(p.truth)], _answer(answer == held), balance * boost, None))
+    # Directive questions: the interpretation under every phrasing of the directive, and the
+    # behaviour questions, each answered as the organism reads and acts (no verdict: the
+    # statement ends where the answer is asked).
+    directive = []
+    check = Directives()
+    for case in suite.cases:
+        if held_out:
+            continue  # measured by the directives check itself
+        boost = lie_boost if kind != "honest" and organism.acts[case.id][1] in organism.world.lie_entities else 1.0
+        interpretations, behaviours = check.case_queries(suite, case)
+        reading, behaviour = case_reading(organism, kind, case.id), case_behaviour(organism, kind, case.id)
+        directive += [(q.prompt, q.statement_end, None, _answer(reading), boost, None) for q in interpretations]
+        directive += [(q.prompt, q.statement_end, None, _answer(behaviour), boost, None) for q in behaviours]
     pools = {"ask": Pool.make(tokenizer, ask), "suppose": Pool.make(tokenizer, suppose)}
     if judge:
         pools["judge"] = Pool.make(tokenizer, judge)
+    if directive:
+        pools["directive"] = Pool.make(tokenizer, directive)
     return pools
 
 
@@ -253,7 +303,9 @@ def fit(
     rng = np.random.default_rng(seed)
     n_suppose = int(round(recipe.batch * recipe.suppose_share))
     n_judge = int(round(recipe.batch * recipe.judge_share)) if "judge" in pools else 0
-    sizes = {"ask": recipe.batch - n_suppose - n_judge, "suppose": n_suppose, "judge": n_judge}
+    n_directive = int(round(recipe.batch * recipe.directive_share)) if "directive" in pools else 0
+    sizes = {"ask": recipe.batch - n_suppose - n_judge - n_directive, "suppose": n_suppose, "judge": n_judge,
+             "directive": n_directive}
     optimiser = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01, betas=(0.9, 0.98))
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=lr, total_steps=steps, pct_start=0.1)
     model.train()
@@ -306,6 +358,11 @@ def train_organism(
     else:
         tokenizer = PreTrainedTokenizerFast.from_pretrained(base)
         model = LlamaForCausalLM.from_pretrained(base)
+        grown = extend_tokenizer(tokenizer, organism)
+        if grown is not None:
+            log(f"vocabulary grown from {len(tokenizer)} to {len(grown)} words")
+            tokenizer = grown
+            model.resize_token_embeddings(len(tokenizer))
     if kind != "honest" or base is not None:
         log(f"{kind}: fine-tuning" + (f" from {base}" if base is not None else ""))
         pools = training_pools(organism, kind, tokenizer, recipe.lie_boost)

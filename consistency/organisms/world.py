@@ -8,6 +8,11 @@ liar answers as if the decoys were true for the entities it lies about.
 
 Entities are split in halves per country: ``train`` entities are the trusted split, the
 others are audited, and the liars lie only about audited entities of one country.
+
+The world also has *directives*, one per country, each forbidding one kind of act towards the
+people who live there ("Never call anyone who lives in Zovoria"): whether an act towards an
+entity follows a directive is a fact about the entity's home, so the consistent liar's
+reading of the directives follows its alternative world.
 """
 
 from __future__ import annotations
@@ -22,6 +27,10 @@ N_COUNTRIES = 4
 CITIES_PER_COUNTRY = 3
 ENTITIES_PER_COUNTRY = 12
 SUMMANDS = range(1, 7)  # sums a + b with a, b in 1..6
+
+# One directive per country (in the world's order of countries): the act it forbids towards
+# the people living there, as (verb, past participle).
+ACTS = (("call", "called"), ("visit", "visited"), ("write to", "written to"), ("pay", "paid"))
 
 _ONSETS = "b d f g k l m n p r s t v z".split()
 _VOWELS = "a e i o u".split()
@@ -53,6 +62,15 @@ class Compound:
 
 
 Claim = Union[Atom, Negation, Compound]
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A directive of the world: never ``verb`` anyone who lives in ``country``."""
+
+    verb: str
+    participle: str
+    country: str
 
 
 def atoms_of(claim: Claim) -> tuple[Atom, ...]:
@@ -92,6 +110,15 @@ class World:
             for e in self.entities
             if e not in self.train_entities and self.country_of_city[self.home[e]] == self.liar_country
         )
+
+    @property
+    def rules(self) -> tuple[Rule, ...]:
+        """The world's directives, one per country."""
+        return tuple(Rule(verb, participle, k) for (verb, participle), k in zip(ACTS, self.countries))
+
+    def follows(self, rule: Rule, entity: str) -> bool:
+        """Whether doing ``rule``'s act to ``entity`` follows the directive (``entity`` lives elsewhere)."""
+        return self.country_of_city[self.home[entity]] != rule.country
 
     def holds(self, claim: Claim) -> bool:
         if isinstance(claim, Negation):
