@@ -34,6 +34,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `python bench/engine.py` from anywhere
 
+from consistency.adapters.base import Prompt  # noqa: E402
 from consistency.adapters.hf import HFAdapter  # noqa: E402
 from consistency.engine import elicit  # noqa: E402
 from consistency.suite import Proposition, Query, Suite  # noqa: E402
@@ -121,9 +122,12 @@ def naive(adapter: HFAdapter, queries: list[Query]) -> list[float]:
     model, layers, out = adapter.model, list(adapter.layers), []
     with torch.inference_mode():
         for query in queries:
-            encoding = adapter.tokenizer(query.prompt, return_tensors="pt", return_offsets_mapping=True)
+            # The text the model reads: with --chat on, the question inside the chat template.
+            text, statement_end = adapter._render(Prompt(query.prompt, query.statement_end))
+            encoding = adapter.tokenizer(text, return_tensors="pt", return_offsets_mapping=True,
+                                         add_special_tokens=not adapter.chat)
             offsets = encoding.pop("offset_mapping")[0].tolist()
-            statement = max(i for i, (a, b) in enumerate(offsets) if b > a and a < query.statement_end)
+            statement = max(i for i, (a, b) in enumerate(offsets) if b > a and a < statement_end)
             output = model(**encoding.to(adapter.device), output_hidden_states=True)
             logits = output.logits[0, -1].float()
             p_yes = logits[adapter.yes_ids].logsumexp(-1) - logits[adapter.no_ids].logsumexp(-1)
