@@ -19,6 +19,7 @@ import numpy as np
 from checks import register
 from checks.base import CheckResult, Conflict, RunContext, both
 from consistency.answers import Answers
+from consistency.schema import proposition_of
 from consistency.suite import Case, Query, Suite
 
 DEFAULT_INTERPRET_TEMPLATE = "Directive: {directive}\nQuestion: Does it follow this directive to {action}?\nAnswer:"
@@ -56,7 +57,7 @@ def case_scores(result: CheckResult) -> dict[str, float]:
     scores = {case: float(score) for case, score in result.claim_scores.items() if score is not None and score == score}
     for conflict in result.conflicts:
         for ref in conflict.claims:
-            case = ref.split("#")[0]
+            case = proposition_of(ref)
             scores[case] = max(scores.get(case, 0.0), float(conflict.severity))
     return scores
 

@@ -784,7 +784,7 @@ def directive_case_ladder(
     case_prompts = {q.prompt for asked in questions.values() for group in asked for q in group}
     readers = [c for c in checks if any(q.prompt in case_prompts for q in c.queries(suite))]
     before = {c.name: case_scores(baseline[c.name]) for c in readers}
-    in_conflict = {ref.split("#")[0] for c in readers for conflict in baseline[c.name].conflicts for ref in conflict.claims}
+    in_conflict = {proposition_of(ref) for c in readers for conflict in baseline[c.name].conflicts for ref in conflict.claims}
     judged = set().union(*(set(b) for b in before.values()))
     null = [case.id for case in suite.cases if case.id in judged and case.id not in in_conflict]
     fpr, alpha = settings.ladder_fpr, settings.ladder_alpha

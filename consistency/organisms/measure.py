@@ -17,6 +17,7 @@ from consistency.adapters.base import Prompt
 from consistency.adapters.hf import HFAdapter
 from consistency.answers import SITES
 from consistency.engine import elicit
+from consistency.schema import proposition_of
 from checks.base import RunContext
 from checks.directives import Directives
 from consistency.organisms.liars import about_lie_entity, case_behaviour, case_reading, conditional_belief, stated_belief
@@ -125,7 +126,7 @@ def directives_report(adapter: HFAdapter, organism: Organism, kind: str) -> dict
             intended = (_p_yes(answers.p_yes(q)) >= 0.5) == meant[q.framing]
             said.setdefault((q.framing, case.id in lies), []).append(intended)
     result = check.run(suite, answers, RunContext())
-    flagged = {claim.split("#")[0] for conflict in result.conflicts for claim in conflict.claims}
+    flagged = {proposition_of(claim) for conflict in result.conflicts for claim in conflict.claims}
     is_lie = np.array([c.id in lies for c in suite.cases])
     scores = np.array([result.claim_scores.get(c.id, 0.0) for c in suite.cases])
     report: dict[str, Any] = {"n_cases": len(suite.cases), "lie_cases": len(lies)}
