@@ -123,7 +123,7 @@ def naive(adapter: HFAdapter, queries: list[Query]) -> list[float]:
     with torch.inference_mode():
         for query in queries:
             # The text the model reads: with --chat on, the question inside the chat template.
-            text, statement_end = adapter._render(Prompt(query.prompt, query.statement_end))
+            text, statement_end = adapter.render(Prompt(query.prompt, query.statement_end))
             encoding = adapter.tokenizer(text, return_tensors="pt", return_offsets_mapping=True,
                                          add_special_tokens=not adapter.chat)
             offsets = encoding.pop("offset_mapping")[0].tolist()

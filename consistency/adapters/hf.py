@@ -253,7 +253,7 @@ class HFAdapter:
         as it does when it answers (a chat model continuing bare text is another model).
         """
         out: list[str] = []
-        rendered = [self._render(Prompt(text, len(text)))[0] for text in texts]
+        rendered = [self.render(Prompt(text, len(text)))[0] for text in texts]
         for start in range(0, len(rendered), self.batch_size):
             rows = self.tokenizer(rendered[start : start + self.batch_size], add_special_tokens=not self.chat)["input_ids"]
             width = max(map(len, rows))
@@ -302,7 +302,7 @@ class HFAdapter:
         if self.device.type == "cuda":
             torch.cuda.empty_cache()
 
-    def _render(self, prompt: Prompt) -> tuple[str, int]:
+    def render(self, prompt: Prompt) -> tuple[str, int]:
         """The text the model reads, and where the statement ends in it.
 
         With chat on, the question is the user's turn and the assistant's turn is opened, so
@@ -321,7 +321,7 @@ class HFAdapter:
         return rendered, at + prompt.statement_end
 
     def _encode(self, prompts: Sequence[Prompt]) -> list[_Encoded]:
-        rendered = [self._render(p) for p in prompts]
+        rendered = [self.render(p) for p in prompts]
         # One call for the whole list: the fast tokenizer encodes it in parallel. A chat
         # template writes its own BOS where the model wants one.
         encodings = self.tokenizer(
