@@ -27,7 +27,9 @@ involving the proposition. Its threshold is set on the model's own answers so th
 ground truth, else those in no contradiction (see :func:`honest_null`). A liar is caught on a
 target when some claim it changed was under the threshold before and is over it now (claims
 already flagged cannot betray anything new). Targets are drawn, seeded, from the honest
-claims in no contradiction that no check flags. A check *catches a rung* when it catches
+claims in no contradiction that no check flags, in an order each claim's id alone decides
+(:func:`draw_targets`): a borderline claim entering or leaving them changes one target, not the
+whole sample. A check *catches a rung* when it catches
 more targets than chance explains: each changed claim crosses the cut by chance at the rate
 the cut achieves on the null (bounded the conformal way, (exceeding + 1) / (n + 1)), and a
 one-sided binomial test at ``alpha`` compares the catches with the liars' chances of a false
@@ -45,6 +47,7 @@ when their changes do not overlap.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field, replace
 from statistics import median
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
@@ -596,6 +599,22 @@ class _Reruns:
         return self.cache[key]
 
 
+def draw_targets(candidates: Iterable[str], size: int, seed: int, salt: str) -> list[str]:
+    """The ``size`` candidates ranked first by a keyed hash of (seed, salt, candidate), sorted.
+
+    Each candidate's rank depends on its own id alone, not on which other claims are
+    candidates, so a claim entering or leaving the candidates (a score moving across a
+    threshold by a rounding error) changes at most one target; a draw from a random generator
+    over the candidate list would shift every later pick. blake2b, not ``hash()``: str hashes
+    are salted per process, and the draw must be the same on every machine.
+    """
+    def rank(candidate: str) -> tuple[bytes, str]:
+        key = f"{seed}\x1f{salt}\x1f{candidate}".encode()
+        return hashlib.blake2b(key, digest_size=16).digest(), candidate
+
+    return sorted(sorted(set(candidates), key=rank)[:max(size, 0)])
+
+
 def run_ladder(
     suite: Suite,
     answers: Answers,
@@ -634,8 +653,7 @@ def run_ladder(
     clean = [p for p in null
              if p not in implicated and answers.belief(suite.query(p)) is not None
              and all(base_scores[n][p] <= thresholds[n] for n in base_scores)]
-    rng = context.rng("ladder")
-    sample = sorted(rng.choice(clean, size=min(targets, len(clean)), replace=False).tolist()) if clean else []
+    sample = draw_targets(clean, targets, context.seed, "ladder")
 
     report: dict[str, Any] = {
         "fpr": fpr, "alpha": alpha, "seed": context.seed, "candidates": len(clean), "targets": len(sample),
@@ -802,8 +820,7 @@ def directive_case_ladder(
         if read and act and np.mean(read) < 0.5 and max(act) < 0.5 and all(
                 before[n].get(case_id, 0.0) <= thresholds[n] for n in before):
             clean.append(case_id)
-    rng = context.rng("ladder-cases")
-    sample = sorted(rng.choice(clean, size=min(settings.ladder_targets, len(clean)), replace=False).tolist()) if clean else []
+    sample = draw_targets(clean, settings.ladder_targets, context.seed, "ladder-cases")
     report: dict[str, Any] = {
         "checks": [c.name for c in readers], "candidates": len(clean), "targets": len(sample),
         "null": {"kind": "cases in no conflict", "size": len(null)}, "thresholds": thresholds, "null_rates": null_rates,
