@@ -4,6 +4,8 @@ exact formulas, input errors."""
 from __future__ import annotations
 
 import re
+import tracemalloc
+from functools import partial
 
 import numpy as np
 import pytest
@@ -21,6 +23,7 @@ from probes.metrics import (
     bootstrap_auroc_ci,
     calibrated_threshold,
     out_of_fold,
+    skip_bootstrap,
     stratified_folds,
 )
 from probes.sweep import earliest_informative, embedding_sanity, sweep_layers
@@ -276,6 +279,26 @@ def test_bootstrap_blocks_leave_the_interval_and_the_stream_unchanged(monkeypatc
         blocked, whole = np.random.default_rng(trial), np.random.default_rng(trial)
         assert bootstrap_auroc_ci(scores, labels, blocked, n_boot=37) == one_block(scores, labels, whole, 37)
         assert blocked.integers(1 << 40) == whole.integers(1 << 40)  # the generator left where it was
+
+
+def test_the_bootstrap_never_holds_every_resample_at_once():
+    """1000 resamples of 20k rows are 160 MB of draws as 8-byte integers; a block at a time they
+    are a few MB, and the generator ends where one draw of them all leaves it."""
+    labels = np.arange(20_000) % 3 == 0
+    scores = labels + np.random.default_rng(1).normal(size=len(labels))
+    whole = np.random.default_rng(5)
+    whole.integers(0, labels.sum(), (1000, labels.sum()))
+    whole.integers(0, (~labels).sum(), (1000, (~labels).sum()))
+    for run in (partial(bootstrap_auroc_ci, scores), skip_bootstrap):
+        blocked = np.random.default_rng(5)
+        tracemalloc.start()
+        try:
+            run(labels, blocked, 1000)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert peak < 16 * 2**20
+        assert blocked.bit_generator.state == whole.bit_generator.state
 
 
 def test_out_of_fold_fits_float32_rows_exactly_as_float64_ones():
