@@ -64,10 +64,17 @@ def comparable(out: Path) -> dict:
     return results
 
 
+def default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def interrupt(out: Path, sig: int) -> int:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    # A shell without job control starts background commands (`pytest &`) with SIGINT ignored,
+    # and exec keeps ignored signals ignored: the child gets SIGINT's default back, as a command
+    # run at a terminal has it, or the Ctrl-C this test sends would never reach it.
     process = subprocess.Popen([sys.executable, "-c", SLOW_CLI, *AUDIT, "--out", str(out)], cwd=ROOT, env=env,
-                               stderr=subprocess.PIPE, text=True)
+                               stderr=subprocess.PIPE, text=True, preexec_fn=default_sigint)
     assert process.stderr is not None
     deadline = time.monotonic() + 120
     for line in process.stderr:  # wait for the first stored chunk
