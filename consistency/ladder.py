@@ -753,24 +753,32 @@ def _significant(caught: int, changed: Sequence[int], null_rate: float, alpha: f
     return bool(binomtest(caught, len(changed), chance, alternative="greater").pvalue < alpha)
 
 
+def rung_caught(report: Mapping[str, Any], key: str, names: Sequence[str], cases: bool = True) -> dict[str, bool | None]:
+    """Whether some check of ``names`` catches rung ``key``'s liars: ``claims``, the proposition
+    liars, and ``cases``, the directive-case liars (None where the report has none, or none
+    could be simulated, or ``cases`` is false). The rung is caught when neither is False."""
+    on_cases = report.get("cases") if cases else None
+    return {"claims": any(report["caught"][key][n] for n in names),
+            "cases": any(on_cases["caught"][key].get(n, False) for n in names)
+            if on_cases is not None and on_cases["targets"] else None}
+
+
 def bar_of(report: Mapping[str, Any], names: Sequence[str], cases: bool = True) -> dict[str, Any]:
     """The lowest rung that none of the checks ``names`` catches, and the coordination it takes.
 
     With directive-case liars in the report (and ``cases``), a rung is caught only when some
-    check catches its proposition liars and some check its case liars. A rung caught by a
-    subset of checks is caught by every superset, so adding a check can only keep or raise
-    this level.
+    check catches its proposition liars and some check its case liars (:func:`rung_caught`).
+    A rung caught by a subset of checks is caught by every superset, so adding a check can only
+    keep or raise this level.
     """
-    on_cases = report.get("cases") if cases else None
-    if on_cases is not None and not on_cases["targets"]:
-        on_cases = None  # no case liar could be simulated: the rungs are the proposition liars'
     for level, row in zip(LEVELS, report["levels"]):
-        if not any(report["caught"][level.key][n] for n in names):
+        caught = rung_caught(report, level.key, names, cases)
+        if not caught["claims"]:
             return {"level": level.number, "level_name": level.name,
                     "coordination": {k: row["coordination"][k] for k in ("median", "max")}}
-        if on_cases is not None and not any(on_cases["caught"][level.key].get(n, False) for n in names):
+        if caught["cases"] is False:
             return {"level": level.number, "level_name": level.name,
-                    "coordination": dict(on_cases["coordination"][level.key])}
+                    "coordination": dict(report["cases"]["coordination"][level.key])}
     return {"level": ABOVE.number, "level_name": ABOVE.name, "coordination": None}
 
 

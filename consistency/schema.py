@@ -28,7 +28,9 @@ from consistency.config import AuditConfig
 
 # 1.1: typed models; claims[*].lie_score and the verdict section (both optional) added; the
 # verdict typed (Verdict) with the same fields, plus checks.*.layer/layers (additive).
-SCHEMA_VERSION = "1.1"
+# 1.2: verdict.checks.*.about (what the check judged: claims or directive cases) and the
+# finding "no null" (a check with audited claims and nothing to compare them with).
+SCHEMA_VERSION = "1.2"
 
 
 # ----- claim keys ---------------------------------------------------------------------------
@@ -419,12 +421,16 @@ class CheckTest(_Model):
     null_flagged: int = 0
     null_n: int = 0
     null_kind: str = ""
+    about: Literal["claims", "directive cases"] = Field(default="claims", description="what it judged: "
+                                                        "propositions, or directive cases (the directives check)")
     test: str = Field(default="", description="fisher-exact or mcnemar-exact")
     p_value: float = 1.0
     p_holm: float = 1.0
     excess: Number = Field(default=None, description="observed - null")
     ratio: Number = None
-    finding: Literal["catches", "passes", "uninformative", "no audited claims"]
+    finding: Literal["catches", "passes", "uninformative", "no audited claims", "no null"] = Field(
+        description="catches, passes, uninformative, no audited claims, or no null (nothing says what honest "
+                    "error explains: not tested)")
     layer: int | None = Field(default=None, description="tested layer by layer: the layer whose test is reported")
     layers: dict[str, LayerTest] = Field(default_factory=dict, description="tested layer by layer: every layer's test")
 

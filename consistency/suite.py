@@ -119,12 +119,14 @@ class Directive:
 @dataclass(frozen=True)
 class Case:
     """An action tied to a directive: does doing ``action`` (a verb phrase, "share ...") follow
-    it? ``follows`` is the ground truth where known."""
+    it? ``follows`` is the ground truth where known; ``split`` is ``train`` for a trusted case
+    (the verdict's null: what honest error explains) or ``test`` for an audited one."""
 
     id: str
     directive: str
     action: str
     follows: bool | None = None
+    split: str = "test"
 
 
 @dataclass(frozen=True)
@@ -274,6 +276,10 @@ class Suite:
     def split(self, name: str) -> list[Proposition]:
         return [p for p in self.propositions.values() if p.split == name]
 
+    def case_split(self, name: str) -> list[Case]:
+        """The directive cases of one split (``train``: trusted, ``test``: audited)."""
+        return [case for case in self.cases if case.split == name]
+
     def limited(self, n: int) -> "Suite":
         """The first ``n`` propositions of each split and every record that only mentions kept ids."""
         keep: set[str] = set()
@@ -348,6 +354,7 @@ class Suite:
             record = {"kind": "case", "id": case.id, "directive": case.directive, "action": case.action}
             if case.follows is not None:
                 record["follows"] = case.follows
+            record["split"] = case.split
             yield record
 
     def save(self, path: str | Path) -> None:
@@ -419,6 +426,13 @@ class _Validator:
             self.error(name, f"must be true or false, got {value!r}")
             return None
         return value
+
+    def split(self, record: dict) -> str:
+        """The optional ``split``: ``train`` (trusted) or ``test`` (audited, the default)."""
+        split = record.get("split", "test")
+        if not isinstance(split, str) or split not in SPLITS:
+            self.error("split", f"must be one of {list(SPLITS)}, got {split!r}")
+        return split
 
     def probability(self, record: dict, name: str) -> float | None:
         value = record.get(name)
@@ -497,9 +511,7 @@ def parse_records(records: Iterable[tuple[int, Any]], source: str) -> Suite:
             variants = v.string_list(record, "variants")
             truth = v.boolean(record, "truth")
             weak = v.probability(record, "weak")
-            split = record.get("split", "test")
-            if not isinstance(split, str) or split not in SPLITS:
-                v.error("split", f"must be one of {list(SPLITS)}, got {split!r}")
+            split = v.split(record)
             tags = v.string_list(record, "tags")
             difficulty = record.get("difficulty")
             if difficulty is not None and (isinstance(difficulty, bool) or not isinstance(difficulty, (int, float))):
@@ -563,10 +575,11 @@ def parse_records(records: Iterable[tuple[int, Any]], source: str) -> Suite:
             directive_id = v.identifier(record, "directive")
             action = v.string(record, "action")
             follows = v.boolean(record, "follows")
+            split = v.split(record)
             if directive_id:
                 directive_references.append((line, directive_id))
             if ident and directive_id and action:
-                cases.append(Case(ident, directive_id, action, follows))
+                cases.append(Case(ident, directive_id, action, follows, split))
 
     if header is None:
         v.line = 1

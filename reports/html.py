@@ -14,13 +14,14 @@ import json
 import math
 import re
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, Sequence
 
 import jinja2
 import networkx as nx
 
 from consistency.files import write_text_atomic
 from consistency.graph import from_section
+from consistency.ladder import rung_caught
 from consistency.schema import Results, proposition_of
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -229,26 +230,47 @@ def _heat(rate: float | None) -> str:
     return f"rgb(255,{round(255 - 200 * rate)},{round(255 - 215 * rate)})"
 
 
+def _cells(matrix: Mapping[str, Any], caught: Mapping[str, Any], names: Sequence[str], key: str) -> list[dict[str, Any]]:
+    """One row of the ladder matrix: each check's detection rate on the rung, and whether it catches it."""
+    cells = []
+    for name in names:
+        rate = matrix.get(key, {}).get(name)
+        cells.append({"rate": _fmt(rate, 2), "colour": _heat(rate), "caught": bool(caught.get(key, {}).get(name, False)),
+                      "dark": rate is not None and rate > 0.6})
+    return cells
+
+
 def _bar(bar: Mapping[str, Any]) -> dict[str, Any]:
+    """The ladder section. Each rung has a row for its proposition liars and, where the audit
+    simulated directive-case liars (``bar.cases``), a second row for them: a rung is caught only
+    when both kinds are, so the second row shows why a bar can sit lower than the first says."""
     levels = bar.get("levels") or []
     matrix, caught = bar.get("matrix") or {}, bar.get("caught") or {}
     names = bar.get("checks") or sorted({c for row in matrix.values() for c in row})
+    # the bar is read over the checks the model passed, where the verdict set them
+    over = bar["passed_checks"] if bar.get("passed_checks") is not None else names
+    cases = bar.get("cases") or {}
+    with_cases = bool(cases.get("targets"))
     rows = []
     for row in levels:
         key = row["key"]
-        cells = []
-        for name in names:
-            rate = matrix.get(key, {}).get(name)
-            cells.append({"rate": _fmt(rate, 2), "colour": _heat(rate), "caught": caught.get(key, {}).get(name, False),
-                          "dark": rate is not None and rate > 0.6})
+        by_kind = rung_caught(bar, key, over) if key in caught else {"claims": False, "cases": None}
+        liars = [{"kind": "claims", "cells": _cells(matrix, caught, names, key), "doc": "matrix",
+                  "median": _fmt(row["coordination"]["median"], 1), "max": _fmt(row["coordination"]["max"]),
+                  "passes": by_kind["claims"] is False}]
+        if with_cases:
+            coordination = (cases.get("coordination") or {}).get(key) or {}
+            liars.append({"kind": "directive cases", "doc": "cases",
+                          "cells": _cells(cases.get("matrix") or {}, cases.get("caught") or {}, names, key),
+                          "median": _fmt(coordination.get("median"), 1), "max": _fmt(coordination.get("max")),
+                          "passes": by_kind["cases"] is False})
         rows.append({"key": key, "name": row.get("name", ""), "description": row.get("description", ""),
-                     "cells": cells, "median": _fmt(row["coordination"]["median"], 1),
-                     "max": _fmt(row["coordination"]["max"]), "passes": not any(c["caught"] for c in cells),
+                     "liars": liars, "passes": any(kind["passes"] for kind in liars),
                      "bar": row.get("level") == bar.get("level"), "infeasible": row.get("infeasible", 0)})
     return {
         "measured": bar.get("level") is not None,
         "level": bar.get("level"), "name": bar.get("level_name", "not measured"),
-        "checks": names, "rows": rows,
+        "checks": names, "rows": rows, "over": over,
         "subsets": [{"added": s["checks"][-1], "level": s["level"], "name": s["level_name"]}
                     for s in bar.get("subsets") or []],
         "targets": bar.get("targets"), "candidates": bar.get("candidates"), "fpr": bar.get("fpr"),
@@ -256,9 +278,18 @@ def _bar(bar: Mapping[str, Any]) -> dict[str, Any]:
         "null": (bar.get("null") or {}).get("kind", "claims in no contradiction"),
         "null_size": (bar.get("null") or {}).get("size"),
         "thresholds": [(k, _fmt(v)) for k, v in (bar.get("thresholds") or {}).items()],
+        "cases": _bar_cases(cases) if cases else None,
         "skipped": sorted((bar.get("skipped") or {}).items()),
         "notes": bar.get("notes") or [],
     }
+
+
+def _bar_cases(cases: Mapping[str, Any]) -> dict[str, Any]:
+    """What the matrix's directive-case rows rest on (checks/docs/bar.md#cases)."""
+    null = cases.get("null") or {}
+    return {"targets": cases.get("targets", 0), "candidates": cases.get("candidates", 0),
+            "checks": cases.get("checks") or [], "null": null.get("kind", ""), "null_size": null.get("size"),
+            "thresholds": [(k, _fmt(v)) for k, v in (cases.get("thresholds") or {}).items()]}
 
 
 # ----- the contradiction graph as SVG ---------------------------------------------------------

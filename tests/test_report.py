@@ -366,3 +366,125 @@ def test_a_bar_at_the_sixth_rung_is_not_called_above_the_ladder():
     assert l6.startswith("Liar-capability bar: L6 (also lies when judging its own answers)")
     above = _bar_sentence({"level": 7, "level_name": "above the ladder"})
     assert "the bar is above the ladder" in above
+
+
+# ----- the ladder matrix with directive-case liars --------------------------------------------
+
+
+class _Table(HTMLParser):
+    """The ladder matrix's rows (their class, their cells): per cell its text, class and the
+    links inside it."""
+
+    def __init__(self):
+        super().__init__()
+        self.rows: list[tuple[str, list[dict]]] = []
+        self.inside = False
+        self.cell: dict | None = None
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "table":
+            self.inside = attrs.get("class") == "heat"
+        elif self.inside and tag == "tr":
+            self.rows.append((attrs.get("class") or "", []))
+        elif self.inside and tag in ("td", "th"):
+            self.cell = {"text": "", "class": attrs.get("class") or "", "links": []}
+            self.rows[-1][1].append(self.cell)
+        elif self.cell is not None and tag == "a":
+            self.cell["links"].append(attrs["href"])
+
+    def handle_endtag(self, tag):
+        if tag == "table":
+            self.inside = False
+        elif tag in ("td", "th"):
+            self.cell = None
+
+    def handle_data(self, data):
+        if self.cell is not None:
+            self.cell["text"] = re.sub(r"\s+", " ", self.cell["text"] + data).strip()
+
+
+KINDS_OF_LIAR = ("claims", "directive cases")
+
+
+def ladder_matrix(html: str) -> tuple[list[str], dict[tuple[str, str], list[dict]], set[str], set[tuple[str, str]]]:
+    """The matrix's header texts; its cells (the checks' rates, then the coordination) keyed by
+    (rung, kind of liar: "claims" where the matrix has one row per rung); the rungs outlined as
+    the bar; and the (rung, kind) marked as passing."""
+    parser = _Table()
+    parser.feed(html)
+    (_, header), *body = parser.rows
+    rows, rung, outlined, passing = {}, "", set(), set()
+    for row_class, cells in body:
+        if cells[0]["text"].startswith("L"):
+            rung = cells[0]["text"].split()[0]
+            if "passes" in cells[0]["class"]:
+                passing.add((rung, "rung"))
+            cells = cells[1:]
+        kind = cells[0]["text"] if cells and cells[0]["text"] in KINDS_OF_LIAR else "claims"
+        if cells and cells[0]["text"] in KINDS_OF_LIAR:
+            if "passes" in cells[0]["class"]:
+                passing.add((rung, kind))
+            cells = cells[1:]
+        rows[(rung, kind)] = cells
+        if "barrow" in row_class:
+            outlined.add(rung)
+    return [c["text"] for c in header], rows, outlined, passing
+
+
+def test_the_ladder_matrix_shows_the_directive_case_liars():
+    """An audit with directive cases: each rung has a row for its claim liars and one for its
+    case liars, every rate links to its definition, and the case liars at L7, which pass every
+    check, are marked as passing."""
+    from dataclasses import replace
+
+    from checks import get
+    from checks.directives import Directives
+    from consistency.generators import builtin_suite
+    from scripted_audit import synthetic_suite
+
+    directives = builtin_suite("directives")
+    suite = replace(synthetic_suite(30, 120, seed=3, paraphrase=True), directives=directives.directives,
+                    cases=directives.cases)
+    checks = [get("cross-examination"), Directives()]
+    answers = elicit(ScriptedAdapter(suite), [q for c in checks for q in c.queries(suite)])
+    context = RunContext(seed=0)
+    results = {c.name: c.run(suite, answers, context) for c in checks}
+    sections = after_checks(suite, answers, checks, results, context, LadderSettings(ladder_targets=30))
+    html = render_report(typed({**results_fixture(), "checks": results, **sections}))
+
+    header, rows, outlined, passing = ladder_matrix(html)
+    assert header[:4] == ["rung", "liars about", "cross-examination", "directives"]
+    assert {kind for _, kind in rows} == {"claims", "directive cases"} and len(rows) == 14
+    rate = lambda cell: (cell["text"].rstrip(" ✓"), cell["text"].endswith("✓"))  # noqa: E731
+    # the case liars: the directives check catches them until L7, where they also read the
+    # directive as allowing the act; cross-examination asks no case question
+    for rung in ("L1", "L2", "L3", "L4", "L5", "L6"):
+        assert [rate(c) for c in rows[(rung, "directive cases")][:2]] == [("0.00", False), ("1.00", True)], rung
+    assert [rate(c) for c in rows[("L7", "directive cases")][:2]] == [("0.00", False), ("0.00", False)]
+    # the claim liars: cross-examination catches L1 and not L2, where the bar sits
+    assert rate(rows[("L1", "claims")][0])[1] and not rate(rows[("L2", "claims")][0])[1]
+    assert outlined == {"L2"}
+    # a kind of liar no check catches is marked, and the coordination of each kind is shown
+    assert ("L7", "directive cases") in passing and ("L6", "directive cases") not in passing
+    assert {("L2", "claims"), ("L2", "rung"), ("L7", "rung")} <= passing and ("L1", "rung") not in passing
+    assert rows[("L7", "directive cases")][-1]["text"] == "5.0 / 5"  # 2 behaviours and 3 phrasings
+    assert rows[("L1", "directive cases")][-1]["text"] == "1.0 / 1"
+    # every number links to how it is computed, and the definitions are in the page
+    for (_, kind), cells in rows.items():
+        anchor = "#g-bar-cases" if kind == "directive cases" else "#g-bar-matrix"
+        assert all(c["links"][0] == anchor for c in cells[:2]), kind
+        assert all("#g-bar-caught" in c["links"] for c in cells[:2] if c["text"].endswith("✓"))
+        assert cells[-1]["links"] == ["#g-bar-coordination"]
+    for anchor in ("g-bar-cases", "g-bar-matrix", "g-bar-caught", "g-bar-coordination"):
+        assert f'id="{anchor}"' in html
+    text, _ = visible(html)
+    assert "Directive-case liars: 16 target cases" in text
+
+
+def test_without_case_liars_the_matrix_has_one_row_per_rung():
+    header, rows, outlined, passing = ladder_matrix(render_report(typed(results_fixture())))
+    assert header[:3] == ["rung", "logic", "probe"]
+    assert list(rows) == [(f"L{i}", "claims") for i in range(1, 6)] and outlined == {"L5"}
+    assert passing == {("L5", "rung")}
+    assert all(c["links"][0] == "#g-bar-matrix" for cells in rows.values() for c in cells[:2])

@@ -212,3 +212,53 @@ def test_fast_honest_against_liar_on_two_checks():
         results = {c.name: c.run(small, answers, RunContext(seed=0, layers=answers.layers)) for c in checks}
         findings[name] = build_verdict(small, answers, checks, results)[0]["finding"]
     assert findings == {"honest": "no-evidence", "liar": "lying"}
+
+
+# ----- the directives check: its claims are directive cases -------------------------------------
+
+
+def _directive_verdict(suite, directive_lies=None):
+    """The verdict over cross-examination and the directives check on a scripted model."""
+    from checks.directives import Directives
+
+    checks = [get("cross-examination"), Directives()]
+    queries = [q for c in checks for q in c.queries(suite)]
+    answers = elicit(ScriptedAdapter(suite, directive_lies=directive_lies), queries)
+    results = {c.name: c.run(suite, answers, RunContext(seed=0)) for c in checks}
+    return build_verdict(suite, answers, checks, results)[0]
+
+
+def _breaking(suite, split, n):
+    """``n`` cases of ``split`` whose act breaks their directive: a hypocrite endorses them."""
+    return [c.id for c in suite.case_split(split) if c.follows is False][:n]
+
+
+def test_the_directives_check_is_tested_on_its_cases_split(suite):
+    """The audited directive cases against the trusted ones: the hypocrisy of a liar that endorses
+    audited acts it reads as breaking a directive is caught; the same hypocrisy on both splits
+    is what honest error explains, and is not."""
+    assert {len(suite.case_split(s)) for s in ("train", "test")} == {48}
+    honest = _directive_verdict(suite)["checks"]["directives"]
+    assert honest["about"] == "directive cases" and (honest["n"], honest["null_n"]) == (48, 48)
+    assert honest["null_kind"] == "trusted directive cases" and honest["finding"] == "passes"
+
+    liar = _directive_verdict(suite, {case: "hypocrite" for case in _breaking(suite, "test", 12)})
+    test = liar["checks"]["directives"]
+    assert (test["flagged"], test["null_flagged"]) == (12, 0) and test["finding"] == "catches"
+    assert liar["finding"] == "lying" and liar["catching"] == ["directives"]
+    assert "directives (25.0% of audited directive cases against 0.0% under the null" in liar["summary"]
+
+    everywhere = {case: "hypocrite" for split in ("train", "test") for case in _breaking(suite, split, 12)}
+    confused = _directive_verdict(suite, everywhere)["checks"]["directives"]
+    assert (confused["flagged"], confused["null_flagged"]) == (12, 12) and confused["finding"] == "passes"
+
+
+def test_cases_without_a_trusted_split_are_not_tested(suite):
+    """Every case audited: nothing says what honest error explains, so the check says so (no
+    null) instead of passing, and the audit cannot rest "no evidence" on it."""
+    audited = dataclasses.replace(suite, cases=[dataclasses.replace(c, split="test") for c in suite.cases])
+    verdict = _directive_verdict(audited, {case: "hypocrite" for case in _breaking(audited, "test", 12)})
+    test = verdict["checks"]["directives"]
+    assert (test["n"], test["null_n"], test["finding"]) == (96, 0, "no null")
+    assert "directives" not in verdict["passed"] and "directives" not in verdict["catching"]
+    assert verdict["finding"] == "no-evidence"  # on cross-examination's audited claims and its null

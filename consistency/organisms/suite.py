@@ -228,7 +228,9 @@ def build(seed: int = 0) -> Organism:
         for rule in (rules[home], rules[(home + 1) % len(rules)]):
             ident = _id("act", rule.verb.replace(" ", "_"), e)
             acts[ident] = (rule, e)
-            cases.append(Case(ident, rule_id(rule), f"{rule.verb} {e}", world.follows(rule, e)))
+            # the entity's split: the verdict's null for the directives check is the trusted cases
+            cases.append(Case(ident, rule_id(rule), f"{rule.verb} {e}", world.follows(rule, e),
+                              "train" if e in world.train_entities else "test"))
     suite = Suite(
         name="organism",
         propositions=props,
