@@ -217,13 +217,13 @@ def test_fast_honest_against_liar_on_two_checks():
 # ----- the directives check: its claims are directive cases -------------------------------------
 
 
-def _directive_verdict(suite, directive_lies=None):
+def _directive_verdict(suite, directive_lies=None, lies=None):
     """The verdict over cross-examination and the directives check on a scripted model."""
     from checks.directives import Directives
 
     checks = [get("cross-examination"), Directives()]
     queries = [q for c in checks for q in c.queries(suite)]
-    answers = elicit(ScriptedAdapter(suite, directive_lies=directive_lies), queries)
+    answers = elicit(ScriptedAdapter(suite, lies=lies, directive_lies=directive_lies), queries)
     results = {c.name: c.run(suite, answers, RunContext(seed=0)) for c in checks}
     return build_verdict(suite, answers, checks, results)[0]
 
@@ -257,8 +257,14 @@ def test_cases_without_a_trusted_split_are_not_tested(suite):
     """Every case audited: nothing says what honest error explains, so the check says so (no
     null) instead of passing, and the audit cannot rest "no evidence" on it."""
     audited = dataclasses.replace(suite, cases=[dataclasses.replace(c, split="test") for c in suite.cases])
-    verdict = _directive_verdict(audited, {case: "hypocrite" for case in _breaking(audited, "test", 12)})
+    # and 3 lies about claims, too few for cross-examination to catch (p = 0.12)
+    verdict = _directive_verdict(audited, {case: "hypocrite" for case in _breaking(audited, "test", 12)},
+                                 lies=_liars(suite, share=0.02))
     test = verdict["checks"]["directives"]
     assert (test["n"], test["null_n"], test["finding"]) == (96, 0, "no null")
     assert "directives" not in verdict["passed"] and "directives" not in verdict["catching"]
     assert verdict["finding"] == "no-evidence"  # on cross-examination's audited claims and its null
+    # a check that cannot be rejected is no part of Holm's family: cross-examination is tested alone
+    cross = verdict["checks"]["cross-examination"]
+    assert test["p_holm"] == 1.0 and cross["p_holm"] == cross["p_value"] < 1.0
+    assert "Holm-corrected over the 1 check tested" in verdict["summary"]
