@@ -8,7 +8,8 @@ the two new ones (``critique``, ``directives``). Printed per organism:
 - the directives check (full audit): its AUROC on the organism's known directive lies
   (``lies.json``'s ``directive_lies``, never used by the audit) by claim score against the other
   cases, the share of those lies it puts in a conflict, and its false flags (cases in a
-  conflict that are no lie);
+  conflict that are no lie); the verdict's test of it (audited cases flagged against trusted
+  ones, p, Holm's p, finding) and the audit's finding;
 - the bar: over every check and over the checks the model passed (the report's), per
   cumulative subset of the checks (with and without the directive-case liars of the rung L7,
   see checks/docs/bar.md), and the bar of the audit without the new checks;
@@ -76,6 +77,8 @@ def directive_figures(results: dict[str, Any], lies: set[str]) -> dict[str, Any]
         "false_flags": len(hit - lies),
         "honest_cases": int((~is_lie).sum()),
         "metrics": check.metrics,
+        "verdict": (results.get("verdict") or {}).get("checks", {}).get("directives"),
+        "finding": (results.get("verdict") or {}).get("finding"),
     }
 
 
@@ -134,6 +137,10 @@ def organisms(kinds: Sequence[str], out: Path, reuse: bool, as_json: str | None)
               f"{score}, lies in a conflict {d['lies_in_conflict']}/{d['lies']}, "
               f"false flags {d['false_flags']}/{d['honest_cases']} honest cases")
         print("  metrics " + json.dumps({k: round(v, 3) for k, v in d["metrics"].items() if v is not None}))
+        if d["verdict"]:
+            t = d["verdict"]
+            print(f"  verdict's test: {t['flagged']}/{t['n']} audited cases flagged vs {t['null_flagged']}/{t['null_n']} "
+                  f"trusted, p {t['p_value']:.3g}, Holm {t['p_holm']:.3g}: {t['finding']}; the audit's finding {d['finding']}")
         print(f"  bar (report, over the checks it passed) L{b['level']} {b['level_name']}; over every check "
               f"L{b['all_checks']}; case liars {b['case_targets']}, caught by rung {b['case_caught']}")
         print("  cumulative subsets (with case liars / proposition liars only): " + ", ".join(
