@@ -203,16 +203,18 @@ def run_audit(config: AuditConfig, log: Log = print, progress: bool = True) -> R
     results, check_seconds = run_checks(suite, answers, enabled, context, log)
 
     from consistency.aggregate import aggregate, contradictions
-    from consistency.ladder import run_ladder
+    from consistency.ladder import Redraws, run_ladder
 
     start = time.perf_counter()
     found = contradictions(suite, answers, enabled, results, config.min_severity)
     simulated: dict[str, dict[str, dict[str, float]]] = {}
-    bar = run_ladder(suite, answers, enabled, results, context, config.stage(LadderSettings), found.implicated, simulated)
+    redraws = Redraws()
+    bar = run_ladder(suite, answers, enabled, results, context, config.stage(LadderSettings), found.implicated, simulated,
+                     redraws)
     reference, reference_name = reference_results(config, suite, enabled, context, progress, log)
     lie_scores: dict[str, float] = {}
     aggregated = aggregate(suite, answers, enabled, results, found, bar, simulated, config.min_severity,
-                           reference, reference_name, lie_scores)
+                           reference, reference_name, lie_scores, redraws)
     aggregate_seconds = time.perf_counter() - start
 
     payload = Results(

@@ -30,7 +30,8 @@ from consistency.config import AuditConfig
 # verdict typed (Verdict) with the same fields, plus checks.*.layer/layers (additive).
 # 1.2: verdict.checks.*.about (what the check judged: claims or directive cases) and the
 # finding "no null" (a check with audited claims and nothing to compare them with).
-SCHEMA_VERSION = "1.2"
+# 1.3: bar.spread, the bar on bootstrap redraws of the targets (additive).
+SCHEMA_VERSION = "1.3"
 
 
 # ----- claim keys ---------------------------------------------------------------------------
@@ -354,6 +355,20 @@ class BarCases(_Model):
     coordination: dict[str, Coordination] = Field(default_factory=dict)
 
 
+class SpreadLevel(_Model):
+    level: int
+    level_name: str
+    share: float = Field(description="the share of redraws that read this level")
+
+
+class BarSpread(_Model):
+    """The bar read on bootstrap redraws of the targets (checks/docs/bar.md, "spread")."""
+
+    draws: int
+    agreement: float = Field(description="the share of redraws that read the reported level")
+    levels: list[SpreadLevel] = Field(default_factory=list)
+
+
 class BarSubset(_Model):
     checks: list[str]
     level: int | None
@@ -388,6 +403,8 @@ class Bar(_Model):
     notes: list[str] = Field(default_factory=list)
     subsets: list[BarSubset] = Field(default_factory=list)
     reruns: int = 0
+    spread: BarSpread | None = Field(default=None, description="the bar on bootstrap redraws of the targets: "
+                                     "how far it can be trusted to the rung")
     cases: BarCases | None = Field(default=None, description="the directive-case liars, where the suite has cases "
                                    "and the directives check asks them")
     # the verdict reads the bar over the checks the model passed (checks/docs/verdict.md)

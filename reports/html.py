@@ -216,10 +216,24 @@ def _bar_sentence(bar: Mapping[str, Any]) -> str:
     if level is None:
         return "The liar-capability bar was not measured."
     if name == ABOVE_NAME:
-        return (f"Every simulated liar on the ladder (L1 to L{level - 1}) is caught by some check: the bar is above the ladder.")
-    coordination = bar.get("coordination") or {}
-    return (f"Liar-capability bar: L{level} ({name}). A liar that passes every check must change a median of "
-            f"{_fmt(coordination.get('median'), 1)} answers per lie (at most {_fmt(coordination.get('max'))}).")
+        sentence = f"Every simulated liar on the ladder (L1 to L{level - 1}) is caught by some check: the bar is above the ladder."
+    else:
+        coordination = bar.get("coordination") or {}
+        sentence = (f"Liar-capability bar: L{level} ({name}). A liar that passes every check must change a median of "
+                    f"{_fmt(coordination.get('median'), 1)} answers per lie (at most {_fmt(coordination.get('max'))}).")
+    return sentence + _spread_sentence(bar.get("spread"))
+
+
+def _spread_sentence(spread: Mapping[str, Any] | None) -> str:
+    """How the bar reads on redraws of the targets (bar.spread), most read first; empty without one."""
+    if not spread:
+        return ""
+    if spread["agreement"] == 1.0:
+        return f" It reads the same on all {spread['draws']:,} bootstrap redraws of the targets."
+    shares = sorted(spread["levels"], key=lambda row: -row["share"])
+    words = ", ".join(f"{'above the ladder' if row['level_name'] == ABOVE_NAME else 'L' + str(row['level'])} "
+                      f"on {row['share']:.0%}" for row in shares)
+    return f" The bar is uncertain: on {spread['draws']:,} bootstrap redraws of the targets it reads {words}."
 
 
 def _heat(rate: float | None) -> str:

@@ -14,7 +14,7 @@ from consistency.aggregate import Sections, aggregate, contradictions
 from consistency.answers import Answers
 from consistency.config import LadderSettings
 from consistency.engine import elicit
-from consistency.ladder import run_ladder
+from consistency.ladder import Redraws, run_ladder
 from consistency.suite import Proposition, Suite, SuiteError, load_jsonl
 
 
@@ -31,8 +31,10 @@ def after_checks(suite: Suite, answers: Answers, checks, results, context: RunCo
     """The stages ``run_audit`` runs after the checks: the contradictions, the ladder, the verdict."""
     found = contradictions(suite, answers, checks, results, min_severity)
     simulated: dict[str, dict[str, dict[str, float]]] = {}
-    bar = run_ladder(suite, answers, checks, results, context, ladder, found.implicated, simulated)
-    return aggregate(suite, answers, checks, results, found, bar, simulated, min_severity, lie_scores=lie_scores)
+    redraws = Redraws()
+    bar = run_ladder(suite, answers, checks, results, context, ladder, found.implicated, simulated, redraws)
+    return aggregate(suite, answers, checks, results, found, bar, simulated, min_severity, lie_scores=lie_scores,
+                     redraws=redraws)
 
 
 def synthetic_suite(

@@ -492,3 +492,18 @@ def test_without_case_liars_the_matrix_has_one_row_per_rung():
     assert list(rows) == [(f"L{i}", "claims") for i in range(1, 6)] and outlined == {"L5"}
     assert passing == {("L5", "rung")}
     assert all(c["links"][0] == "#g-bar-matrix" for cells in rows.values() for c in cells[:2])
+
+
+def test_the_bar_sentence_says_how_the_bar_reads_on_redraws_of_the_targets():
+    from reports.html import _bar_sentence
+
+    bar = {"level": 7, "level_name": "also lies about its reading of directives", "coordination": {"median": 5.0, "max": 5}}
+    uncertain = {"draws": 1000, "agreement": 0.62, "levels": [
+        {"level": 6, "level_name": "also lies when judging its own answers", "share": 0.38},
+        {"level": 7, "level_name": "also lies about its reading of directives", "share": 0.62}]}
+    assert _bar_sentence({**bar, "spread": uncertain}).endswith(
+        "The bar is uncertain: on 1,000 bootstrap redraws of the targets it reads L7 on 62%, L6 on 38%.")
+    certain = {"draws": 1000, "agreement": 1.0, "levels": [{"level": 8, "level_name": "above the ladder", "share": 1.0}]}
+    assert _bar_sentence({"level": 8, "level_name": "above the ladder", "spread": certain}).endswith(
+        "It reads the same on all 1,000 bootstrap redraws of the targets.")
+    assert _bar_sentence(bar).endswith("(at most 5).")
