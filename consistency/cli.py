@@ -3,7 +3,9 @@
 The ``audit`` options are generated from the settings in consistency/config.py. Every one can
 also be set by an environment variable, ``CONSISTENCY_`` and the flag in capitals (e.g.
 ``CONSISTENCY_BATCH_SIZE=8``, ``CONSISTENCY_NO_LADDER=true``); the command line wins. User mistakes end with one
-``error:`` line and exit status 2; a finished audit exits 0 whatever it found.
+``error:`` line and exit status 2; a finished audit exits 0 whatever it found. Ctrl-C (SIGINT)
+and SIGTERM end a command with one ``error:`` line and the shell's status for the signal (130,
+143); the answers already cached are kept for the next run.
 """
 
 from __future__ import annotations
@@ -11,8 +13,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
-from typing import Sequence
+import threading
+from contextlib import contextmanager
+from typing import Iterator, Sequence
 
 from pydantic import ValidationError
 
@@ -180,22 +185,51 @@ def _suite_command(args: argparse.Namespace) -> int:
     return 0
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (``kill``, ``timeout``, a batch scheduler's stop), raised where it lands."""
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise Terminated
+
+
+@contextmanager
+def _terminate_unwinds() -> Iterator[None]:
+    """Inside the block SIGTERM unwinds like Ctrl-C (temporary files removed, cached answers
+    kept, one line said) instead of ending the process on the spot, silently.
+
+    Only where SIGTERM has its default action: a caller that ignores or handles it keeps its
+    choice (and threads other than the main one cannot set handlers).
+    """
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGTERM) != signal.SIG_DFL:
+        yield
+        return
+    signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        if argv[:1] == ["organism"]:
-            # Delegated whole, so that other commands never pay for importing torch and transformers.
-            from consistency.organisms.cli import main as organism_main
+        with _terminate_unwinds():
+            if argv[:1] == ["organism"]:
+                # Delegated whole, so that other commands never pay for importing torch and transformers.
+                from consistency.organisms.cli import main as organism_main
 
-            return organism_main(argv)
-        return _run(build_parser().parse_args(argv))
+                return organism_main(argv)
+            return _run(build_parser().parse_args(argv))
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(map(str, first["loc"])) or "config"
         print(f"error: {where}: {first['msg']}", file=sys.stderr)
-    except KeyboardInterrupt:
-        print("error: interrupted; answers computed so far are in the run's cache and will be reused", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        terminated = isinstance(exc, Terminated)
+        print(f"error: {'terminated' if terminated else 'interrupted'}; answers computed so far are in the run's cache "
+              "and will be reused", file=sys.stderr)
+        return 128 + (signal.SIGTERM if terminated else signal.SIGINT)  # the shell's status for a signal
     except UserError as exc:
         for issue in getattr(exc, "issues", [])[1:]:  # the first is in the message
             print(issue, file=sys.stderr)

@@ -1,4 +1,5 @@
-"""An audit interrupted by Ctrl-C (SIGINT) or kill -9 resumes to the same results.json (issue 12).
+"""An audit interrupted by Ctrl-C (SIGINT) or kill -9 resumes to the same results.json (issue 12);
+SIGTERM unwinds like Ctrl-C.
 
 The interrupted audit is the real command line in a subprocess. So that the signal lands
 mid-elicitation, it writes its answer cache in chunks of 16 prompts and pauses after each; it
@@ -112,3 +113,24 @@ def test_interrupted_audit_resumes_to_the_same_results(tmp_path, reference, caps
     computed = int(bar.rsplit("eliciting: 100%", 1)[1].split("/")[1].split()[0])
     assert computed <= total - CHUNK * len(stored)  # what the interrupted run stored was not asked again
     assert comparable(out) == reference
+
+
+def test_sigterm_unwinds_with_one_error_line_and_the_shells_status(monkeypatch, capsys):
+    """``kill`` or ``timeout`` (SIGTERM) ends a command like Ctrl-C, with its own word and status,
+    instead of killing the process silently; SIGTERM's default action is back afterwards."""
+    from consistency import cli
+
+    def terminated_mid_command(args):
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(10)  # the handler raises at the next bytecode, long before this ends
+        raise AssertionError("SIGTERM did not interrupt the command")
+
+    previous = signal.signal(signal.SIGTERM, signal.SIG_DFL)  # as a shell starts a command
+    try:
+        monkeypatch.setattr(cli, "_run", terminated_mid_command)
+        assert main(["checks"]) == 128 + signal.SIGTERM
+        assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    err = capsys.readouterr().err
+    assert err.splitlines() == ["error: terminated; answers computed so far are in the run's cache and will be reused"]
