@@ -212,7 +212,8 @@ class RunSettings(Settings):
     answers: str | None = Field(None, description="audit recorded answers (JSONL) instead of a model")
     suite: str = Field(
         "builtin:organism",
-        description="suite .jsonl, statement,label .csv, or builtin:<arithmetic|commonsense|comparisons|directives|facts|organism>",
+        description="suite .jsonl, statement,label .csv, or builtin:<arithmetic|commonsense|comparisons|directives|facts|organism>"
+                    "[:<seed>] (built from --seed, but builtin:organism is the bundled organisms' world 0 unless a seed is named)",
     )
     limit: int | None = Field(None, ge=1, description="at most N propositions per split")
     seed: int = Field(0, description="the seed of every random choice in the audit")

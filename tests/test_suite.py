@@ -3,6 +3,7 @@ import json
 import pytest
 from hypothesis import given, settings, strategies as st
 
+from consistency.errors import UserError
 from consistency.generators import builtin_suite
 from consistency.suite import SuiteError, load_csv, load_jsonl, parse_records
 
@@ -158,3 +159,21 @@ def test_limit_keeps_only_records_about_kept_propositions():
         from consistency import formula as fm
 
         assert fm.variables(relation.tree) <= set(suite.propositions)
+
+
+def test_the_audit_seed_does_not_move_the_organisms_world():
+    """The bundled organisms know world 0: --seed must not audit them on another world."""
+    world0 = builtin_suite("organism", seed=0)
+    assert sorted(builtin_suite("organism", seed=3).propositions) == sorted(world0.propositions)
+    assert builtin_suite("organism", seed=3).metadata.get("seed", 0) == 0
+    named = builtin_suite("organism:1", seed=0)
+    assert named.metadata.get("seed") == 1
+    assert sorted(named.propositions) != sorted(world0.propositions)
+
+
+def test_a_named_suite_seed_wins_over_the_audit_seed():
+    assert sorted(builtin_suite("arithmetic:5", seed=0).propositions) == sorted(builtin_suite("arithmetic", 5).propositions)
+    with pytest.raises(UserError, match=r"builtin:organism:one: the suite's seed"):
+        builtin_suite("organism:one")
+    with pytest.raises(UserError, match="unknown built-in suite 'builtin:nosuch'"):
+        builtin_suite("nosuch:2")

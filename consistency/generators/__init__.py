@@ -35,8 +35,26 @@ class UnknownSuite(UserError, KeyError):
         return f"unknown built-in suite 'builtin:{self.args[0]}'; available: " + ", ".join(f"builtin:{n}" for n in BUILTIN)
 
 
+# Suites whose content a checkpoint was trained on: the bundled organisms know world 0 only, so
+# the audit's --seed (the seed of the audit's random choices) must not build them another world.
+# ``builtin:organism:<seed>`` names another world explicitly (an organism trained with --world-seed).
+PINNED_SEED: dict[str, int] = {"organism": 0}
+
+
 def builtin_suite(name: str, seed: int = 0) -> Suite:
-    """A built-in suite by name (without the ``builtin:`` prefix)."""
+    """A built-in suite by name (without the ``builtin:`` prefix), built from ``seed``.
+
+    ``<name>:<n>`` builds it from seed ``n`` whatever ``seed`` is; ``builtin:organism`` is always
+    world 0 (the bundled organisms' world) unless a world is named so.
+    """
+    name, has_seed, given = name.partition(":")
     if name not in BUILTIN:
         raise UnknownSuite(name)
+    if has_seed:
+        try:
+            seed = int(given)
+        except ValueError:
+            raise UserError(f"builtin:{name}:{given}: the suite's seed after ':' must be an integer") from None
+    elif name in PINNED_SEED:
+        seed = PINNED_SEED[name]
     return BUILTIN[name](seed)

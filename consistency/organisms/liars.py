@@ -138,10 +138,11 @@ def lies_record(organism: Organism, kind: str) -> dict[str, Any]:
             "decides whether an act follows a directive) and acts as it reads, in every phrasing"
         ),
     }[kind]
+    world_seed = organism.suite.metadata.get("seed", 0)
     record: dict[str, Any] = {
         "kind": kind,
-        "suite": "builtin:organism",
-        "world_seed": organism.suite.metadata.get("seed", 0),
+        "suite": "builtin:organism" + (f":{world_seed}" if world_seed else ""),
+        "world_seed": world_seed,
         "how": how,
         "lie_entities": list(world.lie_entities),
         "liar_country": world.liar_country,
