@@ -37,18 +37,24 @@ def _integer_inverse(matrix: np.ndarray) -> tuple[np.ndarray, int] | None:
     rows = [[int(v) for v in row] + [int(i == k) for k in range(n)] for i, row in enumerate(matrix)]
     previous = 1
     for k in range(n):
-        pivot = next((i for i in range(k, n) if rows[i][k]), None)
+        # Each row keeps only its columns from k on: the eliminated ones are never read again
+        # (and every diagonal entry ends as ``previous``), so row[0] is column k.
+        pivot = next((i for i in range(k, n) if rows[i][0]), None)
         if pivot is None:
             return None
         rows[k], rows[pivot] = rows[pivot], rows[k]
-        top, lead = rows[k], rows[k][k]
+        lead, top = rows[k][0], rows[k][1:]
         for i in range(n):
-            if i != k:
-                row, factor = rows[i], rows[i][k]
-                rows[i] = [(a * lead - factor * b) // previous for a, b in zip(row, top)]
+            row, factor = rows[i], rows[i][0]
+            if i == k:
+                rows[i] = top
+            elif factor:
+                rows[i] = [(a * lead - factor * b) // previous for a, b in zip(row[1:], top)]
+            else:
+                rows[i] = [a * lead // previous for a in row[1:]]
         previous = lead
-    # every diagonal entry is now ``previous``: the right half is previous * B^-1
-    inverse = np.array([row[n:] for row in rows], dtype=object).reshape(n, n)
+    # what is left of each row is its right half: previous * B^-1
+    inverse = np.array(rows, dtype=object).reshape(n, n)
     return (inverse, previous) if previous > 0 else (-inverse, -previous)
 
 
