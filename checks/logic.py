@@ -58,7 +58,7 @@ class LogicCheck:
     @staticmethod
     def involved(suite: Suite) -> list[str]:
         """Propositions a relation or a conditional mentions, in suite order."""
-        named = {name for r in suite.relations for name in fm.variables(r.tree)}
+        named = set().union(*(r.atoms for r in suite.relations))
         named |= {name for c in suite.conditionals for name in (c.given, c.then)}
         return [pid for pid in suite.propositions if pid in named]
 
@@ -247,7 +247,7 @@ def assess(components: Sequence[Component], max_worlds: int, exact_worlds: int, 
     components again and again. The repairs are solved many components to one LP, whose
     optimum among equals depends on the company a component keeps, so they are not kept.
     """
-    fits = fits or FitCache(enabled=False)
+    fits = fits if fits is not None else FitCache(enabled=False)  # an empty cache is falsy
     out: list[Assessment | RelationsUnsatisfiable | None] = [None] * len(components)
     kept, worlds = [], []
     relations_of = []

@@ -384,8 +384,6 @@ class Ladder:
             4: _Repairer(relations + decompositions, self.stated, timeout_ms),
         }
         self._repairs: dict[str, dict[str, bool] | None] = {}  # target -> its L3 repair
-        # each relation's claims, read once: local_suite asks for them hundreds of times
-        self._relation_claims = [frozenset(fm.variables(tree)) for tree in relations]
         self.mover = _HiddenMover(suite, answers)
         self.neighbours = nx.Graph()
         self.neighbours.add_nodes_from(suite.propositions)
@@ -494,7 +492,7 @@ class Ladder:
         return Suite(
             suite.name,
             {pid: prop for pid, prop in suite.propositions.items() if pid in keep},
-            [r for r, names in zip(suite.relations, self._relation_claims) if names <= keep],
+            [r for r in suite.relations if r.atoms <= keep],
             [c for c in suite.conditionals if mentions((c.given, c.then))],
             [d for d in suite.decompositions if mentions((d.composite, *d.parts))],
             suite.framings, suite.condition_template, suite.answer_words, dict(suite.metadata),

@@ -71,6 +71,11 @@ class Relation:
     def tree(self) -> fm.Formula:
         return fm.parse(self.formula)
 
+    @cached_property
+    def atoms(self) -> frozenset[str]:
+        """The propositions the relation mentions (read once: the ladder's re-runs ask often)."""
+        return frozenset(fm.variables(self.tree))
+
 
 @dataclass(frozen=True)
 class Conditional:
