@@ -2,9 +2,10 @@
 
 For each size a fresh subprocess builds a suite of that many claims (half trusted with truth
 labels, half audited), elicits P(yes) and hidden states with a tiny Llama into an answer cache,
-and runs the probe check (a layer sweep over every captured layer). It reports its peak RSS
-(``resource.getrusage``) and the peak's growth over the RSS it had before eliciting (imports
-and the loaded model), beside the size of the hidden states the audit keeps
+and runs the probe check (a layer sweep over every captured layer, with an audit's 1000
+bootstrap resamples unless ``--n-boot`` says otherwise). It reports its peak RSS
+(``resource.getrusage``) and the peak's growth over the RSS it had before eliciting (imports,
+the loaded model and the suite's claims and queries), beside the size of the hidden states the audit keeps
 (prompts x sites x layers x hidden size x 4 bytes): memory flat in the number of claims means
 the growth stays far below that.
 
@@ -45,7 +46,7 @@ def build_model(directory: Path, hidden_size: int, blocks: int) -> None:
                      intermediate_size=2 * hidden_size, corpus=corpus, tokenizer_vocab_size=600)
 
 
-def measure(model: str, n_claims: int, scratch: Path) -> dict:
+def measure(model: str, n_claims: int, scratch: Path, n_boot: int) -> dict:
     """Elicit and probe ``n_claims`` claims in this process; the figures as a dict."""
     from checks.base import RunContext
     from checks.probe import ProbeCheck
@@ -55,13 +56,17 @@ def measure(model: str, n_claims: int, scratch: Path) -> dict:
     from consistency.suite import Proposition, Suite
 
     adapter = HFAdapter(model, device="cpu")
+    # A claim's truth follows its colour (the statement's last word) but for every tenth claim:
+    # the probe reads it above chance at every layer and runs to the end, as on a model that
+    # knows its facts (truth the random model cannot read made the check skip, and its results
+    # and their memory went unmeasured).
     props = {
         f"c{i}": Proposition(f"c{i}", f"item {i} is {('red', 'blue', 'green')[i % 3]}",
-                             truth=(i // 2) % 2 == 0, split="train" if i % 2 == 0 else "test")
+                             truth=(i % 3 == 0) != (i % 10 == 0), split="train" if i % 2 == 0 else "test")
         for i in range(n_claims)
     }
     suite = Suite("memory", props)
-    check = ProbeCheck(method="mass-mean", n_boot=50)
+    check = ProbeCheck(method="mass-mean", n_boot=n_boot)
     queries = list(check.queries(suite))
     baseline = peak_rss_mb()
     started = time.perf_counter()
@@ -82,6 +87,7 @@ def measure(model: str, n_claims: int, scratch: Path) -> dict:
         "elicit_s": round(elicited - started, 1),
         "probe_s": round(time.perf_counter() - elicited, 1),
         "probe_auroc": result.metrics.get("probe_auroc"),
+        "conflicts": len(result.conflicts),
         "skipped": result.skipped,
     }
 
@@ -94,6 +100,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1,
                         help="torch threads (1: on a shared machine, threads waiting for a busy core made "
                         "the tiny model's forward 25x slower)")
+    parser.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples (the probe check's default)")
     parser.add_argument("--child", nargs=2, metavar=("MODEL", "CLAIMS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -101,7 +108,7 @@ def main() -> None:
 
         torch.set_num_threads(args.threads)
         with tempfile.TemporaryDirectory() as scratch:
-            print(json.dumps(measure(args.child[0], int(args.child[1]), Path(scratch))))
+            print(json.dumps(measure(args.child[0], int(args.child[1]), Path(scratch), args.n_boot)))
         return
 
     with tempfile.TemporaryDirectory() as model:
@@ -112,14 +119,14 @@ def main() -> None:
         rows = []
         for n in args.sizes:
             # A fresh process per size: ru_maxrss is a high-water mark, never lowered.
-            run = subprocess.run([sys.executable, __file__, "--child", model, str(n), "--threads", str(args.threads)],
-                                 capture_output=True, text=True, check=False)
+            run = subprocess.run([sys.executable, __file__, "--child", model, str(n), "--threads", str(args.threads),
+                                  "--n-boot", str(args.n_boot)], capture_output=True, text=True, check=False)
             if run.returncode:
                 sys.exit(f"error: the {n}-claim run failed:\n{run.stderr[-2000:]}")
             row = json.loads(run.stdout.strip().splitlines()[-1])
             print(f"{row['claims']:>8} {row['hidden_kept_mb']:>15} {row['baseline_mb']:>12} {row['peak_mb']:>8} "
                   f"{row['growth_mb']:>10} {row['elicit_growth_mb']:>16} {row['elicit_s']:>9} {row['probe_s']:>8}  "
-                  f"probe_auroc={row['probe_auroc']} skipped={row['skipped']}", flush=True)
+                  f"probe_auroc={row['probe_auroc']} conflicts={row['conflicts']} skipped={row['skipped']}", flush=True)
             rows.append(row)
         # What the issue asks: the growth's own growth between sizes against the hidden states
         # added (flat memory: far below 1; everything-in-memory: above 1).

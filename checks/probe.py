@@ -31,6 +31,7 @@ from checks.hidden import (
 from consistency import formula as fm
 from consistency.answers import Answers, LayerFeatures
 from consistency.fitcache import digest
+from consistency.schema import ClaimIndex, ScoreTable
 from consistency.suite import Proposition, Query, Suite
 from probes.base import ProbeError, ProbeEstimator, estimator_key
 from probes.ccs import CCSProbe
@@ -261,8 +262,11 @@ class ProbeCheck:
             )
 
         claim_scores = {p.id: s for p, s, ok in zip(rows.audited, score.tolist(), np.isfinite(score)) if ok}
+        # the answered claims' keys, once: every per-layer score table below is over one of them
+        audited_index = ClaimIndex([p.id for p, said in zip(rows.audited, np.isnan(stated)) if not said])
+        trusted_index = ClaimIndex([p.id for p, said in zip(rows.trusted, np.isnan(stated_train)) if not said])
         if context.scores_only:  # the ladder's re-runs: no metrics, no negative control
-            layer_readings = self._layer_readings(readable, rows, stated, stated_train, honest)
+            layer_readings = self._layer_readings(readable, stated, stated_train, honest, audited_index, trusted_index)
             return CheckResult(self.name, {}, conflicts, claim_scores, {"layer_readings": layer_readings})
 
         y_audit = truth_vector(rows.audited)
@@ -292,21 +296,26 @@ class ProbeCheck:
         }
         # the trusted claims' cross-fitted readings against their stated answers: the verdict's
         # null (consistency/verdict.py) is the share of truthfully answered ones over the threshold
-        trusted_score = against_stated(oof, np.nan_to_num(stated_train, nan=0.5))
-        details["trusted_scores"] = {
-            p.id: float(s) for p, s, said in zip(rows.trusted, trusted_score, stated_train) if not np.isnan(said)
-        }
-        details["trusted_flagged"] = [p for p, s in details["trusted_scores"].items() if s > threshold]
+        trusted_score = against_stated(oof, np.nan_to_num(stated_train, nan=0.5))[~np.isnan(stated_train)]
+        details["trusted_scores"] = ScoreTable(trusted_index, trusted_score)
+        details["trusted_flagged"] = [trusted_index.keys[i] for i in np.flatnonzero(trusted_score > threshold)]
         # the control's fit before the per-layer score tables are built: its rows and theirs
         # are the check's two largest allocations, and need not be in memory together
         control = self._negative_control(suite, answers, rows, y_train, stated, layers, context)
-        details["layer_readings"] = self._layer_readings(readable, rows, stated, stated_train, honest)
+        details["layer_readings"] = self._layer_readings(readable, stated, stated_train, honest, audited_index,
+                                                         trusted_index)
         if control is not None:
             details["negative_control"] = control
         return CheckResult(self.name, metrics, conflicts, claim_scores, details)
 
     def _layer_readings(
-        self, fits: Sequence[LayerFit], rows: _Rows, stated: np.ndarray, stated_train: np.ndarray, honest: np.ndarray
+        self,
+        fits: Sequence[LayerFit],
+        stated: np.ndarray,
+        stated_train: np.ndarray,
+        honest: np.ndarray,
+        audited_index: ClaimIndex,
+        trusted_index: ClaimIndex,
     ) -> dict[str, dict[str, Any]]:
         """Every layer that reads truth above chance, read on its own: its threshold and its scores
         against the stated answers (audited claims; trusted claims cross-fitted).
@@ -317,9 +326,6 @@ class ProbeCheck:
         ones it moved cannot be learnt from the trusted split, where it does not lie.
         """
         out: dict[str, dict[str, Any]] = {}
-        # the answered claims' ids, once (the ladder reads these scores hundreds of times)
-        audited_ids = [p.id for p, said in zip(rows.audited, np.isnan(stated)) if not said]
-        trusted_ids = [p.id for p, said in zip(rows.trusted, np.isnan(stated_train)) if not said]
         for fit in fits:
             if not fit.cv_ci[0] > 0.5 or fit.eval_proba is None:
                 continue
@@ -328,8 +334,8 @@ class ProbeCheck:
             audited = against_stated(fit.eval_proba, np.nan_to_num(stated, nan=0.5))
             out[str(fit.layer)] = {
                 "threshold": cut,
-                "scores": dict(zip(audited_ids, audited[~np.isnan(stated)].tolist())),
-                "trusted_scores": dict(zip(trusted_ids, trusted[~np.isnan(stated_train)].tolist())),
+                "scores": ScoreTable(audited_index, audited[~np.isnan(stated)]),
+                "trusted_scores": ScoreTable(trusted_index, trusted[~np.isnan(stated_train)]),
             }
         return out
 

@@ -19,10 +19,12 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Annotated, Any, Literal, Union
 
+import numpy as np
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic_core import SchemaSerializer, core_schema
 
 from consistency.config import AuditConfig
 
@@ -91,6 +93,64 @@ def _valid_claim_key(key: str) -> str:
 
 
 ClaimKey = Annotated[str, AfterValidator(_valid_claim_key)]
+
+
+class ClaimIndex:
+    """Claim keys in a fixed order, shared by every :class:`ScoreTable` over them, with their
+    positions looked up (the lookup table built once, when first asked)."""
+
+    __slots__ = ("keys", "_at")
+
+    def __init__(self, keys: Sequence[str]):
+        self.keys = tuple(keys)
+        self._at: dict[str, int] | None = None
+
+    def position(self, key: str) -> int:
+        if self._at is None:
+            self._at = {k: i for i, k in enumerate(self.keys)}
+        return self._at[key]
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+
+class ScoreTable(Mapping[str, float]):
+    """Scores per claim key, ``{key: score}`` to every reader and in results.json, held as one
+    float64 array over a shared :class:`ClaimIndex`.
+
+    A check that scores the same claims several ways (the probe: every readable layer, on the
+    audited and the trusted claims) keeps one key list and 8 bytes a score, not a dict of
+    Python floats per way: at 100k claims the probe's per-layer dicts were tens of MB.
+    """
+
+    __slots__ = ("index", "scores")
+
+    def __init__(self, index: ClaimIndex, scores: np.ndarray):
+        if len(scores) != len(index):
+            raise ValueError(f"{len(scores)} scores for {len(index)} claims")
+        self.index, self.scores = index, np.asarray(scores, dtype=np.float64)
+
+    def __getitem__(self, key: str) -> float:
+        return float(self.scores[self.index.position(key)])
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.index.keys)
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def __repr__(self) -> str:
+        return f"ScoreTable({dict(self)!r})"
+
+    def as_dict(self) -> dict[str, float]:
+        return dict(zip(self.index.keys, self.scores.tolist()))
+
+
+# Serialised, wherever it sits in a model (a check's free-form details are typed Any), as the
+# dict it stands for: pydantic serialises an object of unknown type through this attribute.
+ScoreTable.__pydantic_serializer__ = SchemaSerializer(  # type: ignore[attr-defined]
+    core_schema.any_schema(serialization=core_schema.plain_serializer_function_ser_schema(ScoreTable.as_dict))
+)
 
 
 def _finite_or_null(value: float | None) -> float | None:

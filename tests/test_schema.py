@@ -6,11 +6,12 @@ import json
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import given, strategies as st
 
 from consistency.cli import main
-from consistency.schema import SCHEMA_VERSION, CheckResult, ClaimRef, Conflict, json_schema
+from consistency.schema import SCHEMA_VERSION, CheckResult, ClaimIndex, ClaimRef, Conflict, ScoreTable, json_schema
 from reports.results import ResultsError, load_results, write_results
 
 DATA = Path(__file__).parent / "data"
@@ -63,6 +64,28 @@ def test_undefined_numbers_are_nan_in_memory_and_null_in_the_file(tmp_path):
     assert written["checks"]["logic"]["metrics"] == {"r1": None, "n": 3.0}
     assert written["checks"]["logic"]["claim_scores"] == {"p": None}
     assert load_results(tmp_path).checks["logic"].metrics["r1"] is None
+
+
+def test_score_tables_are_the_dicts_they_stand_for_in_memory_and_in_the_file(tmp_path):
+    index = ClaimIndex(["p2", "p1", "p3#v1:is-false"])
+    values = np.array([0.1 + 0.2, 1 / 3, 0.0])
+    as_dict = dict(zip(index.keys, values.tolist()))
+    table, other = ScoreTable(index, values), ScoreTable(index, values[::-1])  # one index, two tables
+    assert table == as_dict and list(table.items()) == list(as_dict.items()) and table["p1"] == 1 / 3
+    assert other["p2"] == 0.0 and "p4" not in table and {**table} == as_dict and list(table.values()) == list(values)
+    with pytest.raises(ValueError):
+        ScoreTable(index, values[:2])
+
+    def written(details):
+        results = load_results(V10)
+        results.checks["probe"] = CheckResult("probe", details=details)
+        write_results(tmp_path / "results.json", results)
+        return (tmp_path / "results.json").read_bytes()
+
+    compact = {"trusted_scores": table, "layer_readings": {"3": {"threshold": 0.5, "scores": other}}}
+    plain = {"trusted_scores": as_dict, "layer_readings": {"3": {"threshold": 0.5, "scores": dict(other)}}}
+    assert written(compact) == written(plain)
+    assert load_results(tmp_path).checks["probe"].details == plain
 
 
 def test_a_1_0_file_is_migrated():
