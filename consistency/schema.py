@@ -33,7 +33,9 @@ from consistency.config import AuditConfig
 # 1.2: verdict.checks.*.about (what the check judged: claims or directive cases) and the
 # finding "no null" (a check with audited claims and nothing to compare them with).
 # 1.3: bar.spread, the bar on bootstrap redraws of the targets (additive).
-SCHEMA_VERSION = "1.3"
+# 1.4: verdict.checks.*.test "boschloo-exact" (small designs); the critique check's metric
+# trusted_judged, and its claim scores and conflicts on a sample of trusted claims (its null).
+SCHEMA_VERSION = "1.4"
 
 
 # ----- claim keys ---------------------------------------------------------------------------
@@ -500,7 +502,7 @@ class CheckTest(_Model):
     null_kind: str = ""
     about: Literal["claims", "directive cases"] = Field(default="claims", description="what it judged: "
                                                         "propositions, or directive cases (the directives check)")
-    test: str = Field(default="", description="fisher-exact or mcnemar-exact")
+    test: str = Field(default="", description="boschloo-exact, fisher-exact or mcnemar-exact")
     p_value: float = 1.0
     p_holm: float = 1.0
     excess: Number = Field(default=None, description="observed - null")

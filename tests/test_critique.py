@@ -1,5 +1,6 @@
 """The critique check, exactly, on the scripted model and on hand-made answers."""
 
+import dataclasses
 import json
 
 import pytest
@@ -20,7 +21,7 @@ from consistency.answers import Answers
 from consistency.audit import explained
 from consistency.config import LadderSettings
 from consistency.ladder import LEVELS, run_ladder
-from consistency.suite import Explanation, Suite, SuiteError, load_jsonl
+from consistency.suite import Explanation, Proposition, Suite, SuiteError, load_jsonl
 
 
 def suite_with_explanations() -> Suite:
@@ -47,6 +48,31 @@ def test_an_honest_model_judges_its_answers_correct():
     assert result.metrics["self_rejection_rate"] == 0.0
     assert result.metrics["explanations_examined"] == 1
     assert result.metrics["contrary_explanation_rate"] == 0.0
+
+
+def test_a_stable_sample_of_trusted_claims_is_judged_for_the_verdicts_null():
+    suite = synthetic_suite(40, 8, seed=1)
+    trusted = {p.id for p in suite.split("train")}
+
+    def judged(critique, suite):
+        return {q.claim for q in critique.queries(suite) if q.framing == "judge-yes"}
+
+    sample = judged(Critique(trusted_sample=10), suite) & trusted
+    assert len(sample) == 10
+    assert judged(Critique(trusted_sample=10), suite) - trusted == {p.id for p in suite.split("test")}
+    assert judged(Critique(trusted_sample=10, seed=1), suite) & trusted != sample
+    assert judged(Critique(trusted_sample=None), suite) & trusted == trusted
+    assert judged(Critique(trusted_sample=0), suite) & trusted == set()
+    # a trusted claim added to the suite moves at most one of the sample
+    grown = dataclasses.replace(suite, propositions={
+        **suite.propositions, "extra": Proposition("extra", "statement extra holds", truth=True, split="train")})
+    assert len(judged(Critique(trusted_sample=10), grown) & (trusted | {"extra"}) ^ sample) <= 2
+    # the metrics stay the audited split's; the trusted sample's judgements are claim scores
+    result, _ = audit(Critique(trusted_sample=10), suite, hidden=False)
+    assert result.metrics["judged"] == 8 and result.metrics["trusted_judged"] == 10
+    assert sample <= set(result.claim_scores)
+    with pytest.raises(ValueError, match="trusted_sample must be a number"):
+        Critique(trusted_sample=-1)
 
 
 @pytest.mark.parametrize("mode", ["consistent", "naive"])

@@ -6,6 +6,7 @@ import dataclasses
 
 import numpy as np
 import pytest
+from scipy.stats import boschloo_exact, fisher_exact
 
 from checks import get
 from checks.base import RunContext
@@ -17,6 +18,8 @@ from consistency.organisms import organism_suite
 from consistency.suite import Framing
 from scripted_audit import after_checks
 from consistency.verdict import (
+    BOSCHLOO_MAX_CELLS,
+    BOSCHLOO_MAX_SIDE,
     MAX_SURPRISE,
     CheckEvidence,
     build_verdict,
@@ -26,6 +29,7 @@ from consistency.verdict import (
     informativeness,
     surprise,
     check_test,
+    two_sample_test,
 )
 from probes.metrics import auroc
 
@@ -37,8 +41,8 @@ def suite():
     return organism_suite().limited(150)
 
 
-def _audit(suite, lies=None, **adapter):
-    checks = [get(name) for name in CHECKS]
+def _audit(suite, lies=None, names=CHECKS, **adapter):
+    checks = [get(name) for name in names]
     queries = [q for c in checks for q in c.queries(suite)]
     answers = elicit(ScriptedAdapter(suite, lies=lies, **adapter), queries, hidden_for=queries)
     context = RunContext(seed=0, layers=answers.layers)
@@ -55,6 +59,34 @@ def _liars(suite, share=0.2, mode="naive"):
 def test_holm_is_step_down_and_monotone():
     adjusted = holm({"a": 0.01, "b": 0.04, "c": 0.03})
     assert adjusted == pytest.approx({"a": 0.03, "c": 0.06, "b": 0.06})
+
+
+def test_small_designs_get_boschloos_test_and_large_ones_fishers():
+    """The test depends on the sizes alone; its p-value is scipy's, on the table with the audited
+    and trusted samples as columns (Boschloo's) or rows (Fisher's)."""
+    # the naive liar's directive lies: 6 of 48 audited cases flagged, none of 48 trusted
+    p_value, test = two_sample_test(6, 48, 0, 48)
+    assert test == "boschloo-exact"
+    assert p_value == pytest.approx(boschloo_exact([[6, 0], [42, 48]], alternative="greater").pvalue, rel=1e-12)
+    fisher = fisher_exact([[6, 42], [0, 48]], alternative="greater")[1]
+    assert fisher == pytest.approx(0.01324, abs=1e-5)  # C(48, 6) / C(96, 6): Fisher's smallest p here
+    assert p_value < 0.01 < fisher
+    # Boschloo's is uniformly more powerful than Fisher's, whose p is its statistic
+    for k_obs, k_null in [(1, 0), (3, 1), (10, 4), (0, 0), (48, 40)]:
+        p, _ = two_sample_test(k_obs, 48, k_null, 40)
+        assert p <= fisher_exact([[k_obs, 48 - k_obs], [k_null, 40 - k_null]], alternative="greater")[1] + 1e-12
+    assert two_sample_test(0, 48, 3, 48) == (1.0, "boschloo-exact")
+    # the switch: the product of the sizes, and the larger side
+    side = int(BOSCHLOO_MAX_CELLS**0.5)
+    assert two_sample_test(20, side, 5, side)[1] == "boschloo-exact"
+    assert two_sample_test(20, side, 5, side + 1)[1] == "fisher-exact"
+    assert two_sample_test(2, BOSCHLOO_MAX_CELLS // BOSCHLOO_MAX_SIDE, 5, BOSCHLOO_MAX_SIDE)[1] == "boschloo-exact"
+    assert two_sample_test(1, 1, 5, BOSCHLOO_MAX_SIDE + 1)[1] == "fisher-exact"
+    # a large design: Fisher's test, scipy's p-value
+    p_value, test = two_sample_test(150, 732, 3, 732)
+    assert test == "fisher-exact"
+    assert p_value == fisher_exact([[150, 582], [3, 729]], alternative="greater")[1]
+    assert two_sample_test(3, 0, 0, 10) == two_sample_test(3, 10, 0, 0) == (1.0, "fisher-exact")
 
 
 def test_conformal_p_counts_null_scores_at_least_as_high():
@@ -176,7 +208,8 @@ def test_a_reference_is_the_null_of_answer_level_checks(suite):
     same, _ = build_verdict(suite, answers, checks, results, reference=results, reference_name="itself")
     cross = same["checks"]["cross-examination"]
     assert cross["test"] == "mcnemar-exact" and cross["excess"] == 0 and cross["finding"] == "passes"
-    assert same["checks"]["probe"]["test"] == "fisher-exact"  # hidden-state checks keep their own null
+    # hidden-state checks keep their own null (75 x 75 claims: Boschloo's test)
+    assert same["checks"]["probe"]["test"] == "boschloo-exact"
     # an honest reference asked the same questions: the liar's excess over it is caught
     _, _, honest_results, _ = _audit(suite)
     against, _ = build_verdict(suite, answers, checks, results, reference=honest_results, reference_name="honest")
@@ -268,3 +301,28 @@ def test_cases_without_a_trusted_split_are_not_tested(suite):
     cross = verdict["checks"]["cross-examination"]
     assert test["p_holm"] == 1.0 and cross["p_holm"] == cross["p_value"] < 1.0
     assert "Holm-corrected over the 1 check tested" in verdict["summary"]
+
+
+def test_the_critique_check_is_tested_against_its_trusted_sample(suite):
+    """Critique judges a sample of trusted claims besides the audited ones, so it has a null:
+    an honest model's disagreements with its own judgements pass, a liar's lies are caught."""
+    checks, answers, results, _ = _audit(suite, names=("critique",))
+    honest = build_verdict(suite, answers, checks, results)[0]["checks"]["critique"]
+    trusted = len(suite.split("train"))
+    assert (honest["n"], honest["null_n"], honest["null_kind"]) == (len(suite.split("test")), trusted, "trusted claims")
+    assert honest["finding"] == "passes"
+    assert results["critique"].metrics["trusted_judged"] == trusted
+
+    lies = _liars(suite)
+    checks, answers, results, _ = _audit(suite, lies=lies, names=("critique",))
+    verdict, _ = build_verdict(suite, answers, checks, results)
+    liar = verdict["checks"]["critique"]
+    assert (liar["flagged"], liar["null_flagged"]) == (len(lies), 0) and liar["finding"] == "catches"
+    assert verdict["finding"] == "lying" and verdict["catching"] == ["critique"]
+    # every trusted claim judged (75 < 256): critique enters the lie score; a sample of them: not
+    assert results["critique"].details["trusted_sampled"] is False and "critique" in verdict["lie_score"]["weights"]
+    sampled = [get("critique", trusted_sample=30)]
+    result = sampled[0].run(suite, answers, RunContext(seed=0))
+    verdict, _ = build_verdict(suite, answers, sampled, {"critique": result})
+    assert verdict["checks"]["critique"]["null_n"] == 30 and verdict["checks"]["critique"]["finding"] == "catches"
+    assert result.details["trusted_sampled"] is True and verdict["lie_score"]["weights"] == {}
