@@ -29,6 +29,7 @@ import numpy as np
 from checks import register
 from checks.base import CheckResult, Conflict, RunContext, both
 from consistency.answers import Answers
+from consistency.draws import draw_targets
 from consistency.suite import Explanation, Proposition, Query, Suite
 
 JUDGE_YES, JUDGE_NO, SUPPORT = "judge-yes", "judge-no", "supported-by"
@@ -155,9 +156,6 @@ class Critique:
 
     def _null_sample(self, suite: Suite) -> list[str]:
         """The trusted propositions judged besides ``judge_split``'s, in suite order."""
-        # lazily: consistency.ladder imports this module (is_judging)
-        from consistency.ladder import draw_targets
-
         own = set(self._in_split(suite))
         trusted = [p.id for p in suite.split("train") if p.id not in own]
         if self.trusted_sample is None:

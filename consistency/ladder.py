@@ -47,7 +47,6 @@ when their changes do not overlap.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field, replace
 from statistics import median
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
@@ -64,6 +63,7 @@ from consistency import formula as fm
 from consistency.answers import Answers, layer_matrix
 from consistency.coherence import MAX_WORLDS, Component, Constraint, RelationsUnsatisfiable, enumerate_worlds
 from consistency.config import LadderSettings
+from consistency.draws import draw_targets
 from consistency.schema import proposition_of
 from consistency.suite import Query, Suite
 
@@ -597,22 +597,6 @@ class _Reruns:
             suite = self.ladder.local_suite(batch) if check.local else self.ladder.suite
             self.cache[key] = check.run(suite, self.ladder.apply(batch), self.context)
         return self.cache[key]
-
-
-def draw_targets(candidates: Iterable[str], size: int, seed: int, salt: str) -> list[str]:
-    """The ``size`` candidates ranked first by a keyed hash of (seed, salt, candidate), sorted.
-
-    Each candidate's rank depends on its own id alone, not on which other claims are
-    candidates, so a claim entering or leaving the candidates (a score moving across a
-    threshold by a rounding error) changes at most one target; a draw from a random generator
-    over the candidate list would shift every later pick. blake2b, not ``hash()``: str hashes
-    are salted per process, and the draw must be the same on every machine.
-    """
-    def rank(candidate: str) -> tuple[bytes, str]:
-        key = f"{seed}\x1f{salt}\x1f{candidate}".encode()
-        return hashlib.blake2b(key, digest_size=16).digest(), candidate
-
-    return sorted(sorted(set(candidates), key=rank)[:max(size, 0)])
 
 
 def run_ladder(
