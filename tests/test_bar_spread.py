@@ -22,20 +22,24 @@ def test_the_test_is_scipys_one_sided_binomial():
     assert not _significant(0, [1] * 10, 0.0, 0.01)
 
 
-def test_a_clear_bar_reads_the_same_on_every_redraw():
+def fake_ladder(redraws: Redraws | None = None) -> dict:
+    """The ladder over the fake logic and probe checks, on an honest run of the scripted suite."""
     suite = ladder_suite()
     checks = [FakeLogic(), FakeProbe()]
     answers, context, results = honest_run(suite, checks)
+    return run_ladder(suite, answers, checks, results, context, LadderSettings(ladder_targets=30), redraws=redraws)
+
+
+def test_a_clear_bar_reads_the_same_on_every_redraw():
     redraws = Redraws()
-    bar = run_ladder(suite, answers, checks, results, context, LadderSettings(ladder_targets=30), redraws=redraws)
+    bar = fake_ladder(redraws)
     # the probe catches every L4 liar and nothing catches L5: no redraw of the targets changes that
     assert bar["level"] == 5
     assert bar["spread"] == {"draws": SPREAD_DRAWS, "agreement": 1.0,
                              "levels": [{"level": 5, "level_name": "hidden states moved", "share": 1.0}]}
     assert redraws.checks == ["fake-logic", "fake-probe"] and redraws.claims.shape == (SPREAD_DRAWS, RUNGS, 2)
     assert redraws.cases is None
-    again = run_ladder(suite, answers, checks, results, context, LadderSettings(ladder_targets=30))
-    assert again["spread"] == bar["spread"]  # seeded
+    assert fake_ladder()["spread"] == bar["spread"]  # seeded
 
 
 def borderline(caught_first_rung: int, n: int = 200) -> tuple[list[dict[str, np.ndarray]], list[np.ndarray]]:
@@ -74,14 +78,11 @@ def test_the_spread_is_read_over_the_checks_named_and_both_kinds_of_liar():
 
 
 def test_the_verdict_reads_the_spread_over_the_checks_the_model_passed():
-    suite = ladder_suite()
-    checks = [FakeLogic(), FakeProbe()]
-    answers, context, results = honest_run(suite, checks)
     redraws = Redraws()
-    bar = run_ladder(suite, answers, checks, results, context, LadderSettings(ladder_targets=30), redraws=redraws)
+    bar = fake_ladder(redraws)
     over_passed(bar, {"catching": ["fake-probe"]}, redraws)
     assert bar["level"] < 5 and bar["spread"] == bar_spread(redraws, ["fake-logic"], bar["level"])
     assert bar["spread"]["agreement"] > 0
-    unread = run_ladder(suite, answers, checks, results, context, LadderSettings(ladder_targets=30))
+    unread = fake_ladder()
     over_passed(unread, {"catching": ["fake-probe"]}, None)
     assert "spread" not in unread  # it was read over both checks, and no redraws say how it reads over one
