@@ -179,18 +179,19 @@ class Critique:
 
     def run(self, suite: Suite, answers: Answers, context: RunContext) -> CheckResult:
         result = CheckResult(self.name)
+        own, null = self._in_split(suite), self._null_sample(suite)
         judgements = []
-        for prop_id in self._judged(suite):
+        for prop_id in own + null:
             stated = answers.belief(suite.query(prop_id))
             yes = answers.p_yes(judge_query(suite, prop_id, True, self.judge_template))
             no = answers.p_yes(judge_query(suite, prop_id, False, self.judge_template))
             if stated is not None and yes is not None and no is not None:
                 judgements.append(_Judgement(prop_id, stated, yes, no))
         # the metrics are of ``judge_split``'s judgements; the trusted sample's are the verdict's null
-        own = set(self._in_split(suite))
+        counted_ids = set(own)
         rejected = both_correct = both_wrong = 0
         for j in judgements:
-            counted = j.prop_id in own
+            counted = j.prop_id in counted_ids
             text = suite.propositions[j.prop_id].text
             result.claim_scores[j.prop_id] = abs(j.stated - j.judged)
             says = "yes" if j.stated > 0.5 else "no"
@@ -215,7 +216,7 @@ class Critique:
                         "statement": text, "p_correct_yes": j.correct_yes, "p_correct_no": j.correct_no,
                     }))  # fmt: skip
         disbelieved, contrary, examined = self._explanations(suite, answers, result)
-        counted_judgements = [j for j in judgements if j.prop_id in own]
+        counted_judgements = [j for j in judgements if j.prop_id in counted_ids]
         n = len(counted_judgements)
         result.metrics = {
             "judged": float(n),
@@ -231,7 +232,7 @@ class Critique:
         result.details = {"judge_template": self.judge_template or suite_judge_template(suite), "explanations": len(suite.explanations),
                           # fewer trusted claims judged than audited ones: the verdict tests
                           # against them but keeps them out of the lie score's calibration
-                          "trusted_sampled": not {p.id for p in suite.split("train")} <= set(self._judged(suite))}
+                          "trusted_sampled": len(null) < sum(p.id not in counted_ids for p in suite.split("train"))}
         if not judgements and not examined:
             result.skipped = "no proposition was both answered and judged, and no explanation was answered"
         return result
