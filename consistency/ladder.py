@@ -713,13 +713,12 @@ def run_ladder(
     bar = bar_of(report, [c.name for c in active])
     report.update(bar)
     names, rng = [c.name for c in active], context.rng("ladder-spread")
-    tests = Redraws(names, _redrawn_tests(hits, flipped, names, null_rates, alpha, rng))
+    tests = redraws if redraws is not None else Redraws()
+    tests.checks, tests.claims = names, _redrawn_tests(hits, flipped, names, null_rates, alpha, rng)
     if cases is not None and cases["targets"]:  # one case per case liar
         ones = [np.ones(cases["targets"], dtype=int)] * len(case_hits)
         tests.cases = _redrawn_tests(case_hits, ones, names, cases["null_rates"], alpha, rng)
     report["spread"] = bar_spread(tests, names, report["level"])
-    if redraws is not None:
-        redraws.checks, redraws.claims, redraws.cases = tests.checks, tests.claims, tests.cases
     report["subsets"] = [
         {"checks": [c.name for c in active[: i + 1]], **{k: v for k, v in bar_of(report, [c.name for c in active[: i + 1]]).items()
                                                          if k in ("level", "level_name")}}
