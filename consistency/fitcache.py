@@ -11,6 +11,7 @@ makes a repeated fit free and its result identical to fitting again.
 from __future__ import annotations
 
 import hashlib
+import weakref
 from collections.abc import Callable, Hashable
 from typing import Any, TypeVar
 
@@ -23,14 +24,43 @@ def digest(*parts: Any) -> str:
     """A content digest of arrays (dtype, shape and bytes) and plain values."""
     h = hashlib.blake2b(digest_size=16)
     for part in parts:
-        if isinstance(part, np.ndarray):
-            array = np.ascontiguousarray(part)
-            h.update(f"{array.dtype.str}{array.shape}".encode())
-            h.update(array.data)
-        else:
-            h.update(repr(part).encode())
+        h.update(_array_digest(part) if isinstance(part, np.ndarray) else repr(part).encode())
         h.update(b"\x00")
     return h.hexdigest()
+
+
+# id(array) -> (the array, weakly, its digest): the digests of arrays marked by :func:`frozen`
+_FROZEN: dict[int, tuple[weakref.ref, bytes]] = {}
+
+
+def frozen(array: np.ndarray) -> np.ndarray:
+    """``array`` made read-only, its digest computed once for every later :func:`digest`.
+
+    For arrays read again and again unchanged (the ladder's re-runs read the same hidden-state
+    rows hundreds of times). The array must own its data (no view of a writable one), and
+    nothing may make it writable again.
+    """
+    assert array.base is None, "only an array that owns its data can be frozen"
+    array.flags.writeable = False
+    key = id(array)
+    _FROZEN[key] = (weakref.ref(array, lambda _: _FROZEN.pop(key, None)), _content_digest(array))
+    return array
+
+
+def _array_digest(array: np.ndarray) -> bytes:
+    found = _FROZEN.get(id(array))
+    if found is not None and found[0]() is array:
+        return found[1]
+    return _content_digest(array)
+
+
+def _content_digest(array: np.ndarray) -> bytes:
+    """The digest of an array's dtype, shape and bytes."""
+    h = hashlib.blake2b(digest_size=16)
+    contiguous = np.ascontiguousarray(array)
+    h.update(f"{contiguous.dtype.str}{contiguous.shape}".encode())
+    h.update(contiguous.data)
+    return h.digest()
 
 
 class FitCache:

@@ -47,13 +47,14 @@ when their changes do not overlap.
 
 from __future__ import annotations
 
+from collections import ChainMap, OrderedDict
 from dataclasses import dataclass, field, replace
 from statistics import median
-from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
+from typing import AbstractSet, Any, Callable, Collection, Generic, Iterable, Iterator, Mapping, Sequence, TypeVar
 
-import networkx as nx
 import numpy as np
 import z3
+from scipy.cluster.hierarchy import DisjointSet
 from scipy.stats import binom
 
 from checks.base import Check, CheckResult, RunContext
@@ -64,6 +65,7 @@ from consistency.answers import Answers, layer_matrix
 from consistency.coherence import MAX_WORLDS, Component, Constraint, RelationsUnsatisfiable, enumerate_worlds
 from consistency.config import LadderSettings
 from consistency.draws import draw_targets
+from consistency.fitcache import frozen
 from consistency.schema import proposition_of
 from consistency.suite import Query, Suite
 
@@ -73,6 +75,8 @@ from consistency.suite import Query, Suite
 MIN_TRUTHFUL_NULL = 100
 # Bootstrap redraws of the targets behind the bar's spread: a share's standard error is at most 1.6%.
 SPREAD_DRAWS = 1000
+
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -107,8 +111,11 @@ class Lie:
     hidden: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)  # site -> prompt -> states
     feasible: bool = True  # False when no consistent repair exists and the liar fell back a rung
     judging: bool = False  # True from L6: it also lies as an evaluator of its own answers
-    # check name -> the changed answers that check asks for, as the re-runs' keys hold them
-    read: dict[str, frozenset[tuple[str, float]]] = field(default_factory=dict, repr=False, compare=False)
+    # the questions a check asks (as a set of prompts) -> the changed answers among them, as the
+    # re-runs' keys hold them: built once per lie and set of questions, shared by checks asking alike
+    read: dict[frozenset[str], frozenset[tuple[str, float]]] = field(default_factory=dict, repr=False, compare=False)
+    # the changed claims and their neighbours (:meth:`Ladder.footprint`), once computed
+    reach: frozenset[str] | None = field(default=None, repr=False, compare=False)
 
 
 # ----- detection -------------------------------------------------------------------------
@@ -148,7 +155,9 @@ def reading_scores(result: CheckResult, detection: Mapping[str, float]) -> dict[
     own (``details.layer_readings``, the probe), each layer's scores (key ``"@<layer>"``)."""
     out: dict[str, Mapping[str, float]] = {"": detection}
     for layer, reading in (result.details.get("layer_readings") or {}).items():
-        out[f"@{layer}"] = {**reading.get("trusted_scores", {}), **reading.get("scores", {})}
+        # an audited claim's score over a trusted one's, looked up when asked: the ladder reads
+        # a few targets' of thousands of claims
+        out[f"@{layer}"] = ChainMap(reading.get("scores", {}), reading.get("trusted_scores", {}))
     return out
 
 
@@ -174,21 +183,28 @@ class _Repairer:
     MaxSAT finds one.
     """
 
-    def __init__(self, formulas: Sequence[fm.Formula], stated: Mapping[str, bool], timeout_ms: int):
+    def __init__(self, formulas: Sequence[fm.Formula], stated: Mapping[str, bool], timeout_ms: int,
+                 mentions: Sequence[Collection[str]] | None = None):
+        """``mentions``: each formula's variables, where the caller has them already."""
         # Formulas the model's own answers already break (or cannot be judged on) bind
         # nothing: the liar need not repair the model's honest mistakes.
-        self.formulas = [f for f in formulas
-                         if all(v in stated for v in fm.variables(f)) and fm.evaluate(f, stated)]
+        names_of = mentions if mentions is not None else [fm.variables(f) for f in formulas]
+        binding = [(f, names) for f, names in zip(formulas, names_of)
+                   if all(name in stated for name in names) and fm.evaluate(f, stated)]
+        self.formulas = [f for f, _ in binding]
         self.stated = stated
         self.timeout_ms = timeout_ms
-        graph = nx.Graph()
-        for index, formula in enumerate(self.formulas):
-            graph.add_node(("formula", index))
-            graph.add_edges_from((("formula", index), name) for name in fm.variables(formula))
+        # claims and formulas joined by a formula mentioning the claim: one component each
+        parts = DisjointSet()
+        for index, (_, names) in enumerate(binding):
+            parts.add(("formula", index))
+            for name in names:
+                parts.add(name)
+                parts.merge(("formula", index), name)
         # component number -> (its claims, its formulas), and each claim's component
         self._components: list[tuple[list[str], list[int]]] = []
         self._component_of: dict[str, int] = {}
-        for number, component in enumerate(nx.connected_components(graph)):
+        for number, component in enumerate(parts.subsets()):
             names = sorted(n for n in component if isinstance(n, str))
             self._components.append((names, sorted(n[1] for n in component if isinstance(n, tuple))))
             self._component_of.update((name, number) for name in names)
@@ -312,13 +328,19 @@ class _KeptLayers(Mapping[str, np.ndarray]):
     the weak-to-strong copies, every layer, every batch): a layer is read once, every row of
     it, and each read after that picks its rows from memory. Kept only while the layers kept
     stay within ``budget`` bytes; past it a read goes to the table as before, so memory stays
-    bounded however many claims there are. Rows are the table's own (float32), unchanged.
+    bounded however many claims there are. Rows are the table's own (float32), unchanged, and
+    read-only: the rows of the lists of prompts read most recently are kept too (up to a
+    quarter of ``budget``), so a re-run reading the same rows again gets the very same array,
+    neither copied nor hashed again (:func:`~consistency.fitcache.frozen`).
     """
 
     def __init__(self, table: Mapping[str, np.ndarray], budget: int):
         self.table, self.budget = table, budget
         self.row_of = {prompt: i for i, prompt in enumerate(table)}
         self.layers: dict[int, np.ndarray] = {}
+        # (layer, prompts) -> their rows, read-only, for the lists read most recently (the
+        # checks read the same trusted and audited rows on every re-run), within budget / 4 bytes
+        self.recent: OrderedDict[tuple[int, tuple[str, ...]], np.ndarray] = OrderedDict()
 
     def __getitem__(self, prompt: str) -> np.ndarray:
         return self.table[prompt]
@@ -340,7 +362,17 @@ class _KeptLayers(Mapping[str, np.ndarray]):
             if kept + len(self.row_of) * width * 4 > self.budget:
                 return layer_matrix(self.table, prompts, index)
             layer = self.layers[index] = layer_matrix(self.table, list(self.row_of), index)
-        return layer[[self.row_of[p] for p in prompts]]
+        key = (index, tuple(prompts))
+        rows = self.recent.get(key)
+        if rows is not None:
+            self.recent.move_to_end(key)
+            return rows
+        rows = frozen(layer[[self.row_of[p] for p in prompts]])
+        if rows.nbytes <= self.budget // 4:
+            self.recent[key] = rows
+            while sum(kept.nbytes for kept in self.recent.values()) > self.budget // 4:
+                self.recent.popitem(last=False)
+        return rows
 
 
 # Bytes of hidden states the ladder keeps in memory per site (see _KeptLayers): every layer of
@@ -349,6 +381,26 @@ KEPT_LAYER_BYTES = 256 << 20
 
 
 # ----- the ladder ------------------------------------------------------------------------
+
+
+class _Mentions(Generic[R]):
+    """A suite's records of one kind, indexed by the claims each mentions."""
+
+    def __init__(self, records: Sequence[R], mentions: Callable[[R], Iterable[str]]):
+        self.records = records
+        self.mentions = [frozenset(mentions(record)) for record in records]
+        self.by_claim: dict[str, list[int]] = {}
+        for i, names in enumerate(self.mentions):
+            for name in names:
+                self.by_claim.setdefault(name, []).append(i)
+        self.always = [i for i, names in enumerate(self.mentions) if not names]  # mention no claim: kept anywhere
+
+    def within(self, keep: frozenset[str]) -> list[R]:
+        """The records whose every claim is in ``keep``, in the suite's order."""
+        near = set(self.always)
+        for name in keep:
+            near.update(self.by_claim.get(name, ()))
+        return [self.records[i] for i in sorted(near) if self.mentions[i] <= keep]
 
 
 class Ladder:
@@ -360,11 +412,18 @@ class Ladder:
         self.answers = replace(answers, hidden={site: _KeptLayers(table, KEPT_LAYER_BYTES)
                                                 for site, table in answers.hidden.items()})
         self._then = {c.id: c.then for c in suite.conditionals}
+        self._answered: dict[str, tuple[list[tuple[Query, float, bool, tuple]], dict[tuple, float]]] = {}  # see _said
         self.queries: dict[str, list[Query]] = {p: [] for p in suite.propositions}
+        # per check, the prompts it asks (what its re-runs can read of a lie)
+        self.asked: dict[str, frozenset[str]] = {}
         # Per proposition: two propositions with the same text (recorded answers) each keep theirs.
         seen: set[tuple[str, str]] = set()
+        alike: dict[frozenset[str], frozenset[str]] = {}  # checks asking alike share one set (cheap lookups)
         for check in checks:
-            for query in check.queries(suite):
+            asks = list(check.queries(suite))
+            prompts = frozenset(q.prompt for q in asks)
+            self.asked[check.name] = alike.setdefault(prompts, prompts)
+            for query in asks:
                 pid = self._about(query)
                 if pid in self.queries and (pid, query.prompt) not in seen and answers.belief(query) is not None:
                     seen.add((pid, query.prompt))
@@ -372,28 +431,45 @@ class Ladder:
         self.stated: dict[str, bool] = {}
         for pid in suite.propositions:
             primary = answers.belief(suite.query(pid))
-            beliefs = [self._belief(q) for q in self.queries[pid]]
             if primary is not None:
                 self.stated[pid] = primary > 0.5
-            elif beliefs:
-                self.stated[pid] = float(np.mean(beliefs)) > 0.5
+            elif self.queries[pid]:
+                self.stated[pid] = float(np.mean([self._belief(q) for q in self.queries[pid]])) > 0.5
         relations = [r.tree for r in suite.relations]
         decompositions = [d.tree for d in suite.decompositions]
+        # every claim's neighbours in the relation graph (what a lie's footprint reaches)
+        self.neighbours: dict[str, set[str]] = {p: set() for p in suite.propositions}
+        mentions = [r.atoms for r in suite.relations] + [frozenset(fm.variables(tree)) for tree in decompositions]
+        for names in mentions:
+            for name in names:
+                self.neighbours.setdefault(name, set()).update(names)
+        for d in suite.decompositions:
+            self._join(d.composite, *d.parts)
+        for c in suite.conditionals:
+            self._join(c.given, c.then)
+        for name, near in self.neighbours.items():
+            near.discard(name)
         self.repairers = {
-            3: _Repairer(relations, self.stated, timeout_ms),
-            4: _Repairer(relations + decompositions, self.stated, timeout_ms),
+            3: _Repairer(relations, self.stated, timeout_ms, mentions[: len(relations)]),
+            4: _Repairer(relations + decompositions, self.stated, timeout_ms, mentions),
         }
         self._repairs: dict[str, dict[str, bool] | None] = {}  # target -> its L3 repair
         self.mover = _HiddenMover(suite, answers)
-        self.neighbours = nx.Graph()
-        self.neighbours.add_nodes_from(suite.propositions)
-        for tree in relations + decompositions:
-            names = sorted(fm.variables(tree))
-            self.neighbours.add_edges_from((a, b) for a in names for b in names if a < b)
-        for d in suite.decompositions:
-            self.neighbours.add_edges_from((d.composite, part) for part in d.parts)
-        for c in suite.conditionals:
-            self.neighbours.add_edge(c.given, c.then)
+        # what local_suite picks from: the propositions' order, and each kind of record by the claims it mentions
+        self._position = {pid: i for i, pid in enumerate(suite.propositions)}
+        self._records: dict[str, _Mentions] = {
+            "relations": _Mentions(suite.relations, lambda r: r.atoms),
+            "conditionals": _Mentions(suite.conditionals, lambda c: (c.given, c.then)),
+            "decompositions": _Mentions(suite.decompositions, lambda d: (d.composite, *d.parts)),
+            "explanations": _Mentions(suite.explanations, lambda e: (e.proposition, *e.claims)),
+        }
+        self._shot_pool = suite.shot_candidates
+
+    def _join(self, first: str, *others: str) -> None:
+        """Make ``first`` and each of ``others`` neighbours."""
+        self.neighbours.setdefault(first, set()).update(others)
+        for other in others:
+            self.neighbours.setdefault(other, set()).add(first)
 
     def _about(self, query: Query) -> str:
         """The proposition a query asks about (for P(then | given), the 'then')."""
@@ -414,17 +490,22 @@ class Ladder:
         partner = {**dict(zip(downs, ups)), **dict(zip(ups, downs))}
         beliefs = {}
         for pid, value in values.items():
-            twins = {(q.variant, q.framing, q.given): q for q in self.queries.get(partner.get(pid, ""), [])}
-            for query in self.queries[pid]:
-                if is_judging(query) != judging:
+            twins = self._said(partner[pid])[1] if pid in partner else {}
+            for query, belief, judged, phrasing in self._said(pid)[0]:
+                if judged != judging or (belief > 0.5) == value:
                     continue
-                belief = self._belief(query)
-                if (belief > 0.5) == value:
-                    continue
-                twin = twins.get((query.variant, query.framing, query.given))
-                swapped = self.answers.belief(twin) if twin is not None else None
+                swapped = twins.get(phrasing)
                 beliefs[query] = swapped if swapped is not None and (swapped > 0.5) == value else 1.0 - belief
         return beliefs
+
+    def _said(self, pid: str) -> tuple[list[tuple[Query, float, bool, tuple]], dict[tuple, float]]:
+        """What the model said to each asked query of ``pid``: (query, belief, whether it judges,
+        its phrasing) in order, and the beliefs by phrasing (variant, framing, given), read once."""
+        found = self._answered.get(pid)
+        if found is None:
+            said = [(q, self._belief(q), is_judging(q), (q.variant, q.framing, q.given)) for q in self.queries[pid]]
+            found = self._answered[pid] = (said, {phrasing: belief for _, belief, _, phrasing in said})
+        return found
 
     def _belief(self, query: Query) -> float:
         """The model's belief in a query it answered (``self.queries`` holds only those)."""
@@ -465,7 +546,7 @@ class Ladder:
     def judge_too(self, lie: Lie) -> Lie:
         """The same lie, also told as an evaluator: every judgement of a changed claim states it."""
         beliefs = {**lie.beliefs, **self._state(lie.values, judging=True)}
-        return Lie(lie.target, lie.values, beliefs, lie.hidden, lie.feasible, judging=True)
+        return Lie(lie.target, lie.values, beliefs, lie.hidden, lie.feasible, judging=True, reach=lie.reach)
 
     def disguise(self, lie: Lie) -> Lie:
         """The same lie with the hidden states of every changed prompt moved to match it."""
@@ -473,7 +554,8 @@ class Ladder:
         for query, belief in lie.beliefs.items():
             for site, states in self.mover.move(self.answers, query, belief > 0.5).items():
                 hidden.setdefault(site, {})[query.prompt] = states
-        return Lie(lie.target, lie.values, lie.beliefs, hidden, lie.feasible)
+        # the same answers: what each check reads of them too
+        return Lie(lie.target, lie.values, lie.beliefs, hidden, lie.feasible, read=lie.read, reach=lie.reach)
 
     def local_suite(self, lies: Iterable[Lie]) -> Suite:
         """The liars' footprints as a suite of their own: every claim they changed, every claim
@@ -484,26 +566,27 @@ class Ladder:
         of the whole component.
         """
         lies = list(lies)
-        keep: set[str] = set().union(*(self.footprint(lie) for lie in lies))
-        mentions = lambda ids: set(ids) <= keep  # noqa: E731
+        keep = frozenset().union(*(self.footprint(lie) for lie in lies))
         # A liar that lies as an evaluator explains its lie anew; its honest explanations go.
         withdrawn = {p for lie in lies if lie.judging for p in lie.values}
-        suite = self.suite
+        suite, records = self.suite, self._records
         return Suite(
             suite.name,
-            {pid: prop for pid, prop in suite.propositions.items() if pid in keep},
-            [r for r in suite.relations if r.atoms <= keep],
-            [c for c in suite.conditionals if mentions((c.given, c.then))],
-            [d for d in suite.decompositions if mentions((d.composite, *d.parts))],
+            {pid: suite.propositions[pid] for pid in sorted(keep & self._position.keys(), key=self._position.__getitem__)},
+            records["relations"].within(keep),
+            records["conditionals"].within(keep),
+            records["decompositions"].within(keep),
             suite.framings, suite.condition_template, suite.answer_words, dict(suite.metadata),
-            [e for e in suite.explanations if mentions((e.proposition, *e.claims)) and e.proposition not in withdrawn],
-            shots=suite.shots, shot_seed=suite.shot_seed, shot_pool=suite.shot_candidates,
+            [e for e in records["explanations"].within(keep) if e.proposition not in withdrawn],
+            shots=suite.shots, shot_seed=suite.shot_seed, shot_pool=self._shot_pool,
             _queries=suite._queries,  # the same propositions and framings: their queries carry over
         )
 
-    def footprint(self, lie: Lie) -> set[str]:
-        changed = set(lie.values)
-        return changed.union(*(self.neighbours[p] for p in changed))
+    def footprint(self, lie: Lie) -> frozenset[str]:
+        """The claims ``lie`` changed and their neighbours in the relation graph."""
+        if lie.reach is None:
+            lie.reach = frozenset(lie.values).union(*(self.neighbours[p] for p in lie.values))
+        return lie.reach
 
     def apply(self, lies: Iterable[Lie]) -> Answers:
         beliefs: dict[Query, float] = {}
@@ -518,7 +601,7 @@ class Ladder:
         return liar
 
 
-def _batches(lies: list[Lie], footprint: Callable[[Lie], set[str]]) -> list[list[Lie]]:
+def _batches(lies: list[Lie], footprint: Callable[[Lie], AbstractSet[str]]) -> list[list[Lie]]:
     """First-fit packing of liars whose footprints do not overlap."""
     batches: list[tuple[list[Lie], set[str]]] = []
     for lie in lies:
@@ -549,7 +632,8 @@ class _Reruns:
         # the ladder reads claim scores and conflicts only: the checks may skip their metrics
         self.context = replace(context, scores_only=True)
         self.reuse = context.fits.enabled
-        self.asked = {c.name: frozenset(q.prompt for q in c.queries(ladder.suite)) for c in checks}
+        self.asked = {c.name: ladder.asked[c.name] for c in checks}
+        self.question_sets = list({id(asked): asked for asked in self.asked.values()}.values())
         # withdrawing explanations (L6) changes a local suite only where there are some
         self.explained = frozenset(e.proposition for e in ladder.suite.explanations)
         self.cache: dict[tuple, CheckResult] = {}
@@ -566,10 +650,12 @@ class _Reruns:
         """What ``check`` reads of the liars in ``batch``: its own questions' changed answers
         (and moved states), and for a local check the part of the suite it is run on."""
         asked = self.asked[check.name]
-        for lie in batch:  # once per lie and check: a lie is met in a batch of every check
-            if check.name not in lie.read:
-                lie.read[check.name] = frozenset((q.prompt, round(b, 12)) for q, b in lie.beliefs.items() if q.prompt in asked)
-        beliefs = frozenset().union(*(lie.read[check.name] for lie in batch))
+        for lie in batch:  # once per lie: a lie is met in a batch of every check
+            if not lie.read:
+                changed = [(q.prompt, round(b, 12)) for q, b in lie.beliefs.items()]
+                lie.read.update((questions, frozenset(answer for answer in changed if answer[0] in questions))
+                                for questions in self.question_sets)
+        beliefs = frozenset().union(*(lie.read[asked] for lie in batch))
         hidden = (frozenset((s, p) for lie in batch for s, t in lie.hidden.items() for p in t if p in asked)
                   if check.needs_hidden else None)
         scope = None

@@ -13,7 +13,7 @@ from checks.decomposition import DecompositionCheck
 from checks.logic import LogicCheck
 from checks.probe import ProbeCheck
 from checks.w2s_copies import W2SCopies
-from consistency.fitcache import FitCache, digest
+from consistency.fitcache import FitCache, digest, frozen
 from consistency.config import LadderSettings
 from consistency.ladder import run_ladder
 from tests.test_ladder import honest_run, ladder_suite
@@ -59,6 +59,14 @@ def test_digest_tells_arrays_apart_by_content_shape_and_type():
     x = np.arange(6, dtype=np.float32)
     assert digest(x) == digest(x.copy())
     assert len({digest(x), digest(x.reshape(2, 3)), digest(x.astype(np.float64)), digest(x + 1)}) == 4
+
+
+def test_a_frozen_arrays_digest_is_that_of_its_contents_and_it_stays_read_only():
+    x = np.arange(6, dtype=np.float32)
+    kept = frozen(x.copy())
+    assert digest(kept, "y") == digest(x, "y") and digest(kept) != digest(x + 1)
+    with pytest.raises(ValueError):
+        kept[0] = 1.0
 
 
 def _results(check, suite, answers, context):

@@ -13,7 +13,7 @@ from checks.decomposition import DecompositionCheck
 from checks.logic import LogicCheck
 from checks.probe import ProbeCheck
 from checks.w2s_copies import W2SCopies
-from consistency.fitcache import FitCache
+from consistency.fitcache import FitCache, digest
 from consistency.config import LadderSettings
 from consistency.answers import Overlay, layer_matrix
 from consistency.ladder import Ladder, _KeptLayers, detection_scores, reading_scores, run_ladder
@@ -143,6 +143,11 @@ def test_kept_layers_read_the_rows_the_table_holds_within_their_budget():
         for index in (0, 2, 0):
             assert np.array_equal(columns.layer_rows(asked, index), layer_matrix(table, asked, index))
         assert len(columns.layers) == kept
+    # a list read again is handed back as read, read-only and its digest taken once
+    columns = _KeptLayers(table, 1 << 20)
+    first = columns.layer_rows(asked, 1)
+    assert columns.layer_rows(list(asked), 1) is first and not first.flags.writeable
+    assert digest(first) == digest(first.copy())
     # an L5 liar's moved states overlay the kept layers
     moved = Overlay(_KeptLayers(table, 1 << 20), {"prompt 2": np.ones((3, 4), dtype=np.float32)})
     assert np.array_equal(moved.layer_rows(asked, 1)[1:3], np.ones((2, 4)))
