@@ -107,6 +107,17 @@ def test_interrupted_run_resumes_and_computes_only_the_rest(tmp_path, suite):
     assert_same_answers(answers, reference)
 
 
+def test_an_interrupted_run_loses_at_most_a_few_of_the_adapters_batches(tmp_path, suite):
+    """The chunks written to the cache follow the adapter's batch size: on a CPU, where a batch
+    takes seconds, a Ctrl-C must not throw away thousands of answered prompts."""
+    interrupted = Counting(ScriptedAdapter(suite), fail_after=30)
+    interrupted.batch_size = 2  # chunks of CHUNK_BATCHES * 2 = 8 prompts
+    with pytest.raises(KeyboardInterrupt):
+        elicit(interrupted, all_queries(suite), cache=AnswerCache(tmp_path, interrupted.fingerprint))
+    assert len(interrupted.asked) == 24  # three chunks of 8 answered and cached; the fourth was lost
+    assert len(list(Path(tmp_path).rglob("shard-*.safetensors"))) == 3
+
+
 def test_rerun_with_one_more_check_computes_only_the_new_prompts(tmp_path, suite):
     first = [suite.query(pid) for pid in suite.propositions]
     extra = [suite.query(pid, 1, "is-false") for pid in suite.propositions]
