@@ -168,7 +168,13 @@ def get(name: str, **given: Any) -> Check:
             f"check {name!r} has no option {unknown[0]!r}; its options: {', '.join(accepted) or 'none'}"
         )
     factory = _registry.entries[name].factory
-    return factory(**_typed_options(name, factory, given))
+    typed = _typed_options(name, factory, given)
+    if not typed:
+        return factory()
+    try:
+        return factory(**typed)
+    except (UserError, ValueError) as error:  # the constructor rejects a value (--option critique.explain=-1)
+        raise UserError(f"check {name!r}: {error}") from None
 
 
 def _typed_options(name: str, factory: Any, given: dict[str, Any]) -> dict[str, Any]:

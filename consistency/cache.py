@@ -318,7 +318,10 @@ class AnswerCache:
         # uuid names: concurrent writers (one per worker) never overwrite each other's shards.
         name = f"shard-{uuid.uuid4().hex}.safetensors"
         with atomic_path(self.path / name) as temporary:
-            save_file(tensors, str(temporary), metadata=metadata)
+            try:
+                save_file(tensors, str(temporary), metadata=metadata)
+            except SafetensorError as error:  # a full disk: the answers cached so far stay
+                raise CacheError(f"cannot write a shard to the answer cache {self.path}: {error}") from None
             sha = _sha256(temporary)
             # Listed first, renamed into place second (on leaving the block): a shard on disk
             # is always one the manifest vouches for.

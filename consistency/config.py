@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import types
 from dataclasses import dataclass
 from typing import Annotated, Any, Callable, ClassVar, Literal, TypeVar, Union, get_args, get_origin
 
-from pydantic import BeforeValidator, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, ValidationError, field_validator, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, InitSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 
@@ -45,9 +46,12 @@ def parse_integer(text: str) -> int:
 
 def parse_number(text: str) -> float:
     try:
-        return float(text)
+        number = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number, got {text[:40]!r}") from None
+    if not math.isfinite(number):  # "nan" and "inf" parse, and then compare false with every bound
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text[:40]!r}")
+    return number
 
 
 def _boolean(text: str) -> bool:
@@ -66,6 +70,11 @@ def _words(text: str) -> list[str]:
 
 def _check_names(text: str) -> list[str]:
     return _words(text) or ["all"]
+
+
+def _each_once(names: list[str]) -> list[str]:
+    """Check names in order, each once: a check named twice would run, and count, twice."""
+    return list(dict.fromkeys(names))
 
 
 def _layers(text: str) -> list[int] | str:
@@ -320,7 +329,7 @@ class ElicitationSettings(Settings):
 class ChecksSettings(Settings):
     title: ClassVar[str] = "the checks"
 
-    checks: Annotated[list[str], Flag(parse=_check_names)] = Field(
+    checks: Annotated[list[str], AfterValidator(_each_once), Flag(parse=_check_names)] = Field(
         default_factory=lambda: ["all"], description="comma-separated check names, or all registered"
     )
     check_options: Annotated[
@@ -445,13 +454,17 @@ def audit_options() -> list[Option]:
 def load_config(given: dict[str, Any]) -> AuditConfig:
     """The configuration from the command line's values (``given``, by field), the environment and
     the defaults. A value that does not validate is named by its environment variable when it came
-    from one, else by its field."""
+    from one, else by its flag (``--ladder-fpr``), as the user wrote it; a rule between options
+    names them in its message."""
     try:
         return AuditConfig(**given)
     except ValidationError as exc:
         first = exc.errors()[0]
+        message = first["msg"].removeprefix("Value error, ")
         field = str(first["loc"][0]) if first["loc"] else ""
         option = next((o for o in audit_options() if o.field == field), None)
-        from_env = option is not None and field not in given and option.env in os.environ
-        where = option.env if from_env and option else ".".join(map(str, first["loc"])) or "config"
-        raise ConfigError(f"{where}: {first['msg'].removeprefix('Value error, ')}") from None
+        if option is None:
+            where = ".".join(map(str, first["loc"]))
+            raise ConfigError(f"{where}: {message}" if where else message) from None
+        from_env = field not in given and option.env in os.environ
+        raise ConfigError(f"{option.env if from_env else option.flag}: {message}") from None

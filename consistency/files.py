@@ -26,6 +26,8 @@ class OutputError(UserError):
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """A temporary path beside ``path``: renamed onto ``path`` if the block succeeds, else removed."""
     path = Path(path)
+    if path.is_dir():
+        raise OutputError(f"cannot write {path}: it is a directory; name a file")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         handle, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -39,6 +41,8 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         os.chmod(temporary, 0o666 & ~umask)  # mkstemp makes the file private; outputs are meant to be shared
         yield temporary
         os.replace(temporary, path)
+    except OSError as error:  # a full disk or quota while writing, the target turned into a directory
+        raise OutputError(f"cannot write {path}: {error.strerror or error}; the previous file, if any, is kept") from None
     finally:
         temporary.unlink(missing_ok=True)
 

@@ -589,6 +589,9 @@ def parse_records(records: Iterable[tuple[int, Any]], source: str) -> Suite:
     if header is None:
         v.line = 1
         v.error("kind", 'no suite header (a {"kind": "suite", "name": ..., "format": 1} line)')
+    elif not props and not cases and not v.issues:
+        v.line = 1
+        v.error("kind", "no proposition and no case records: the suite asks nothing")
     reported: set[tuple[int, str, str]] = set()
     for line, field_name, name in references:
         if name not in props and (line, field_name, name) not in reported:
@@ -784,4 +787,6 @@ def load_csv(path: str | Path, train_fraction: float = 0.5, seed: int = 0) -> Su
         raise SuiteError(issues + [SuiteIssue(source, reader.line_num + 1, "csv", str(exc))]) from None
     if issues:
         raise SuiteError(issues)
+    if not props:
+        raise SuiteError([SuiteIssue(source, 2, "statement", "no rows under the header: the suite asks nothing")])
     return Suite(name=Path(path).stem, propositions=props)

@@ -46,7 +46,7 @@ def test_audit_refuses_an_invalid_suite_before_loading_any_model(tmp_path, capsy
         (["audit", "/no/such/model", "--suite", "builtin:arithmetic"], "/no/such/model"),
         (["audit", "--suite", "builtin:nope"], "unknown built-in suite 'builtin:nope'"),
         (["audit", "--checks", "cross-examination,telepathy"], "unknown check 'telepathy'"),
-        (["audit", "--batch-size", "0"], "batch_size"),
+        (["audit", "--batch-size", "0"], "--batch-size: batch size must be"),
         (["report", "/no/such/run"], "no such file"),
     ],
 )

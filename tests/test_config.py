@@ -161,9 +161,9 @@ def test_a_bad_environment_variable_is_one_error_naming_it(clean_env, capsys, tm
     assert cli.main(["checks"]) == 0  # other commands do not read the audit's settings
 
 
-def test_a_bad_flag_value_is_named_by_its_field(clean_env, capsys, tmp_path):
+def test_a_bad_flag_value_is_named_by_its_flag(clean_env, capsys, tmp_path):
     assert refused(capsys, ["audit", "--ladder-fpr", "2", "--out", str(tmp_path / "run")]) == (
-        "error: ladder_fpr: Input should be less than 1")
+        "error: --ladder-fpr: Input should be less than 1")
 
 
 def test_a_check_option_from_the_environment_is_checked_against_the_checks_options(clean_env, capsys, tmp_path):

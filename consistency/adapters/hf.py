@@ -144,6 +144,7 @@ class HFAdapter:
         config = _load_config(self.directory, trust_remote_code, self.gguf)
         self.tokenizer = _load_tokenizer(self.directory, trust_remote_code, self.gguf)
         self.chat = _chat(chat, self.tokenizer, self.name)
+        self.render(Prompt("Is it true that water is wet?", 28))  # a chat template that fails, fails before the weights load
         words = {k: list(v) for k, v in (answer_words or DEFAULT_ANSWER_WORDS).items()}
         if set(words) != {"yes", "no"}:
             raise AdapterError(f"answer words need exactly the keys 'yes' and 'no', got {sorted(words)}")
@@ -310,9 +311,13 @@ class HFAdapter:
         """
         if not self.chat:
             return prompt.text, prompt.statement_end
-        rendered = self.tokenizer.apply_chat_template(
-            [{"role": "user", "content": prompt.text}], tokenize=False, add_generation_prompt=True
-        )
+        try:
+            rendered = self.tokenizer.apply_chat_template(
+                [{"role": "user", "content": prompt.text}], tokenize=False, add_generation_prompt=True
+            )
+        except Exception as error:  # the template's own raise_exception, a Jinja syntax or type error
+            raise AdapterError(f"the chat template of {self.name} fails on a question: {_first_line(error)}; "
+                               "use --chat off") from None
         at = rendered.find(prompt.text)
         if at < 0:
             raise AdapterError(
