@@ -27,8 +27,11 @@ from consistency.adapters.base import AdapterError, Prompt, PromptAnswer, Progre
 def _ray() -> Any:
     if importlib.util.find_spec("ray") is None:
         raise AdapterError("--backend ray needs Ray: pip install 'consistency[ray]'")
-    import ray
-
+    try:
+        import ray
+    except ImportError as error:  # installed but broken: a missing dependency, a build for another Python
+        raise AdapterError(f"--backend ray: Ray is installed but cannot be imported ({error}); "
+                           "reinstall it with: pip install --force-reinstall 'consistency[ray]'") from None
     return ray
 
 

@@ -61,12 +61,14 @@ def claim_run_directory(config: AuditConfig) -> None:
         previous = _previous_identity(out)
         if previous != identity:
             if not config.overwrite:
-                held = (
-                    f"another run's results ({_difference(previous, identity)})"
-                    if previous is not None
-                    else f"files that are not an audit's (e.g. {min(p.name for p in out.iterdir())!r})"
-                )
-                raise UserError(f"--out {out} holds {held}; pass --overwrite to replace them, or choose another --out")
+                if previous is None:
+                    held = f"files that are not an audit's (e.g. {min(p.name for p in out.iterdir())!r})"
+                elif (out / RESULTS).exists():
+                    held = f"another run's results ({_difference(previous, identity)})"
+                else:  # claimed by an audit that was interrupted, or is running now
+                    held = f"an unfinished audit of another configuration ({_difference(previous, identity)})"
+                raise UserError(f"--out {out} holds {held}; pass --overwrite to replace them (the answer cache is "
+                                "kept and reused), or choose another --out")
             for name in (RESULTS, REPORT, RUN_FILE):
                 (out / name).unlink(missing_ok=True)
     write_json_atomic(out / RUN_FILE, {"config": identity})

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import sys
 import time
 
 import numpy as np
@@ -40,6 +41,15 @@ def test_without_ray_the_backend_is_one_line(monkeypatch):
     real = importlib.util.find_spec
     monkeypatch.setattr(engine_ray.importlib.util, "find_spec", lambda name: None if name == "ray" else real(name))
     with pytest.raises(AdapterError, match=r"--backend ray needs Ray: pip install 'consistency\[ray\]'"):
+        engine_ray.RayAdapterPool({"path_or_id": "unused"})
+
+
+def test_a_ray_that_cannot_be_imported_is_one_line(monkeypatch):
+    """Installed but broken (a missing dependency of its own): one line, not an ImportError."""
+    monkeypatch.setitem(sys.modules, "ray", None)  # what import then raises: ImportError
+    real = importlib.util.find_spec
+    monkeypatch.setattr(engine_ray.importlib.util, "find_spec", lambda name: object() if name == "ray" else real(name))
+    with pytest.raises(AdapterError, match=r"--backend ray: Ray is installed but cannot be imported \("):
         engine_ray.RayAdapterPool({"path_or_id": "unused"})
 
 

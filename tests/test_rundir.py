@@ -38,6 +38,21 @@ def test_another_runs_results_are_refused_and_kept(tmp_path, capsys):
     assert ((out / "results.json").read_bytes(), (out / "report.html").read_bytes()) == before
 
 
+def test_an_unfinished_audit_of_another_configuration_is_named_as_such(tmp_path, capsys):
+    """An interrupted audit leaves run.json and its cache, no results: the refusal says so, and
+    that --overwrite keeps the cache (what a user fears losing)."""
+    out = setup(tmp_path)
+    assert audit(out) == 0
+    (out / "results.json").unlink()
+    (out / "report.html").unlink()
+    capsys.readouterr()
+    assert audit(out, "--min-severity", "0.2") == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"error: --out {out} holds an unfinished audit of another configuration "
+                          "(min_severity 0.1 there, 0.2 now); pass --overwrite to replace them (the answer cache is "
+                          "kept and reused)")
+
+
 def test_overwrite_replaces_the_results_and_never_leaves_the_old_report(tmp_path):
     out = setup(tmp_path)
     assert audit(out) == 0
