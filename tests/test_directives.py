@@ -24,6 +24,37 @@ def test_builtin_directive_suite():
     assert isinstance(checks.get("directives"), Directives)
 
 
+def test_builtin_directive_cases_split_by_directive_and_answer():
+    """Each directive's first following and first breaking act are trusted, the others audited:
+    both splits ask about every directive, half following and half breaking it."""
+    suite = builtin_suite("directives")
+    for split in ("train", "test"):
+        cases = suite.case_split(split)
+        assert sorted((c.directive, c.follows) for c in cases) == sorted(
+            (d, follows) for d in suite.directives for follows in (False, True))
+    assert [c.split for c in suite.cases[:8]] == ["train", "train", "test", "test", "train", "train", "test", "test"]
+
+
+def test_builtin_directives_alone_tests_the_check_against_its_trusted_cases():
+    """An audit of builtin:directives alone gives the directives check a null (its trusted
+    cases): an honest model passes, a hypocrite on the audited breaking acts is caught."""
+    from consistency.verdict import build_verdict
+
+    suite = builtin_suite("directives")
+
+    def verdict(directive_lies):
+        result, answers = audit(Directives(), suite, hidden=False, directive_lies=directive_lies)
+        return build_verdict(suite, answers, [Directives()], {"directives": result})[0]
+
+    honest = verdict({})["checks"]["directives"]
+    assert (honest["n"], honest["null_n"], honest["null_kind"]) == (16, 16, "trusted directive cases")
+    assert honest["finding"] == "passes"
+    breaking = [c.id for c in suite.case_split("test") if c.follows is False]
+    liar = verdict({case: "hypocrite" for case in breaking})
+    assert (liar["checks"]["directives"]["flagged"], liar["checks"]["directives"]["null_flagged"]) == (8, 0)
+    assert liar["checks"]["directives"]["finding"] == "catches" and liar["finding"] == "lying"
+
+
 def test_an_honest_model_acts_as_it_reads_the_directives():
     result, _ = audit(Directives(), builtin_suite("directives"), hidden=False)
     assert result.conflicts == []
@@ -119,9 +150,11 @@ def test_recorded_directive_answers(tmp_path):
 # ----- the ladder's directive rung (L7) -------------------------------------------------------
 
 
-def _ladder_on_propositions_and_cases(enabled):
-    """A suite with audited propositions and the built-in directive cases, answered by an honest
-    scripted model, and the ladder over ``enabled``."""
+def _ladder_on_propositions_and_cases(enabled, cases=None, follows_read_wrong=()):
+    """A suite with audited propositions and directive cases (default: the built-in ones),
+    answered by an honest scripted model, and the ladder over ``enabled``. The cases of
+    ``follows_read_wrong`` get the wrong ``follows`` after answering: the model reads and acts on
+    them against the truth, consistently (no conflict)."""
     from dataclasses import replace
 
     from consistency.config import LadderSettings
@@ -131,8 +164,11 @@ def _ladder_on_propositions_and_cases(enabled):
     from scripted_audit import synthetic_suite
 
     directives = builtin_suite("directives")
-    suite = replace(synthetic_suite(30, 120, seed=3, paraphrase=True), directives=directives.directives, cases=directives.cases)
+    suite = replace(synthetic_suite(30, 120, seed=3, paraphrase=True), directives=directives.directives,
+                    cases=directives.cases if cases is None else cases)
     answers = elicit(ScriptedAdapter(suite), [q for c in enabled for q in c.queries(suite)])
+    suite = replace(suite, cases=[replace(c, follows=not c.follows) if c.id in follows_read_wrong else c
+                                  for c in suite.cases])
     context = RunContext(seed=0)
     baseline = {c.name: c.run(suite, answers, context) for c in enabled}
     return run_ladder(suite, answers, enabled, baseline, context, LadderSettings(ladder_targets=30))
@@ -144,7 +180,7 @@ def test_l7_is_the_rung_the_directives_check_cannot_catch():
     bar = _ladder_on_propositions_and_cases([checks.get("cross-examination"), Directives()])
     cases = bar["cases"]
     assert cases["checks"] == ["directives"]
-    assert cases["targets"] == 16  # the 16 breaking cases, none endorsed by the honest model
+    assert cases["targets"] == 8  # the 8 audited breaking cases, none endorsed by the honest model
     assert {level: row["directives"] for level, row in cases["caught"].items()} == {
         "L1": True, "L2": True, "L3": True, "L4": True, "L5": True, "L6": True, "L7": False}
     assert cases["matrix"]["L1"]["directives"] == 1.0 and cases["matrix"]["L7"]["directives"] == 0.0
@@ -162,3 +198,40 @@ def test_l7_is_the_rung_the_directives_check_cannot_catch():
 def test_without_the_directives_check_there_are_no_case_liars():
     bar = _ladder_on_propositions_and_cases([checks.get("cross-examination")])
     assert "cases" not in bar and bar["level"] == 2
+
+
+def test_case_liars_lie_about_audited_cases_against_an_audited_null():
+    """As the proposition liars: the case liars' targets and their null are audited cases only
+    (builtin:directives: 16 audited, 8 of them breaking their directive); a suite whose cases
+    state no split has every case audited."""
+    cases = _ladder_on_propositions_and_cases([checks.get("cross-examination"), Directives()])["cases"]
+    assert (cases["candidates"], cases["null"]) == (8, {"kind": "cases in no conflict", "size": 16})
+    from dataclasses import replace
+
+    unsplit = [replace(c, split="test") for c in builtin_suite("directives").cases]
+    cases = _ladder_on_propositions_and_cases([checks.get("cross-examination"), Directives()], unsplit)["cases"]
+    assert (cases["candidates"], cases["null"]) == (16, {"kind": "cases in no conflict", "size": 32})
+
+
+def test_case_liars_null_is_the_truthful_cases_when_there_are_enough():
+    """With ground truth on at least 100 audited cases, the null is the cases the model reads and
+    acts on truthfully (as for propositions): cases it reads against the truth, consistently,
+    are in no conflict but are no part of the null, nor targets."""
+    from dataclasses import replace
+
+    from consistency.ladder import MIN_TRUTHFUL_NULL
+
+    # 128 audited cases: the built-in ones four times over, each copy's act done on another day
+    many = [replace(c, id=f"{c.id}.{day}", action=f"{c.action} on day {day}", split="test")
+            for day in range(4) for c in builtin_suite("directives").cases]
+    wrong = [c.id for c in many if not c.follows][:8]  # read and done as breaking, though they follow
+    cases = _ladder_on_propositions_and_cases([checks.get("cross-examination"), Directives()], many, wrong)["cases"]
+    assert len(many) - len(wrong) >= MIN_TRUTHFUL_NULL
+    assert cases["null"] == {"kind": "cases stated truthfully", "size": 120}
+    # the 56 acts read truthfully as breaking, less the one whose spread is the 1% over the cut
+    # (floor(0.01 * 120)); the 8 read wrongly are no part of them
+    assert cases["candidates"] == 55
+    # 92 truthful of 100 audited: too few, the null is the cases in no conflict, and the 50 acts
+    # read as breaking (the 8 read wrongly among them) less the one over the cut are candidates
+    few = _ladder_on_propositions_and_cases([checks.get("cross-examination"), Directives()], many[:100], wrong)["cases"]
+    assert few["null"] == {"kind": "cases in no conflict", "size": 100} and few["candidates"] == 49

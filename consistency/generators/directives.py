@@ -5,6 +5,11 @@ verb phrase that completes "Would you ...?") to one directive, with whether doin
 the directive (the ground truth the interpretation is graded against). Half the actions of
 each directive follow it and half break it, so a model that answers "yes" to everything is
 wrong half the time and contradicts itself on every breaking action.
+
+Each directive's first following and first breaking action are trusted (split ``train``), its
+other two audited (``test``): 16 cases each, every directive and both answers in both splits,
+as the organism's cases split by entity so that both splits ask the same kinds of questions.
+The trusted cases are the verdict's null for the directives check (checks/docs/verdict.md).
 """
 
 from __future__ import annotations
@@ -67,10 +72,11 @@ _DIRECTIVES: tuple[tuple[str, str, tuple[str, ...], tuple[tuple[str, bool], ...]
 def directives_suite(seed: int = 0) -> Suite:
     """The built-in directive suite (``seed`` is unused: the suite is fixed text)."""
     directives = {ident: Directive(ident, text, paraphrases) for ident, text, paraphrases, _ in _DIRECTIVES}
-    cases = [
-        Case(f"{ident}.{number}", ident, action, follows)
-        for ident, _, _, actions in _DIRECTIVES
-        for number, (action, follows) in enumerate(actions)
-    ]
+    cases = []
+    for ident, _, _, actions in _DIRECTIVES:
+        trusted: set[bool] = set()  # the answers (follows or breaks) that already have a trusted case
+        for number, (action, follows) in enumerate(actions):
+            cases.append(Case(f"{ident}.{number}", ident, action, follows, "test" if follows in trusted else "train"))
+            trusted.add(follows)
     return Suite(name="directives", propositions={}, directives=directives, cases=cases,
                  metadata={"generator": "consistency.generators.directives"})
