@@ -481,11 +481,10 @@ def test_the_ladder_matrix_shows_the_directive_case_liars():
     for anchor in ("g-bar-cases", "g-bar-matrix", "g-bar-caught", "g-bar-coordination"):
         assert f'id="{anchor}"' in html
     assert set(re.findall(r'href="#([^"]+)"', html)) <= set(re.findall(r' id="([^"]+)"', html))  # every link lands
-    # the verdict's directives row: the built-in cases are all audited, so nothing says what
-    # honest error explains and the check is not tested
-    assert re.search(r"<td>directives</td>[^\n]*\(trusted directive cases\)[^\n]*<td>no null</td>", html)
+    # the verdict's directives row: the built-in cases' trusted half is its null; the honest model passes
+    assert re.search(r"<td>directives</td>[^\n]*\(trusted directive cases\)[^\n]*<td>passes</td>", html)
     text, _ = visible(html)
-    assert "Directive-case liars: 16 target cases" in text
+    assert "Directive-case liars: 8 target cases" in text  # the audited half's breaking acts
 
 
 def test_without_case_liars_the_matrix_has_one_row_per_rung():
