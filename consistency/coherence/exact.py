@@ -101,13 +101,49 @@ class _ExactLP:
     def basics(self, basis: list[int]):
         """The basis inverse ``(N, d)``, x_B (B x_B = b) and the scaled duals y
         (B^T y = c_B), each as (numerators, denominator); None if B is singular."""
-        inverse = _integer_inverse(self.integer[:, basis])
+        inverse = self.basis_inverse(basis)
         if inverse is None:
             return None
         numerators, d = inverse
         x = [int(v) for v in numerators.astype(object) @ self.rhs]
         y = [int(v) for v in self.cost[basis] @ numerators]
         return inverse, (x, d * self.denominator), (y, d)
+
+    def basis_inverse(self, basis: list[int]) -> tuple[np.ndarray, int] | None:
+        """``B^-1 = N / d`` (N integral, rows in basis order, d > 0); None if B is singular.
+
+        A gap column (e+_j or e-_j) is +-s_j times the unit vector of claim row j, so with
+        rows and columns reordered B is ``[[W_R, 0], [W_J, D]]``: the basic worlds on the rows
+        R that no basic gap column covers (the convexity row among them), and D diagonal.
+        Only the small W_R (a row and a column per basic world) is inverted; Bareiss on all
+        of B, whose conditional rows carry 2^52-sized scales, was most of the exact path's
+        time. ``B^-1`` is unique, so it is the same rational matrix either way.
+        """
+        m, w = self.m, self.n_worlds
+        worlds = [i for i, k in enumerate(basis) if k < w]
+        gaps = [(i, (k - w) % m, 1 if k - w < m else -1) for i, k in enumerate(basis) if k >= w]
+        covered = {j for _, j, _ in gaps}
+        rest = [r for r in range(m + 1) if r not in covered]
+        if len(rest) != len(worlds):  # two gap columns on one row: B is singular
+            return None
+        columns = [basis[i] for i in worlds]
+        solved = _integer_inverse(self.integer[np.ix_(rest, columns)])
+        if solved is None:
+            return None
+        inner, inner_d = solved
+        inner = inner.astype(object)
+        scale = math.lcm(*(self.row_scale[j] for _, j, _ in gaps))
+        inverse = np.zeros((m + 1, m + 1), dtype=object)
+        inverse[np.ix_(worlds, rest)] = inner * scale
+        if gaps:
+            positions, rows, signs = (list(t) for t in zip(*gaps))
+            # x_gj = (b_j - W_j x_W) / (sign_j s_j), over the common denominator inner_d * scale
+            factors = np.array([sign * (scale // self.row_scale[j]) for j, sign in zip(rows, signs)], dtype=object)
+            inverse[np.ix_(positions, rest)] = -factors[:, None] * (self.integer[np.ix_(rows, columns)].astype(object) @ inner)
+            inverse[positions, rows] = factors * inner_d
+        if np.abs(inverse).max() < 2**31:  # int64 keeps the products that follow in C
+            inverse = inverse.astype(np.int64)
+        return inverse, inner_d * scale
 
     def reduced_sign(self, k: int, y: tuple[list[int], int]) -> int:
         """The sign of column k's reduced cost c_k - y . A_k."""
