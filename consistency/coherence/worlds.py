@@ -1,16 +1,17 @@
 """Worlds: the truth assignments that satisfy a component's relations, and the LP data over them.
 
-A numpy truth table up to ``TABLE_ATOMS`` atoms (all 2^n assignments evaluated at once,
-microseconds); up to ``Z3_ATOMS``, a truth table grown atom by atom and pruned by each
-relation as it completes (z3 with blocking clauses when that grows too wide), up to a cap that
-keeps a loosely constrained large component (2^500 worlds) from ever being enumerated.
+A numpy truth table up to ``TABLE_ATOMS`` atoms (all 2^n assignments, each relation
+evaluated at once on those the relations before it kept); up to ``Z3_ATOMS``, a truth table
+grown atom by atom and pruned by each relation as it completes (z3 with blocking clauses when
+that grows too wide), up to a cap that keeps a loosely constrained large component (2^500
+worlds) from ever being enumerated.
 Enumerations past the plain table are cached per relation set.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,6 +26,7 @@ Z3_ATOMS = 64
 MAX_WORLDS = 4096  # above this many worlds a component goes to column generation
 # z3 enumerations kept per process (each at most MAX_WORLDS x Z3_ATOMS bools: 256 KiB)
 WORLD_CACHE_SIZE = 256
+SHRINK_ROWS = 1 << 10  # a truth table past this many rows is filtered formula by formula
 FRONTIER_ROWS = 1 << 16  # partial assignments the pruned truth table may hold before z3 takes over
 _WORLD_CACHE: OrderedDict[tuple, np.ndarray | None] = OrderedDict()
 
@@ -50,6 +52,41 @@ def truth_table(n_atoms: int) -> np.ndarray:
     return ((rows >> np.arange(n_atoms)) & 1).astype(bool)
 
 
+def table_models(atoms: Sequence[str], formulas: Iterable[fm.Formula]) -> np.ndarray:
+    """The rows of ``truth_table(len(atoms))`` (atom i is bit i of the row's number) on which
+    every formula holds, in the table's order.
+
+    Past ``SHRINK_ROWS`` rows each formula is evaluated only on the rows the ones before it
+    kept, building only its own atoms' columns from the row numbers: evaluating every
+    relation on all 2^16 rows of the full table was most of the cost of enumerating a
+    16-atom component.
+    """
+    if 2 ** len(atoms) <= SHRINK_ROWS:  # a small table is cheaper built whole
+        table = truth_table(len(atoms))
+        columns = dict(zip(atoms, table.T))
+        keep = np.ones(len(table), dtype=bool)
+        for tree in formulas:
+            keep &= evaluate_columns(tree, columns)
+        return table[keep]
+    codes = np.arange(2 ** len(atoms), dtype=np.int64)
+    bit = {name: i for i, name in enumerate(atoms)}
+    for tree in formulas:
+        codes = codes[evaluate_columns(tree, _Columns(codes, bit))]
+    return (codes[:, None] >> np.arange(len(atoms))) & 1 == 1
+
+
+class _Columns(dict):
+    """Atom -> its column over the rows numbered ``codes`` (bit ``bit[atom]``), built when read."""
+
+    def __init__(self, codes: np.ndarray, bit: Mapping[str, int]):
+        super().__init__()
+        self.codes, self.bit = codes, bit
+
+    def __missing__(self, name: str) -> np.ndarray:
+        column = self[name] = (self.codes >> self.bit[name]) & 1 == 1
+        return column
+
+
 def enumerate_worlds(component: Component, cap: int = MAX_WORLDS) -> np.ndarray | None:
     """The models of the component's relations, shape (worlds, atoms); None above ``cap``
     worlds or ``Z3_ATOMS`` atoms (column generation's territory).
@@ -59,12 +96,7 @@ def enumerate_worlds(component: Component, cap: int = MAX_WORLDS) -> np.ndarray 
     """
     n = len(component.atoms)
     if n <= TABLE_ATOMS:
-        table = truth_table(n)
-        columns = dict(zip(component.atoms, table.T))
-        keep = np.ones(len(table), dtype=bool)
-        for constraint in component.constraints:
-            keep &= evaluate_columns(constraint.tree, columns)
-        worlds = table[keep]
+        worlds = table_models(component.atoms, (c.tree for c in component.constraints))
         if len(worlds) > cap:
             return None
     elif n <= Z3_ATOMS:
