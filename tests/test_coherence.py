@@ -121,6 +121,19 @@ def test_table_z3_and_pruned_table_enumerate_the_same_worlds():
         assert {tuple(w) for w in _propagated_worlds(comp)} == table
 
 
+def test_the_filtered_truth_table_keeps_the_full_tables_rows_in_order():
+    from consistency.coherence.worlds import table_models, truth_table
+
+    rng = np.random.default_rng(5)
+    for n in (3, 10, 11, 14, 16):  # whole below 2^10 rows, filtered relation by relation above
+        comp = random_component(n, rng)
+        table = truth_table(len(comp.atoms))
+        columns = dict(zip(comp.atoms, table.T))
+        keep = np.all([evaluate_columns(c.tree, columns) for c in comp.constraints], axis=0)
+        models = table_models(comp.atoms, [c.tree for c in comp.constraints])
+        assert models.dtype == bool and np.array_equal(models, table[keep])
+
+
 def test_pruned_table_matches_z3_past_the_truth_table():
     from consistency.coherence.worlds import _enumerate_z3, _propagated_worlds
 
@@ -155,6 +168,33 @@ def test_integer_inverse_is_exact_on_both_paths():
             assert d != 0
             product = [[sum(int(matrix[i, k]) * int(inverse[k, j]) for k in range(n)) for j in range(n)] for i in range(n)]
             assert product == [[d * (i == j) for j in range(n)] for i in range(n)]
+
+
+def test_the_basis_inverse_from_its_world_block_is_the_whole_basis_inverse():
+    import dataclasses
+
+    rng = np.random.default_rng(2)
+    checked = 0
+    for trial in range(40):
+        comp = random_component(int(rng.integers(2, 7)), rng, noise=0.3)
+        # conditionals give rows scaled by their price's denominator (2^52-sized)
+        conditionals = tuple(Claim(f"c{k}", float(rng.uniform()), comp.atoms[k], comp.atoms[k + 1]) for k in range(min(2, len(comp.atoms) - 1)))
+        comp = dataclasses.replace(comp, claims=comp.claims + conditionals)
+        lp = _ExactLP(payoffs(comp, enumerate_worlds(comp)))
+        (highs,) = solve_blocks([lp.pay])
+        bases = [lp.warm_basis(highs)]
+        for _ in range(4):  # a few worlds, the rest gap columns; often singular
+            k = int(rng.integers(1, min(lp.n_worlds, lp.m + 1) + 1))
+            bases.append([int(c) for c in rng.choice(lp.n_worlds, size=k, replace=False)]
+                         + [lp.n_worlds + int(c) for c in rng.choice(2 * lp.m, size=lp.m + 1 - k, replace=False)])
+        for basis in bases:
+            whole, blocked = _integer_inverse(lp.integer[:, basis].astype(object)), lp.basis_inverse(basis)
+            assert (whole is None) == (blocked is None)
+            if whole is not None and blocked is not None:
+                assert blocked[1] > 0
+                assert [Fraction(int(v), whole[1]) for v in whole[0].ravel()] == [Fraction(int(v), blocked[1]) for v in blocked[0].ravel()]
+                checked += 1
+    assert checked > 40
 
 
 def test_column_generation_matches_enumeration_on_a_long_chain():
