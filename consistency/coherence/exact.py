@@ -82,9 +82,10 @@ class _ExactLP:
         # has a denominator past 2^62 (a credence like 1e-30)
         integer = np.zeros((m + 1, w + 2 * m), dtype=np.int64 if max(self.row_scale) < 2**62 else object)
         if pay.given.any():
-            scale = np.array(self.row_scale[:m], dtype=object)[:, None]
-            price = np.array([n for n, _ in prices], dtype=object)[:, None]  # price * its denominator
-            integer[:m, :w] = pay.hit.astype(object) * scale - pay.given.astype(object) * price
+            # entries stay within the row's scale, so int64 arithmetic holds where int64 was chosen
+            scale = np.array(self.row_scale[:m], dtype=integer.dtype)[:, None]
+            price = np.array([n for n, _ in prices], dtype=integer.dtype)[:, None]  # price * its denominator
+            integer[:m, :w] = pay.hit.astype(integer.dtype) * scale - pay.given.astype(integer.dtype) * price
         else:
             integer[:m, :w] = pay.hit
         gaps = np.diag(np.array(self.row_scale[:m], dtype=integer.dtype))
@@ -127,29 +128,30 @@ class _ExactLP:
         if len(rest) != len(worlds):  # two gap columns on one row: B is singular
             return None
         columns = [basis[i] for i in worlds]
-        solved = _integer_inverse(self.integer[np.ix_(rest, columns)])
+        solved = _integer_inverse(self.integer[rest][:, columns])
         if solved is None:
             return None
         inner, inner_d = solved
         inner = inner.astype(object)
         scale = math.lcm(*(self.row_scale[j] for _, j, _ in gaps))
         inverse = np.zeros((m + 1, m + 1), dtype=object)
-        inverse[np.ix_(worlds, rest)] = inner * scale
+        inverse[np.array(worlds)[:, None], rest] = inner * scale
         if gaps:
             positions, rows, signs = (list(t) for t in zip(*gaps))
             # x_gj = (b_j - W_j x_W) / (sign_j s_j), over the common denominator inner_d * scale
             factors = np.array([sign * (scale // self.row_scale[j]) for j, sign in zip(rows, signs)], dtype=object)
-            inverse[np.ix_(positions, rest)] = -factors[:, None] * (self.integer[np.ix_(rows, columns)].astype(object) @ inner)
+            inverse[np.array(positions)[:, None], rest] = -factors[:, None] * (self.integer[rows][:, columns].astype(object) @ inner)
             inverse[positions, rows] = factors * inner_d
         if np.abs(inverse).max() < 2**31:  # int64 keeps the products that follow in C
             inverse = inverse.astype(np.int64)
         return inverse, inner_d * scale
 
-    def reduced_sign(self, k: int, y: tuple[list[int], int]) -> int:
-        """The sign of column k's reduced cost c_k - y . A_k."""
+    def reduced_signs(self, columns: np.ndarray, y: tuple[list[int], int]) -> np.ndarray:
+        """The signs of the ``columns``' reduced costs c_k - y . A_k."""
         numerators, denominator = y
-        value = int(self.cost[k]) * denominator - sum(int(a) * b for a, b in zip(self.integer[:, k], numerators) if a)
-        return (value > 0) - (value < 0) if denominator > 0 else (value < 0) - (value > 0)
+        values = self.cost[columns].astype(object) * denominator - np.array(numerators, dtype=object) @ self.integer[:, columns]
+        signs = (values > 0).astype(int) - (values < 0).astype(int)
+        return signs if denominator > 0 else -signs
 
     def trivial_basis(self, world: int) -> list[int]:
         """Always feasible: all mass on one world, every claim's gap in its own e+ or e- column."""
@@ -267,12 +269,11 @@ def exact_simplex(pay: Payoffs, solution: LPSolution, max_pivots: int = 500) -> 
         # credence's row at 2^1000): widen the margin with them; NaN (inf - inf) is a candidate
         margin = 1e-7 * max(1.0, float(np.abs(stakes).max(initial=0.0)))
         in_basis = set(basis)
-        entering = next(
-            (int(k) for k in np.flatnonzero(~(screen >= margin)) if int(k) not in in_basis and lp.reduced_sign(int(k), y) < 0),
-            None,
-        )
-        if entering is None:
+        candidates = np.array([k for k in np.flatnonzero(~(screen >= margin)).tolist() if k not in in_basis], dtype=int)
+        improving = candidates[lp.reduced_signs(candidates, y) < 0] if len(candidates) else candidates
+        if not len(improving):
             break
+        entering = int(improving[0])  # Bland's rule: the first improving column
         dn = [int(v) for v in inverse.astype(object) @ lp.integer[:, entering].astype(object)]
         xn, xd = x
         ratios = [(Fraction(xn[i], xd) / Fraction(dn[i], d), basis[i], i) for i in range(lp.m + 1) if dn[i] * d > 0]
