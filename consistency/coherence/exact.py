@@ -118,8 +118,11 @@ class _ExactLP:
         R that no basic gap column covers (the convexity row among them), and D diagonal.
         Only the small W_R (a row and a column per basic world) is inverted; Bareiss on all
         of B, whose conditional rows carry 2^52-sized scales, was most of the exact path's
-        time. ``B^-1`` is unique, so it is the same rational matrix either way.
+        time. ``B^-1`` is unique, so it is the same rational matrix either way. Without such
+        rows the float inverse of all of B, checked (:func:`_integer_inverse`), is cheaper.
         """
+        if max(self.row_scale) <= SMALL_ENTRY:
+            return _integer_inverse(self.integer[:, basis])
         m, w = self.m, self.n_worlds
         worlds = [i for i, k in enumerate(basis) if k < w]
         gaps = [(i, (k - w) % m, 1 if k - w < m else -1) for i, k in enumerate(basis) if k >= w]
@@ -149,7 +152,10 @@ class _ExactLP:
     def reduced_signs(self, columns: np.ndarray, y: tuple[list[int], int]) -> np.ndarray:
         """The signs of the ``columns``' reduced costs c_k - y . A_k."""
         numerators, denominator = y
-        values = self.cost[columns].astype(object) * denominator - np.array(numerators, dtype=object) @ self.integer[:, columns]
+        # in int64 while the products surely fit (entries are at most the largest row scale)
+        small = max(map(abs, numerators), default=0) * max(self.row_scale) * (self.m + 1) < 2**62 and denominator < 2**62
+        kind = np.int64 if small and self.integer.dtype == np.int64 else object
+        values = self.cost[columns].astype(kind) * denominator - np.array(numerators, dtype=kind) @ self.integer[:, columns]
         signs = (values > 0).astype(int) - (values < 0).astype(int)
         return signs if denominator > 0 else -signs
 
