@@ -27,6 +27,7 @@ import numpy as np
 
 from consistency import formula as fm
 from consistency.coherence import TABLE_ATOMS, Claim, Component, evaluate_columns, truth_table
+from consistency.coherence.worlds import table_models
 from consistency.coherence.clause import clause_literals
 
 CREDENCE_FLOOR = 1e-6  # log-odds weights are taken at credences clipped to [floor, 1 - floor]
@@ -80,22 +81,46 @@ class BooleanResult:
 Oracle = Callable[[Sequence[int], Sequence[int]], bool]  # (literal indices, relation indices) -> sat?
 
 
-def _table_oracle(component: Component, literals: list[Literal]) -> Oracle:
-    """Satisfiability over the full truth table (all 2^n assignments, relations not yet applied)."""
-    columns = dict(zip(component.atoms, truth_table(len(component.atoms)).T))
-    relation_ok = np.stack([evaluate_columns(c.tree, columns) for c in component.constraints], axis=1) if component.constraints else np.ones((2 ** len(component.atoms), 0), dtype=bool)
-    literal_ok = np.stack([evaluate_columns(lit.formula(), columns) for lit in literals], axis=1)
-    # deletion over relations asks about one literal set many times: keep only the rows that
-    # agree with it, usually a sliver of the 2^n
+def _table_oracle(component: Component, literals: list[Literal], cores: Sequence[Sequence[int]]) -> Oracle:
+    """Satisfiability over the truth table (all 2^n assignments, relations not yet applied),
+    asked about the literal sets ``cores``, each many times (deletion over relations).
+
+    Each core's rows (those that agree with it) are kept with every relation's truth on
+    them. A core's literals pin most of its atoms, so when the cores are few (usually one to
+    three) their rows are found literal by literal (:func:`table_models`) and only they are
+    evaluated; with many, every relation and literal is evaluated on the whole table once.
+    """
+    atoms, relations = component.atoms, [c.tree for c in component.constraints]
+    # cost in whole-table evaluations: a literal about halves the rows a core leaves
+    if sum(1 + len(relations) / 2 ** len(core) for core in cores) < len(relations) + len(literals):
+        def truths(key: tuple[int, ...]) -> np.ndarray:
+            rows = table_models(atoms, (literals[i].formula() for i in key))
+            return _relation_truths(relations, dict(zip(atoms, rows.T)), len(rows))
+    else:
+        table = truth_table(len(atoms))
+        columns = dict(zip(atoms, table.T))
+        relation_ok = _relation_truths(relations, columns, len(table))
+        literal_ok = np.stack([evaluate_columns(lit.formula(), columns) for lit in literals], axis=1)
+
+        def truths(key: tuple[int, ...]) -> np.ndarray:
+            return relation_ok[literal_ok[:, list(key)].all(axis=1)]
+
     agreeing: dict[tuple[int, ...], np.ndarray] = {}
 
     def sat(lits: Sequence[int], rels: Sequence[int]) -> bool:
         key = tuple(lits)
         if key not in agreeing:
-            agreeing[key] = relation_ok[literal_ok[:, list(key)].all(axis=1)]
+            agreeing[key] = truths(key)
         return bool(agreeing[key][:, list(rels)].all(axis=1).any())
 
     return sat
+
+
+def _relation_truths(relations: list[fm.Formula], columns: dict[str, np.ndarray], n_rows: int) -> np.ndarray:
+    """(rows, relations) bool: each relation's truth on the rows of ``columns``."""
+    if not relations:
+        return np.ones((n_rows, 0), dtype=bool)
+    return np.stack([evaluate_columns(tree, columns) for tree in relations], axis=1)
 
 
 class _Z3Oracle:
@@ -262,7 +287,7 @@ def analyse(component: Component, worlds: np.ndarray | None, max_cores: int = 20
         if hitting is not None:
             cores = [_bits(h) for h in hitting[:max_cores]]
             complete = len(hitting) <= max_cores
-            oracle: Oracle = _table_oracle(component, literals) if len(component.atoms) <= TABLE_ATOMS else _Z3Oracle(component, literals)
+            oracle: Oracle = _table_oracle(component, literals, cores) if len(component.atoms) <= TABLE_ATOMS else _Z3Oracle(component, literals)
             return BooleanResult(
                 literals, False, [Core(c, _relation_ids(component, _minimal_relations(oracle, c, len(all_relations)))) for c in cores],
                 complete, flips, float(cost[best]),

@@ -175,7 +175,7 @@ def test_the_basis_inverse_from_its_world_block_is_the_whole_basis_inverse():
 
     rng = np.random.default_rng(2)
     checked = 0
-    for trial in range(40):
+    for _ in range(40):
         comp = random_component(int(rng.integers(2, 7)), rng, noise=0.3)
         # conditionals give rows scaled by their price's denominator (2^52-sized)
         conditionals = tuple(Claim(f"c{k}", float(rng.uniform()), comp.atoms[k], comp.atoms[k + 1]) for k in range(min(2, len(comp.atoms) - 1)))
@@ -357,6 +357,28 @@ def test_unsat_cores_flips_and_both_oracles_agree():
     assert {c.relations for c in table.cores} == {("and",), ("or",), ("and", "or")}
     assert table.flip_cost == pytest.approx(by_z3.flip_cost)
     assert sorted(table.literals[i].claim.id for i in table.flips) == ["ab", "aob"]
+
+
+def test_the_table_oracle_answers_as_z3_whether_it_filters_per_core_or_tabulates_all():
+    import dataclasses
+
+    from consistency.satisfiability import _table_oracle, _Z3Oracle, stated_literals
+
+    rng = np.random.default_rng(9)
+    for n in (4, 12):
+        comp = random_component(n, rng)
+        comp = dataclasses.replace(comp, claims=tuple(dataclasses.replace(c, credence=float(rng.choice([0.1, 0.9]))) for c in comp.claims))
+        literals = stated_literals(comp)
+        few = _table_oracle(comp, literals, [])  # no cores: each literal set's rows found literal by literal
+        many = _table_oracle(comp, literals, [()] * 1000)  # many cores: the whole table once
+        z3_oracle = _Z3Oracle(comp, literals)
+        answers = set()
+        for _ in range(30):
+            lits = sorted(int(i) for i in rng.choice(len(literals), size=int(rng.integers(1, 4)), replace=False))
+            rels = [k for k in range(len(comp.constraints)) if rng.random() < 0.7]
+            answers.add(z3_oracle(lits, rels))
+            assert few(lits, rels) == many(lits, rels) == z3_oracle(lits, rels)
+        assert answers == {True, False}
 
 
 def test_minimal_hitting_sets():
