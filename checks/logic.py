@@ -72,7 +72,7 @@ class LogicCheck:
     def run(self, suite: Suite, answers: Answers, context: RunContext) -> CheckResult:
         result = CheckResult(self.name)
         claims, missing = read_claims(suite, answers, self.involved(suite))
-        constraints = [Constraint(r.id, r.tree, r.source) for r in suite.relations]
+        constraints = [Constraint(r.id, r.tree, r.source, r.atoms) for r in suite.relations]
         assessed = assess(split_components(constraints, claims), self.max_worlds, self.exact_worlds, self.max_cores,
                           context.fits)
         broken = [a for a in assessed if isinstance(a, RelationsUnsatisfiable)]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.sparse as sp
@@ -39,11 +39,20 @@ class Claim:
 
 @dataclass(frozen=True)
 class Constraint:
-    """A hard relation between atoms (a proposition id is an atom)."""
+    """A hard relation between atoms (a proposition id is an atom).
+
+    ``atoms`` are the tree's variables, read from it unless given (a suite's relation has
+    them already: walking every tree again was a tenth of each of the ladder's logic re-runs).
+    """
 
     id: str
     tree: fm.Formula
     source: str = "relation"
+    atoms: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if not self.atoms:
+            object.__setattr__(self, "atoms", frozenset(fm.variables(self.tree)))
 
     @property
     def text(self) -> str:
@@ -75,7 +84,7 @@ def split_components(constraints: Iterable[Constraint], claims: Iterable[Claim])
         heads.extend(nodes[:-1])
         tails.extend(nodes[1:])
 
-    variables = [sorted(fm.variables(constraint.tree)) for constraint in constraints]
+    variables = [sorted(constraint.atoms) for constraint in constraints]
     for names in variables:
         chain(names)
         linked.update(names)

@@ -164,7 +164,7 @@ def _frontier(component: Component, limit: int) -> tuple[np.ndarray, list[str]]:
     """The pruned partial truth table of :func:`_propagated_worlds` and the atoms it assigns,
     in order; it stops as soon as it holds more than ``limit`` rows (then some atoms are left)."""
     atoms = component.atoms
-    variables = [fm.variables(c.tree) for c in component.constraints]
+    variables = [c.atoms for c in component.constraints]
     mentions: dict[str, list[int]] = {a: [] for a in atoms}
     for k, names in enumerate(variables):
         for name in names:
