@@ -27,7 +27,7 @@ import numpy as np
 
 from consistency import formula as fm
 from consistency.coherence import TABLE_ATOMS, Claim, Component, evaluate_columns, truth_table
-from consistency.coherence.worlds import table_models
+from consistency.coherence.worlds import SHRINK_ROWS, table_models
 from consistency.coherence.clause import clause_literals
 
 CREDENCE_FLOOR = 1e-6  # log-odds weights are taken at credences clipped to [floor, 1 - floor]
@@ -87,12 +87,15 @@ def _table_oracle(component: Component, literals: list[Literal], cores: Sequence
 
     Each core's rows (those that agree with it) are kept with every relation's truth on
     them. A core's literals pin most of its atoms, so when the cores are few (usually one to
-    three) their rows are found literal by literal (:func:`table_models`) and only they are
-    evaluated; with many, every relation and literal is evaluated on the whole table once.
+    three) and the table is large their rows are found literal by literal
+    (:func:`table_models`) and only they are evaluated; otherwise every relation and literal
+    is evaluated on the whole table once.
     """
     atoms, relations = component.atoms, [c.tree for c in component.constraints]
-    # cost in whole-table evaluations: a literal about halves the rows a core leaves
-    if sum(1 + len(relations) / 2 ** len(core) for core in cores) < len(relations) + len(literals):
+    # cost in whole-table evaluations: a literal about halves the rows a core leaves (a small
+    # table is cheaper built whole)
+    few = sum(1 + len(relations) / 2 ** len(core) for core in cores) < len(relations) + len(literals)
+    if few and 2 ** len(atoms) > SHRINK_ROWS:
         def truths(key: tuple[int, ...]) -> np.ndarray:
             rows = table_models(atoms, (literals[i].formula() for i in key))
             return _relation_truths(relations, dict(zip(atoms, rows.T)), len(rows))
