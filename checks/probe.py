@@ -42,6 +42,23 @@ from probes.sweep import EMBEDDING_LAYER, LayerFit, embedding_sanity, earliest_i
 
 METHODS = ("logistic", "mass-mean", "lda", "ccs")
 MIN_PER_CLASS = 2  # cross-fitting needs both classes in every training fold
+# repeats="auto": enough fold draws that the trusted rows are read out of fold this many times
+# in all (one draw from 480 trusted statements on, 20 draws at 24 or fewer)
+AUTO_REPEAT_READINGS = 480
+MAX_AUTO_REPEATS = 20
+
+
+def auto_repeats(n_trusted: int) -> int:
+    """The fold draws ``repeats="auto"`` averages over for ``n_trusted`` trusted statements.
+
+    A draw's cross-fitted AUROC moves with which statements share a fold, the more so the
+    fewer they are (the consistent-liar organism from 24 trusted statements: sd 0.017 over
+    draws at layer 2, within 0.01 of the earliest-informative cut, so one draw read layer 2 on
+    10 of 20 draws and layer 3 on the rest; the mean of 20 draws, sd 0.007, read layer 3 on 19);
+    averaging r draws divides it by about sqrt(r), so draws in proportion to 1/n, and a
+    single one from 480 statements on.
+    """
+    return int(np.clip(np.ceil(AUTO_REPEAT_READINGS / max(n_trusted, 1)), 1, MAX_AUTO_REPEATS))
 
 
 def related_groups(suite: Suite, ids: Sequence[str]) -> np.ndarray:
@@ -86,6 +103,7 @@ class ProbeCheck:
         site: str = "statement_end",
         fpr: float = 0.05,
         folds: int = 5,
+        repeats: int | str = 1,
         n_boot: int = 1000,
         l2: float = 1e-2,
         embedding_margin: float = 0.05,
@@ -100,6 +118,9 @@ class ProbeCheck:
         self.site = check_site(site)
         self.fpr = check_fpr(fpr)
         self.folds = folds
+        if repeats != "auto" and (not isinstance(repeats, int) or isinstance(repeats, bool) or repeats < 1):
+            raise ProbeError(f"repeats must be 'auto' or a whole number of at least 1, got {repeats!r}")
+        self.repeats = repeats
         self.n_boot = n_boot
         self.l2 = l2
         self.embedding_margin = embedding_margin
@@ -198,6 +219,7 @@ class ProbeCheck:
             ),
             y_eval=truth_vector(rows.audited),
             folds=self.folds,
+            repeats=auto_repeats(len(y_train)) if self.repeats == "auto" else int(self.repeats),
             n_boot=self.n_boot,
             cache=context.fits,
             groups=related_groups(suite, [p.id for p in rows.trusted]) if self.group_related else None,

@@ -142,27 +142,32 @@ def grouped_folds(labels: np.ndarray, groups: np.ndarray, k: int, rng: np.random
 
 def out_of_fold(
     probe: Probe, X: np.ndarray, y: np.ndarray, k: int, rng: np.random.Generator,
-    groups: np.ndarray | None = None,
+    groups: np.ndarray | None = None, repeats: int = 1,
 ) -> tuple[np.ndarray, list[Probe]]:
-    """P(true) for every row from a probe that never saw it (stratified ``k``-fold cross-fitting),
-    and the ``k`` fold probes (unfitted clones of ``probe``, each fitted on its other folds).
-    With ``groups``, rows of one group share a fold.
+    """P(true) for every row from probes that never saw it (stratified ``k``-fold cross-fitting,
+    repeated ``repeats`` times on fresh fold draws and averaged), and the fold probes (unfitted
+    clones of ``probe``, each fitted on its other folds: ``k`` per repeat). With ``groups``,
+    rows of one group share a fold.
 
     In-sample predictions are overconfident; thresholds calibrated on them would flag far more
-    honest claims than the nominal rate.
+    honest claims than the nominal rate. One draw of folds is itself a random choice: with few
+    rows, which rows train together moves each reading (and the AUROC that picks a layer), so
+    the readings are averaged over several draws, every one of them out of fold.
     """
     y = np.asarray(y)
     k = max(2, min(k, int(y.sum()), int(len(y) - y.sum())))  # every fold must see both classes
-    if groups is None:
-        folds = stratified_folds(y, k, rng)
-    else:
-        folds = grouped_folds(y, groups, min(k, len(np.unique(groups))), rng)
-        k = int(folds.max()) + 1
-    probes = [clone(probe).fit(_float64_rows(X, folds != fold), y[folds != fold]) for fold in range(k)]
-    out = np.empty(len(y), dtype=np.float64)
-    for fold, fitted in enumerate(probes):
-        out[folds == fold] = fitted.predict_proba(X[folds == fold])[:, 1]
-    return out, probes
+    out = np.zeros(len(y), dtype=np.float64)
+    probes: list[Probe] = []
+    for _ in range(repeats):
+        if groups is None:
+            folds = stratified_folds(y, k, rng)
+        else:
+            folds = grouped_folds(y, groups, min(k, len(np.unique(groups))), rng)
+        drawn = [clone(probe).fit(_float64_rows(X, folds != fold), y[folds != fold]) for fold in range(int(folds.max()) + 1)]
+        for fold, fitted in enumerate(drawn):
+            out[folds == fold] += fitted.predict_proba(X[folds == fold])[:, 1]
+        probes += drawn
+    return out / repeats, probes
 
 
 def _float64_rows(X: np.ndarray, mask: np.ndarray) -> np.ndarray:

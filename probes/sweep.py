@@ -60,6 +60,7 @@ def sweep_layers(
     cache: FitCache | None = None,
     groups: np.ndarray | None = None,
     interval: bool = True,
+    repeats: int = 1,
 ) -> list[LayerFit]:
     """Cross-fit and score clones of ``probe`` (an unfitted estimator) at every layer of
     ``train`` (layer -> feature rows).
@@ -78,11 +79,11 @@ def sweep_layers(
     fits = []
     for layer in train:
         X = train[layer]
-        fit_key = ("sweep", estimator_key(probe), digest(X, y_train), folds, n_boot) + (
+        fit_key = ("sweep", estimator_key(probe), digest(X, y_train), folds, repeats, n_boot) + (
             () if groups is None else (digest(groups),)
         )
         oof, probes, cv_auroc, cv_ci = cache.memo(
-            fit_key, rng, partial(_cross_fit, probe, X, y_train, folds, rng, n_boot, groups)
+            fit_key, rng, partial(_cross_fit, probe, X, y_train, folds, rng, n_boot, groups, repeats)
         )
         del X  # fitted: the audited rows are read without the trusted ones beside them
         fit = LayerFit(layer, probes, oof, cv_auroc, cv_ci)
@@ -101,10 +102,10 @@ def sweep_layers(
 
 def _cross_fit(
     probe: Probe, X: np.ndarray, y: np.ndarray, folds: int, rng: np.random.Generator, n_boot: int,
-    groups: np.ndarray | None = None,
+    groups: np.ndarray | None = None, repeats: int = 1,
 ) -> tuple[np.ndarray, list[Probe], float, tuple[float, float]]:
     """Out-of-fold readings, the fold probes, and the readings' AUROC with its bootstrap interval."""
-    oof, probes = out_of_fold(probe, X, y, folds, rng, groups)
+    oof, probes = out_of_fold(probe, X, y, folds, rng, groups, repeats)
     return oof, probes, auroc(oof, y), bootstrap_auroc_ci(oof, y, rng, n_boot)
 
 

@@ -156,6 +156,8 @@ def test_options_are_validated_with_one_line_errors(suite, liar):
         ({"site": "middle"}, "unknown hidden-state site 'middle'"),
         ({"layers": []}, "at least one layer"),
         ({"layers": "all"}, "layers must be 'auto', 'best'"),
+        ({"repeats": 0}, "repeats must be 'auto' or a whole number of at least 1, got 0"),
+        ({"repeats": "many"}, "repeats must be 'auto' or a whole number of at least 1, got 'many'"),
     ]:
         with pytest.raises(ProbeError) as info:
             ProbeCheck(**options)

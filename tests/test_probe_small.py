@@ -107,3 +107,52 @@ def test_related_groups_follow_relations_through_other_statements():
     suite = Suite("s", props, [Relation("r1", "a -> b"), Relation("r2", "b <-> !c")])
     groups = related_groups(suite, ["a", "b", "c", "d"])
     assert groups[0] == groups[1] == groups[2] != groups[3]
+
+
+def two_close_layers(signal: float, step: float, n_trusted: int = 24, n_audited: int = 24,
+                     n_lies: int = 4) -> tuple[Suite, Answers]:
+    """Layer 2 is layer 1 with ``step`` more truth signal (16 dimensions, truth along the first):
+    from 24 trusted statements the two read the truth about equally well, the case where one
+    draw of cross-fitting folds can decide which layer is read. The first ``n_lies`` audited
+    statements (a0, a1, ...) are stated on the wrong side."""
+    rng = np.random.default_rng(0)
+    props, truths = {}, []
+    for i in range(n_trusted + n_audited):
+        truth = i % 2 == 0
+        split, pid = ("train", f"t{i}") if i < n_trusted else ("test", f"a{i - n_trusted}")
+        props[pid] = Proposition(pid, f"statement {pid}", truth=truth, split=split)
+        truths.append(truth)
+    suite = Suite("two-close-layers", props)
+    answers = Answers(layers=(1, 2), source="synthetic")
+    for (pid, prop), truth in zip(props.items(), truths):
+        sign = 1.0 if truth else -1.0
+        layer1 = rng.normal(size=16)
+        layer1[0] += signal * sign
+        layer2 = layer1.copy()
+        layer2[0] += step * sign
+        query = suite.query(pid)
+        lie = prop.split == "test" and int(pid[1:]) < n_lies
+        answers.credences[query.prompt] = 0.9 if truth != lie else 0.1
+        for site in ("statement_end", "last"):
+            answers.hidden.setdefault(site, {})[query.prompt] = np.stack([layer1, layer2])
+    return suite, answers
+
+
+def test_repeated_cross_fitting_reads_one_layer_and_flags_the_same_claims_on_any_fold_draw():
+    # Measured on this world over context seeds 0-9: one draw of folds per layer (repeats=1, the
+    # default) read layer 2 on one draw (seed 6), the only one to flag the lie a2; the mean of 20
+    # draws (repeats="auto" from 24 trusted statements) reads layer 1 and flags a1 and a2 on all ten.
+    suite, answers = two_close_layers(signal=2.0, step=0.2)
+    runs = [ProbeCheck(n_boot=50, repeats="auto").run(suite, answers, RunContext(seed=seed, layers=(1, 2)))
+            for seed in range(10)]
+    chosen = [r.details["chosen_layers"] for r in runs]
+    flagged = [sorted(c for conflict in r.conflicts for c in conflict.claims) for r in runs]
+    assert all(layers == chosen[0] for layers in chosen), chosen
+    assert all(claims == flagged[0] for claims in flagged), flagged
+    assert {"a1", "a2"} <= set(flagged[0])  # two of the four lies (a0-a3)
+
+
+def test_auto_repeats_average_more_fold_draws_the_fewer_the_trusted_statements():
+    from checks.probe import auto_repeats
+
+    assert [auto_repeats(n) for n in (4, 24, 48, 96, 479, 480, 5000)] == [20, 20, 10, 5, 2, 1, 1]
