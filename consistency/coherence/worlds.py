@@ -26,7 +26,7 @@ Z3_ATOMS = 64
 MAX_WORLDS = 4096  # above this many worlds a component goes to column generation
 # z3 enumerations kept per process (each at most MAX_WORLDS x Z3_ATOMS bools: 256 KiB)
 WORLD_CACHE_SIZE = 256
-SHRINK_ROWS = 1 << 10  # a truth table past this many rows is filtered formula by formula
+SHRINK_ROWS = 1 << 12  # a truth table past this many rows is filtered formula by formula
 FRONTIER_ROWS = 1 << 16  # partial assignments the pruned truth table may hold before z3 takes over
 _WORLD_CACHE: OrderedDict[tuple, np.ndarray | None] = OrderedDict()
 
